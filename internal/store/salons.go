@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// BayesianPriorMean and BayesianPriorWeight define the Bayesian average
+// used to rank salons: a salon with few reviews is pulled towards the prior
+// mean as if it had BayesianPriorWeight extra reviews of that rating. Fixed
+// constants keep a per-salon recompute independent of every other salon.
+const (
+	BayesianPriorMean   = 3.5
+	BayesianPriorWeight = 10
+)
+
+// BayesianScore returns the ranking score for a salon with the given sum and
+// count of ratings.
+func BayesianScore(sum, count int64) float64 {
+	return (BayesianPriorMean*BayesianPriorWeight + float64(sum)) / (BayesianPriorWeight + float64(count))
+}
+
+// Salon is a salon listing with its rating aggregates.
+type Salon struct {
+	ID            int64     `json:"id"`
+	Slug          string    `json:"slug"`
+	Name          string    `json:"name"`
+	CityID        int64     `json:"city_id"`
+	CitySlug      string    `json:"city_slug"`
+	Verified      bool      `json:"verified"`
+	RatingSum     int64     `json:"rating_sum"`
+	RatingCount   int64     `json:"rating_count"`
+	RatingAvg     float64   `json:"rating_avg"`
+	BayesianScore float64   `json:"bayesian_score"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// SalonSort orders a salon list.
+type SalonSort string
+
+// The supported orders.
+const (
+	SortRating SalonSort = "rating" // best Bayesian score first
+	SortName   SalonSort = "name"   // alphabetical
+	SortNewest SalonSort = "newest" // most recently created first
+)
+
+// SalonFilter selects and pages a salon list. Page starts at 1.
+type SalonFilter struct {
+	CitySlug string
+	Sort     SalonSort
+	Page     int
+	PerPage  int
+}
+
+const salonColumns = `s.id, s.slug, s.name, s.city_id, c.slug, s.verified, s.rating_sum, s.rating_count,
+	s.rating_avg, s.bayesian_score, s.created_at, s.updated_at`
+
+func scanSalon(sc scanner) (Salon, error) {
+	var x Salon
+	err := sc.Scan(&x.ID, &x.Slug, &x.Name, &x.CityID, &x.CitySlug, &x.Verified, &x.RatingSum, &x.RatingCount,
+		&x.RatingAvg, &x.BayesianScore, &x.CreatedAt, &x.UpdatedAt)
+	x.CreatedAt, x.UpdatedAt = x.CreatedAt.UTC(), x.UpdatedAt.UTC()
+	return x, err
+}
+
+// ListSalons returns one page of salons and the total number matching f.
+// An unknown city yields ErrNotFound.
+func (s *Store) ListSalons(ctx context.Context, f SalonFilter) ([]Salon, int64, error) {
+	order := map[SalonSort]string{
+		SortRating: "s.bayesian_score DESC, s.id",
+		SortName:   "s.name, s.id",
+		SortNewest: "s.created_at DESC, s.id DESC",
+	}[f.Sort]
+	if order == "" {
+		return nil, 0, fmt.Errorf("sort %q: unsupported", f.Sort)
+	}
+	if f.Page < 1 || f.PerPage < 1 {
+		return nil, 0, fmt.Errorf("page %d, per page %d: must be positive", f.Page, f.PerPage)
+	}
+	where, args := "", []any{}
+	if f.CitySlug != "" {
+		c, err := s.CityBySlug(ctx, f.CitySlug)
+		if err != nil {
+			return nil, 0, err
+		}
+		where, args = " WHERE s.city_id = ?", append(args, c.ID)
+	}
+	var total int64
+	if err := s.db.QueryRowContext(ctx, s.Rebind("SELECT count(*) FROM salons s"+where), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count salons: %w", err)
+	}
+	q := "SELECT " + salonColumns + " FROM salons s JOIN cities c ON c.id = s.city_id" + where +
+		" ORDER BY " + order + " LIMIT ? OFFSET ?"
+	rows, err := s.db.QueryContext(ctx, s.Rebind(q), append(args, f.PerPage, (f.Page-1)*f.PerPage)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list salons: %w", err)
+	}
+	defer rows.Close()
+	out := []Salon{}
+	for rows.Next() {
+		x, err := scanSalon(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan salon: %w", err)
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list salons: %w", err)
+	}
+	return out, total, nil
+}
+
+// SalonBySlug returns the salon whose current slug is slug, or ErrNotFound.
+func (s *Store) SalonBySlug(ctx context.Context, slug string) (Salon, error) {
+	q := "SELECT " + salonColumns + " FROM salons s JOIN cities c ON c.id = s.city_id WHERE s.slug = ?"
+	x, err := scanSalon(s.db.QueryRowContext(ctx, s.Rebind(q), slug))
+	if err != nil {
+		return Salon{}, notFound(err, "salon "+slug)
+	}
+	return x, nil
+}
+
+// ResolveSalonSlug finds where slug points now. It returns the salon and
+// moved=false when slug is current; the salon under its current slug and
+// moved=true when slug is an old one recorded in slug_history; ErrNotFound
+// otherwise. History maps an old slug to the salon id, never to another
+// slug, so there are no chains to follow and no loops are possible.
+func (s *Store) ResolveSalonSlug(ctx context.Context, slug string) (Salon, bool, error) {
+	x, err := s.SalonBySlug(ctx, slug)
+	if err == nil {
+		return x, false, nil
+	}
+	if !isNotFound(err) {
+		return Salon{}, false, err
+	}
+	q := "SELECT " + salonColumns + ` FROM slug_history h JOIN salons s ON s.id = h.entity_id
+		JOIN cities c ON c.id = s.city_id WHERE h.entity = 'salon' AND h.old_slug = ?`
+	x, err = scanSalon(s.db.QueryRowContext(ctx, s.Rebind(q), slug))
+	if err != nil {
+		return Salon{}, false, notFound(err, "salon "+slug)
+	}
+	return x, true, nil
+}
+
+// RenameSalon gives salon id a new slug and records the old one in
+// slug_history in the same transaction, so the old URL answers 301.
+func (s *Store) RenameSalon(ctx context.Context, id int64, newSlug string, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rename salon: %w", err)
+	}
+	defer tx.Rollback()
+	var old string
+	if err := tx.QueryRowContext(ctx, s.Rebind("SELECT slug FROM salons WHERE id = ?"), id).Scan(&old); err != nil {
+		return notFound(err, fmt.Sprintf("salon %d", id))
+	}
+	if old == newSlug {
+		return nil
+	}
+	// The new slug may have been this salon's slug before; it is current again.
+	if _, err := tx.ExecContext(ctx, s.Rebind("DELETE FROM slug_history WHERE entity = 'salon' AND old_slug = ?"), newSlug); err != nil {
+		return fmt.Errorf("rename salon: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.Rebind("UPDATE salons SET slug = ?, updated_at = ? WHERE id = ?"), newSlug, now.UTC(), id); err != nil {
+		return fmt.Errorf("rename salon: %w", err)
+	}
+	upsert := `INSERT INTO slug_history (entity, old_slug, entity_id, created_at) VALUES ('salon', ?, ?, ?)
+		ON CONFLICT (entity, old_slug) DO UPDATE SET entity_id = excluded.entity_id, created_at = excluded.created_at`
+	if _, err := tx.ExecContext(ctx, s.Rebind(upsert), old, id, now.UTC()); err != nil {
+		return fmt.Errorf("rename salon: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("rename salon: %w", err)
+	}
+	return nil
+}
+
+func repeat(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat(s, n)
+}
+
+// replaceDouble adapts PostgreSQL's DOUBLE PRECISION cast to SQLite's REAL.
+func replaceDouble(q string) string { return strings.ReplaceAll(q, "DOUBLE PRECISION", "REAL") }

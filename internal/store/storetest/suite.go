@@ -116,7 +116,7 @@ func testSalonList(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	AddCity(t, s, 1, "tehran", "Tehran")
 	AddCity(t, s, 2, "shiraz", "Shiraz")
-	AddSalon(t, s, 1, 1, "b-salon", "B Salon", 5, 1, Base.Add(-3*time.Hour))   // 1 review of 5: pulled to the prior
+	AddSalon(t, s, 1, 1, "b-salon", "B Salon", 5, 1, Base.Add(-3*time.Hour))     // 1 review of 5: pulled to the prior
 	AddSalon(t, s, 2, 1, "a-salon", "A Salon", 450, 100, Base.Add(-1*time.Hour)) // many 4.5s: best score
 	AddSalon(t, s, 3, 2, "c-salon", "C Salon", 0, 0, Base.Add(-2*time.Hour))
 	slugs := func(xs []store.Salon) string {

@@ -1,0 +1,160 @@
+package jobq
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
+)
+
+// validate checks options against BullMQ's rules.
+func (o *JobOptions) validate() error {
+	if o == nil {
+		return nil
+	}
+	if o.Priority < 0 || o.Priority > MaxPriority {
+		return fmt.Errorf("%w: priority %d outside 0…%d", ErrInvalidOption, o.Priority, MaxPriority)
+	}
+	if o.Delay < 0 {
+		return fmt.Errorf("%w: negative delay %s", ErrInvalidOption, o.Delay)
+	}
+	if o.Attempts < 0 {
+		return fmt.Errorf("%w: negative attempts %d", ErrInvalidOption, o.Attempts)
+	}
+	if o.JobID != "" {
+		if _, err := strconv.ParseInt(o.JobID, 10, 64); err == nil {
+			return fmt.Errorf("%w: custom job id %q is an integer", ErrInvalidOption, o.JobID)
+		}
+		if n := strings.Count(o.JobID, ":"); n > 0 && n != 2 {
+			return fmt.Errorf("%w: custom job id %q has ':' but not exactly three parts", ErrInvalidOption, o.JobID)
+		}
+	}
+	if o.Backoff != nil {
+		if o.Backoff.Delay < 0 || o.Backoff.Jitter < 0 || o.Backoff.Jitter > 1 {
+			return fmt.Errorf("%w: backoff delay %s jitter %g", ErrInvalidOption, o.Backoff.Delay, o.Backoff.Jitter)
+		}
+	}
+	if o.Deduplication != nil && o.Deduplication.ID == "" {
+		return fmt.Errorf("%w: deduplication without id", ErrInvalidOption)
+	}
+	if o.Parent != nil && (o.Parent.ID == "" || o.Parent.Queue == "") {
+		return fmt.Errorf("%w: parent needs id and queue", ErrInvalidOption)
+	}
+	return nil
+}
+
+// toDriver builds the stored form of a new job.
+func toDriver(d jobqdriver.Driver, queue, name string, data []byte, o *JobOptions, now time.Time) *jobqdriver.Job {
+	if o == nil {
+		o = &JobOptions{}
+	}
+	ts := now.UnixMilli()
+	j := &jobqdriver.Job{
+		Queue: queue, ID: o.JobID, Name: name, Data: data,
+		Timestamp: ts,
+		Delay:     o.Delay.Milliseconds(),
+		Priority:  o.Priority,
+	}
+	op := jobqdriver.Opts{
+		JobID:            o.JobID,
+		Attempts:         o.Attempts,
+		Delay:            o.Delay.Milliseconds(),
+		Priority:         o.Priority,
+		LIFO:             o.LIFO,
+		RemoveOnComplete: o.RemoveOnComplete,
+		RemoveOnFail:     o.RemoveOnFail,
+		KeepLogs:         o.KeepLogs,
+	}
+	if o.Backoff != nil {
+		op.Backoff = &jobqdriver.Backoff{Type: string(o.Backoff.Type), Delay: o.Backoff.Delay.Milliseconds(), Jitter: o.Backoff.Jitter}
+	}
+	if o.Deduplication != nil {
+		op.Dedup = &jobqdriver.Dedup{ID: o.Deduplication.ID, TTL: o.Deduplication.TTL.Milliseconds()}
+		j.DeduplicationID = o.Deduplication.ID
+	}
+	switch o.OnChildFailure {
+	case ChildFailureFailParent:
+		op.FailParentOnFailure = true
+	case ChildFailureIgnore:
+		op.IgnoreDependencyOnFail = true
+	case ChildFailureContinue:
+		op.ContinueParentOnFailure = true
+	case ChildFailureRemove:
+		op.RemoveDependencyOnFail = true
+	}
+	if o.Parent != nil {
+		qk := d.QueueKey(o.Parent.Queue)
+		j.Parent = &jobqdriver.ParentRef{ID: o.Parent.ID, QueueKey: qk}
+		j.ParentKey = qk + ":" + o.Parent.ID
+	}
+	j.Opts = op
+	return j
+}
+
+// optionsFromDriver converts stored options back to JobOptions.
+func optionsFromDriver(op jobqdriver.Opts) JobOptions {
+	o := JobOptions{
+		JobID:            op.JobID,
+		Delay:            time.Duration(op.Delay) * time.Millisecond,
+		Priority:         op.Priority,
+		LIFO:             op.LIFO,
+		Attempts:         op.Attempts,
+		RemoveOnComplete: op.RemoveOnComplete,
+		RemoveOnFail:     op.RemoveOnFail,
+		KeepLogs:         op.KeepLogs,
+	}
+	if op.Backoff != nil {
+		o.Backoff = &Backoff{Type: BackoffType(op.Backoff.Type), Delay: time.Duration(op.Backoff.Delay) * time.Millisecond, Jitter: op.Backoff.Jitter}
+	}
+	if op.Dedup != nil {
+		o.Deduplication = &Deduplication{ID: op.Dedup.ID, TTL: time.Duration(op.Dedup.TTL) * time.Millisecond}
+	}
+	switch {
+	case op.FailParentOnFailure:
+		o.OnChildFailure = ChildFailureFailParent
+	case op.IgnoreDependencyOnFail:
+		o.OnChildFailure = ChildFailureIgnore
+	case op.ContinueParentOnFailure:
+		o.OnChildFailure = ChildFailureContinue
+	case op.RemoveDependencyOnFail:
+		o.OnChildFailure = ChildFailureRemove
+	}
+	return o
+}
+
+// mergeDefaults fills unset fields of o from defaults.
+func mergeDefaults(o, defaults *JobOptions) *JobOptions {
+	if defaults == nil {
+		return o
+	}
+	if o == nil {
+		c := *defaults
+		c.JobID, c.Parent, c.Deduplication = "", nil, nil
+		return &c
+	}
+	c := *o
+	if c.Attempts == 0 {
+		c.Attempts = defaults.Attempts
+	}
+	if c.Backoff == nil {
+		c.Backoff = defaults.Backoff
+	}
+	if c.RemoveOnComplete == nil {
+		c.RemoveOnComplete = defaults.RemoveOnComplete
+	}
+	if c.RemoveOnFail == nil {
+		c.RemoveOnFail = defaults.RemoveOnFail
+	}
+	if c.Priority == 0 {
+		c.Priority = defaults.Priority
+	}
+	if c.Delay == 0 {
+		c.Delay = defaults.Delay
+	}
+	if c.KeepLogs == 0 {
+		c.KeepLogs = defaults.KeepLogs
+	}
+	return &c
+}

@@ -1,0 +1,143 @@
+package jobq
+
+import (
+	"time"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
+)
+
+// State is a job state, named as BullMQ names it.
+type State string
+
+// Job states.
+const (
+	StateWaiting         State = jobqdriver.StateWaiting
+	StatePrioritized     State = jobqdriver.StatePrioritized
+	StateDelayed         State = jobqdriver.StateDelayed
+	StateActive          State = jobqdriver.StateActive
+	StateCompleted       State = jobqdriver.StateCompleted
+	StateFailed          State = jobqdriver.StateFailed
+	StateWaitingChildren State = jobqdriver.StateWaitingChildren
+	StatePaused          State = jobqdriver.StatePaused
+	StateUnknown         State = jobqdriver.StateUnknown
+)
+
+// MaxPriority is the largest allowed priority (2^21-1).
+const MaxPriority = 1<<21 - 1
+
+// JobOptions are per-job options. The zero value (or nil) means BullMQ's
+// defaults: no custom id, no delay, no priority, FIFO, one attempt, keep
+// finished jobs forever.
+type JobOptions struct {
+	// JobID is a custom id. If a job with that id already exists, Add is a
+	// no-op and returns the existing job. It may not be an integer string,
+	// and may contain ':' only as exactly three parts (BullMQ's rule).
+	JobID string
+	// Delay postpones the job; it is measured from the producer's clock.
+	Delay time.Duration
+	// Priority is 1 … MaxPriority; lower runs first. 0 means none, and jobs
+	// without a priority run before prioritized ones.
+	Priority int
+	// LIFO puts the job at the front of the waiting list.
+	LIFO bool
+	// Attempts is the total number of tries (default 1).
+	Attempts int
+	// Backoff spaces retries; nil retries at once.
+	Backoff *Backoff
+	// RemoveOnComplete is the retention of completed jobs; nil keeps all.
+	RemoveOnComplete *Keep
+	// RemoveOnFail is the retention of failed jobs; nil keeps all.
+	RemoveOnFail *Keep
+	// Deduplication ignores adds while a job with the same dedup id is
+	// alive (not yet finished), or until TTL passes when TTL > 0.
+	Deduplication *Deduplication
+	// Parent makes this job a child of an existing job (see also
+	// FlowProducer, which adds whole trees).
+	Parent *Parent
+	// OnChildFailure says what this job's failure does to its parent.
+	OnChildFailure ChildFailurePolicy
+	// KeepLogs caps the number of log lines kept (0 = unlimited).
+	KeepLogs int
+}
+
+// BackoffType names a backoff strategy.
+type BackoffType string
+
+// Built-in backoff strategies. Any other name is passed to
+// WorkerConfig.BackoffStrategy.
+const (
+	BackoffFixed       BackoffType = "fixed"
+	BackoffExponential BackoffType = "exponential"
+)
+
+// Backoff is a retry backoff: fixed waits Delay, exponential waits
+// Delay·2^(attemptsMade−1). Jitter in (0, 1] randomises the wait down by up
+// to that fraction.
+type Backoff struct {
+	Type   BackoffType
+	Delay  time.Duration
+	Jitter float64
+}
+
+// Keep is a retention policy: keep at most Count jobs (-1 = unlimited) and
+// none older than Age seconds (0 = unlimited). Build it with RemoveAll,
+// KeepLast, KeepFor.
+type Keep = jobqdriver.Keep
+
+// RemoveAll removes finished jobs at once (BullMQ's `true`).
+func RemoveAll() *Keep { return &Keep{Count: 0} }
+
+// KeepLast keeps the newest n finished jobs.
+func KeepLast(n int) *Keep { return &Keep{Count: n} }
+
+// KeepFor keeps finished jobs for age (whole seconds) and, when maxCount > 0,
+// at most maxCount of them.
+func KeepFor(age time.Duration, maxCount int) *Keep {
+	k := &Keep{Count: -1, Age: int64(age / time.Second)}
+	if maxCount > 0 {
+		k.Count = maxCount
+	}
+	if k.Age == 0 && age > 0 {
+		k.Age = 1
+	}
+	return k
+}
+
+// Deduplication drops adds that carry the same ID while the first job is
+// alive, or, with TTL > 0, for TTL after the first add.
+type Deduplication struct {
+	ID  string
+	TTL time.Duration
+}
+
+// Parent names an existing parent job.
+type Parent struct {
+	ID    string
+	Queue string
+}
+
+// ChildFailurePolicy says what a child's final failure does to its parent.
+type ChildFailurePolicy int
+
+// Child failure policies.
+const (
+	// ChildFailureWait (default, BullMQ's behaviour) leaves the parent
+	// waiting for the failed child until the child is retried or removed.
+	ChildFailureWait ChildFailurePolicy = iota
+	// ChildFailureFailParent fails the parent at once.
+	ChildFailureFailParent
+	// ChildFailureIgnore records the failure and lets the parent run once
+	// its other children complete.
+	ChildFailureIgnore
+	// ChildFailureContinue records the failure and runs the parent at once.
+	ChildFailureContinue
+	// ChildFailureRemove drops the dependency without recording it.
+	ChildFailureRemove
+)
+
+// Limiter is a rate limit across all workers of a queue: at most Max jobs
+// start per Duration.
+type Limiter struct {
+	Max      int
+	Duration time.Duration
+}

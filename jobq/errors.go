@@ -47,7 +47,9 @@ func DelayUntil(t time.Time) error { return &DelayError{Until: t} }
 // put the job back, without counting an attempt.
 type RateLimitError struct{ Wait time.Duration }
 
-func (e *RateLimitError) Error() string { return fmt.Sprintf("jobq: queue rate limited for %s", e.Wait) }
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("jobq: queue rate limited for %s", e.Wait)
+}
 
 // RateLimit returns a RateLimitError.
 func RateLimit(wait time.Duration) error { return &RateLimitError{Wait: wait} }

@@ -184,7 +184,9 @@ func (q *Queue) GetJobCounts(ctx context.Context, states ...State) (map[State]in
 }
 
 // Pause stops workers from taking new jobs; active ones finish.
-func (q *Queue) Pause(ctx context.Context) error { return q.wrap("pause", q.drv.SetPaused(ctx, q.name, true)) }
+func (q *Queue) Pause(ctx context.Context) error {
+	return q.wrap("pause", q.drv.SetPaused(ctx, q.name, true))
+}
 
 // Resume undoes Pause.
 func (q *Queue) Resume(ctx context.Context) error {

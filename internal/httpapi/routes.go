@@ -1,0 +1,92 @@
+// Package httpapi serves Atlas's HTTP interface: the JSON API under
+// /api/v1, health and readiness probes, and Prometheus metrics. Every route
+// is listed in routes.go; handlers are functions returning http.Handler.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sevra/atlas/internal/store"
+)
+
+// Store is what the API reads; *store.Store implements it.
+type Store interface {
+	ListCities(ctx context.Context) ([]store.City, error)
+	CityBySlug(ctx context.Context, slug string) (store.City, error)
+	ListSalons(ctx context.Context, f store.SalonFilter) ([]store.Salon, int64, error)
+	ResolveSalonSlug(ctx context.Context, slug string) (store.Salon, bool, error)
+	ListPosts(ctx context.Context, now time.Time, page, perPage int) ([]store.Post, int64, error)
+	PostBySlug(ctx context.Context, now time.Time, slug string) (store.Post, error)
+}
+
+// Deps is everything the handlers need.
+type Deps struct {
+	Logger *slog.Logger
+	Store  Store
+	// Registry receives the HTTP metrics and is served on /metrics.
+	Registry *prometheus.Registry
+	// Checks are run by /readyz; register more (Redis, queues) here.
+	Checks []Check
+	// AdminToken, when set, authenticates as admin (Bearer).
+	AdminToken string
+	// SalonCacheTTL is how long GET /api/v1/salons/{slug} answers are
+	// cached in process; 0 disables the cache. Default (unset): 10s.
+	SalonCacheTTL *time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewHandler returns the whole HTTP interface with logging, metrics and
+// panic recovery around every route.
+func NewHandler(d Deps) (http.Handler, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	return recoverPanics(d.Logger, m.instrument(logRequests(d.Logger, mux))), nil
+}
+
+// addRoutes lists every route Atlas serves.
+func addRoutes(mux *http.ServeMux, d Deps) {
+	ttl := 10 * time.Second
+	if d.SalonCacheTTL != nil {
+		ttl = *d.SalonCacheTTL
+	}
+	salonCache := newTTLCache[salonLookup](ttl, 10_000, d.Now)
+
+	mux.Handle("GET /api/v1/cities", listCities(d.Logger, d.Store))
+	mux.Handle("GET /api/v1/cities/{slug}", getCity(d.Logger, d.Store))
+	mux.Handle("GET /api/v1/salons", listSalons(d.Logger, d.Store))
+	mux.Handle("GET /api/v1/salons/{slug}", getSalon(d.Logger, d.Store, salonCache))
+	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
+	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now))
+	mux.Handle("/api/", notFoundJSON(d.Logger))
+
+	mux.Handle("GET /healthz", healthz())
+	mux.Handle("GET /readyz", readyz(d.Logger, d.Checks))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}))
+}
+
+// notFoundJSON answers unknown API paths with the JSON error shape.
+func notFoundJSON(log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, log, store.ErrNotFound)
+	})
+}

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/store"
+)
+
+// Component is a long-running part of the process besides the HTTP server:
+// queue workers, schedulers, the outbox relay. Start returns once the
+// component is running (its work continues in goroutines it owns); Close
+// stops it and waits for that work to end, within ctx's deadline (the
+// shutdown timeout). run() starts components in order after the store is
+// ready and closes them in reverse order on shutdown, after HTTP has
+// drained.
+type Component interface {
+	Name() string
+	Start(ctx context.Context) error
+	Close(ctx context.Context) error
+}
+
+// Services is what a process runs besides the HTTP API: its components and
+// the readiness checks they add to /readyz.
+type Services struct {
+	Components []Component
+	Checks     []httpapi.Check
+}
+
+// Wiring is what buildServices gets to construct components from.
+type Wiring struct {
+	Config   *Config
+	Store    *store.Store
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Workers is true for `run` and `worker`, false for `serve`.
+	Workers bool
+}
+
+// buildServices is the hook where queue workers, schedulers and the outbox
+// relay plug in. It always registers the database readiness check.
+func buildServices(_ context.Context, w Wiring) (Services, error) {
+	s := Services{Checks: []httpapi.Check{{Name: "database", Run: w.Store.Ping}}}
+	if w.Workers {
+		// jobq: append queue worker / scheduler components here, and their
+		// readiness checks (e.g. Redis AOF everysec, noeviction) to s.Checks.
+	}
+	return s, nil
+}
+
+func runAll(ctx context.Context, e *env, cfg *Config, _ []string) error {
+	return runProcess(ctx, e, cfg, true, true)
+}
+
+func runServe(ctx context.Context, e *env, cfg *Config, _ []string) error {
+	return runProcess(ctx, e, cfg, true, false)
+}
+
+func runWorker(ctx context.Context, e *env, cfg *Config, _ []string) error {
+	return runProcess(ctx, e, cfg, false, true)
+}
+
+// runProcess is run(): it owns every goroutine of a long-running command
+// through one errgroup and returns nil after a clean shutdown caused by
+// ctx being cancelled.
+func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers bool) (err error) {
+	st, err := openStore(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close database: %w", cerr)
+		}
+	}()
+	if cfg.Demo {
+		if err := seedDemo(ctx, e, st); err != nil {
+			return err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := buildServices(ctx, Wiring{Config: cfg, Store: st, Logger: e.log, Registry: reg, Workers: withWorkers})
+	if err != nil {
+		return err
+	}
+
+	var srv *http.Server
+	var ln net.Listener
+	if withHTTP {
+		if err := os.MkdirAll(cfg.storageDir(), 0o755); err != nil {
+			return fmt.Errorf("create storage dir: %w", err)
+		}
+		h, err := httpapi.NewHandler(httpapi.Deps{Logger: e.log, Store: st, Registry: reg, Checks: svc.Checks, AdminToken: cfg.AdminToken})
+		if err != nil {
+			return err
+		}
+		ln, err = net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+		printURLs(e, ln.Addr())
+	}
+	if withWorkers && len(svc.Components) == 0 {
+		fmt.Fprintln(e.stdout, "no queues are configured yet (jobq is not wired in); workers idle until SIGINT/SIGTERM")
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if srv != nil {
+		g.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http server: %w", err)
+			}
+			return nil
+		})
+	}
+	var started []Component
+	for _, c := range svc.Components {
+		if err := c.Start(gctx); err != nil {
+			err = fmt.Errorf("start %s: %w", c.Name(), err)
+			g.Go(func() error { return err }) // cancels gctx, so shutdown below runs
+			break
+		}
+		started = append(started, c)
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		e.log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		if srv != nil {
+			if err := srv.Shutdown(sctx); err != nil {
+				errs = append(errs, fmt.Errorf("drain http: %w", err))
+				srv.Close()
+			}
+		}
+		for i := len(started) - 1; i >= 0; i-- {
+			if err := started[i].Close(sctx); err != nil {
+				errs = append(errs, fmt.Errorf("close %s: %w", started[i].Name(), err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	e.log.Info("stopped")
+	return nil
+}
+
+// printURLs tells a newcomer where to look.
+func printURLs(e *env, addr net.Addr) {
+	fmt.Fprintf(e.stdout, "listening on %s\n", addr)
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	base := "http://" + net.JoinHostPort(host, port)
+	fmt.Fprintf(e.stdout, "  API:       %s/api/v1/salons\n", base)
+	fmt.Fprintf(e.stdout, "  Dashboard: %s/admin/jobs   (arrives with jobq)\n", base)
+	fmt.Fprintf(e.stdout, "  Sitemap:   %s/sitemap.xml  (arrives with the sitemap job)\n", base)
+	fmt.Fprintf(e.stdout, "  Health:    %s/healthz  %s/readyz  %s/metrics\n", base, base, base)
+}

@@ -1,0 +1,107 @@
+package seo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sevra/atlas/internal/store"
+)
+
+// ErrBadSlug is returned for a slug that cannot be a URL segment.
+var ErrBadSlug = errors.New("invalid slug")
+
+// Redirects keeps post slug history. Salons are covered by
+// store.RenameSalon and store.ResolveSalonSlug with the same model: a
+// slug_history row maps an old slug to the entity id, never to another
+// slug, so an old URL resolves in one lookup straight to the current slug.
+// There are no chains to follow and so no loops: renaming a→b→c leaves
+// rows a→id and b→id, and renaming back to a deletes the row for a.
+type Redirects struct{ db DB }
+
+// NewRedirects returns post slug history over db.
+func NewRedirects(db DB) *Redirects { return &Redirects{db: db} }
+
+func (r *Redirects) q(s string) string { return store.Rebind(r.db.Dialect(), s) }
+
+// RenamePost gives post id a new slug and records the old one in
+// slug_history in the same transaction, so the old URL answers 301.
+// It returns an error wrapping store.ErrNotFound for an unknown post.
+func (r *Redirects) RenamePost(ctx context.Context, id int64, newSlug string, now time.Time) error {
+	if err := checkSlug(newSlug); err != nil {
+		return err
+	}
+	tx, err := r.db.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rename post: %w", err)
+	}
+	defer tx.Rollback()
+	var old string
+	err = tx.QueryRowContext(ctx, r.q("SELECT slug FROM posts WHERE id = ?"), id).Scan(&old)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("rename post %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("rename post %d: %w", id, err)
+	}
+	if old == newSlug {
+		return nil
+	}
+	// The new slug is current again (for this post, or now for another
+	// one), so it must no longer redirect.
+	if _, err := tx.ExecContext(ctx, r.q("DELETE FROM slug_history WHERE entity = 'post' AND old_slug = ?"), newSlug); err != nil {
+		return fmt.Errorf("rename post %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, r.q("UPDATE posts SET slug = ?, updated_at = ? WHERE id = ?"), newSlug, now.UTC(), id); err != nil {
+		return fmt.Errorf("rename post %d: %w", id, err)
+	}
+	upsert := `INSERT INTO slug_history (entity, old_slug, entity_id, created_at) VALUES ('post', ?, ?, ?)
+		ON CONFLICT (entity, old_slug) DO UPDATE SET entity_id = excluded.entity_id, created_at = excluded.created_at`
+	if _, err := tx.ExecContext(ctx, r.q(upsert), old, id, now.UTC()); err != nil {
+		return fmt.Errorf("rename post %d: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("rename post %d: %w", id, err)
+	}
+	return nil
+}
+
+// ResolvePostSlug finds where a post slug points now: the slug itself and
+// moved=false when it is current; the current slug and moved=true when it
+// is an old one (answer 301 to it); an error wrapping store.ErrNotFound
+// otherwise. It does not check publication; the caller's read does.
+func (r *Redirects) ResolvePostSlug(ctx context.Context, slug string) (string, bool, error) {
+	var cur string
+	err := r.db.DB().QueryRowContext(ctx, r.q("SELECT slug FROM posts WHERE slug = ?"), slug).Scan(&cur)
+	if err == nil {
+		return cur, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", false, fmt.Errorf("resolve post %q: %w", slug, err)
+	}
+	err = r.db.DB().QueryRowContext(ctx, r.q(`SELECT p.slug FROM slug_history h JOIN posts p ON p.id = h.entity_id
+		WHERE h.entity = 'post' AND h.old_slug = ?`), slug).Scan(&cur)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, fmt.Errorf("post %q: %w", slug, store.ErrNotFound)
+	case err != nil:
+		return "", false, fmt.Errorf("resolve post %q: %w", slug, err)
+	case cur == slug: // unreachable by construction; never redirect to itself
+		return cur, false, nil
+	}
+	return cur, true, nil
+}
+
+// checkSlug accepts a non-empty URL segment of at most 200 bytes.
+func checkSlug(s string) error {
+	switch {
+	case s == "" || len(s) > 200:
+		return fmt.Errorf("%w: %.40q: want 1 to 200 bytes", ErrBadSlug, s)
+	case strings.ContainsAny(s, "/?#% \t\r\n") || s == "." || s == "..":
+		return fmt.Errorf("%w: %.40q: not a URL segment", ErrBadSlug, s)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+// Package jobqsqlite is the embedded SQLite backend of jobq. It implements
+// jobqdriver.Driver on a single database file with modernc.org/sqlite (pure
+// Go, no cgo), so a jobq deployment needs nothing but a writable directory.
+//
+// # Storage
+//
+// Every queue lives in the same file: the jobs table holds every job of
+// every queue with its state and an ordering key (score, ord) indexed per
+// (queue, state), so fetching, promoting and listing are index range scans.
+// Queue-wide counters (id counter, ordering sequence, limiter window,
+// pause flag, stalled-sweep guard, last event sequence) sit in one row per
+// queue. Logs, parent/child dependencies, deduplication keys, schedulers,
+// events and metrics have their own tables. The schema is embedded and
+// applied on Open, versioned and idempotent.
+//
+// Each driver method is one SQL transaction, the counterpart of one BullMQ
+// Lua script; events are written in the same transaction as the change
+// they describe. Batch methods (Add, Finish, Fetch with Max > 1) run the
+// whole batch in one transaction.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=FULL by default: when Add
+// (or any other write) returns, the transaction has been fsynced to the
+// WAL, and a crash or power loss cannot lose it. Config.Synchronous may be
+// set to "NORMAL", which fsyncs only at checkpoints: a process crash still
+// loses nothing, but a power loss or OS crash can roll back the last
+// transactions. See the package benchmarks for the cost of each mode.
+//
+// # Several processes
+//
+// Several processes on one machine may open the same file. WAL lets readers
+// run beside the single writer. Every write transaction starts with BEGIN
+// IMMEDIATE, so it takes the write lock up front and never has to upgrade
+// a read lock (which could deadlock); a process funnels its own writes
+// through one dedicated connection, and contention between processes is
+// absorbed by SQLite's busy timeout (Config.BusyTimeout) plus a retry with
+// a small backoff, so SQLITE_BUSY does not reach callers under normal
+// contention. Transactions are short: no transaction waits on anything but
+// SQLite.
+//
+// WAL requires all processes to be on the same host (it uses shared
+// memory); do not put the file on a network file system.
+//
+// # Wake-ups
+//
+// A waiter (NewWaiter) returns as soon as this process commits work for its
+// queue (an in-process broadcast after commit). Work added by another
+// process is noticed by a poller that reads PRAGMA data_version every
+// Config.PollInterval on a dedicated connection (a cheap, in-memory check)
+// and, when the file changed, compares each queue's wake counter. The
+// poller only queries while someone is waiting. ReadEvents blocks the same
+// way on the queue's event sequence.
+package jobqsqlite

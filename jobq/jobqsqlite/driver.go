@@ -1,0 +1,205 @@
+package jobqsqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Config configures a Driver. The zero value (or nil) uses every default.
+type Config struct {
+	// Logger receives diagnostics. Default: slog.Default().
+	Logger *slog.Logger
+	// Prefix is the key prefix used by QueueKey ("<prefix>:<queue>").
+	// Default: "jobq".
+	Prefix string
+	// PollInterval is how often waiters look for work committed by other
+	// processes. Default: 20ms.
+	PollInterval time.Duration
+	// MaxLenEvents caps each queue's event log (approximately, like
+	// BullMQ's MAXLEN ~). Default: 10000.
+	MaxLenEvents int
+	// BusyTimeout is how long SQLite waits for another process's write
+	// lock before a write is retried. Default: 5s.
+	BusyTimeout time.Duration
+	// Synchronous is SQLite's synchronous mode in WAL: "FULL" (default;
+	// every commit is fsynced) or "NORMAL" (fsync at checkpoints only; a
+	// power loss can lose the last transactions).
+	Synchronous string
+	// ReadConns is the size of the read connection pool. Default: 4.
+	ReadConns int
+}
+
+// Driver is the SQLite jobq backend. It is safe for concurrent use, and
+// several Drivers (in one or several processes) may share one file.
+type Driver struct {
+	cfg Config
+	log *slog.Logger
+
+	wdb *sql.DB // one connection: this process's writer
+	rdb *sql.DB // readers, plus the poller's connection
+
+	wmu   sync.Mutex // guards wconn and stmts; held for a whole transaction
+	wconn *sql.Conn
+	stmts map[string]*sql.Stmt
+
+	closed  atomic.Bool
+	closing chan struct{}
+
+	jobsN *notifier // work may be ready, per queue
+	evtsN *notifier // new events, per queue
+
+	knownMu sync.Mutex
+	known   map[string]queueGen // last counters seen, per queue
+
+	watchers atomic.Int64 // waiters and event readers blocked now
+	stopPoll context.CancelFunc
+	pollDone chan struct{}
+}
+
+var _ jobqdriver.Driver = (*Driver)(nil)
+
+// Open opens (creating if needed) the database at path, applies the
+// embedded schema, and starts the cross-process poller.
+func Open(ctx context.Context, path string, cfg *Config) (*Driver, error) {
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Prefix == "" {
+		c.Prefix = "jobq"
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 20 * time.Millisecond
+	}
+	if c.MaxLenEvents <= 0 {
+		c.MaxLenEvents = 10000
+	}
+	if c.BusyTimeout <= 0 {
+		c.BusyTimeout = 5 * time.Second
+	}
+	switch strings.ToUpper(c.Synchronous) {
+	case "":
+		c.Synchronous = "FULL"
+	case "FULL", "NORMAL":
+		c.Synchronous = strings.ToUpper(c.Synchronous)
+	default:
+		return nil, fmt.Errorf("jobqsqlite: synchronous %q: want FULL or NORMAL", c.Synchronous)
+	}
+	if c.ReadConns <= 0 {
+		c.ReadConns = 4
+	}
+	dsn := buildDSN(path, c)
+	wdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("jobqsqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("jobqsqlite: open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(c.ReadConns + 1)
+	rdb.SetMaxIdleConns(c.ReadConns + 1)
+	rdb.SetConnMaxIdleTime(0)
+	d := &Driver{
+		cfg:      c,
+		log:      c.Logger,
+		wdb:      wdb,
+		rdb:      rdb,
+		stmts:    map[string]*sql.Stmt{},
+		closing:  make(chan struct{}),
+		jobsN:    newNotifier(),
+		evtsN:    newNotifier(),
+		known:    map[string]queueGen{},
+		pollDone: make(chan struct{}),
+	}
+	fail := func(err error) (*Driver, error) {
+		if d.wconn != nil {
+			d.wconn.Close()
+		}
+		rdb.Close()
+		wdb.Close()
+		return nil, err
+	}
+	if d.wconn, err = wdb.Conn(ctx); err != nil {
+		return fail(fmt.Errorf("jobqsqlite: open %s: %w", path, err))
+	}
+	if err := d.migrate(ctx); err != nil {
+		return fail(fmt.Errorf("jobqsqlite: migrate %s: %w", path, err))
+	}
+	pollConn, err := rdb.Conn(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("jobqsqlite: open poll connection: %w", err))
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	d.stopPoll = cancel
+	go d.poll(pctx, pollConn)
+	return d, nil
+}
+
+func buildDSN(path string, c Config) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", strconv.FormatInt(c.BusyTimeout.Milliseconds(), 10))
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", c.Synchronous)
+	q.Add("_pragma", "cache_size(-16000)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// QueueKey returns "<prefix>:<queue>".
+func (d *Driver) QueueKey(queue string) string { return d.cfg.Prefix + ":" + queue }
+
+// jobKey returns the full key of a job, as used in parent keys.
+func (d *Driver) jobKey(queue, id string) string { return d.QueueKey(queue) + ":" + id }
+
+// splitQueueKey returns the queue name of a queue key.
+func (d *Driver) splitQueueKey(queueKey string) string {
+	return strings.TrimPrefix(queueKey, d.cfg.Prefix+":")
+}
+
+// Close stops the poller, wakes blocked waiters (they return ErrClosed),
+// and closes the database. It is safe to call more than once.
+func (d *Driver) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	close(d.closing)
+	d.stopPoll()
+	<-d.pollDone
+	d.wmu.Lock()
+	for _, s := range d.stmts {
+		s.Close()
+	}
+	d.stmts = nil
+	var errs []error
+	if d.wconn != nil {
+		errs = append(errs, d.wconn.Close())
+	}
+	d.wmu.Unlock()
+	errs = append(errs, d.rdb.Close(), d.wdb.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("jobqsqlite: close: %w", err)
+	}
+	return nil
+}

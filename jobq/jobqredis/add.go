@@ -1,0 +1,196 @@
+package jobqredis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
+)
+
+// parentField is the job hash "parent" JSON, with BullMQ's key order.
+type parentField struct {
+	ID       string `json:"id"`
+	QueueKey string `json:"queueKey"`
+	FPOF     bool   `json:"fpof,omitempty"`
+	RDOF     bool   `json:"rdof,omitempty"`
+	IDOF     bool   `json:"idof,omitempty"`
+	CPOF     bool   `json:"cpof,omitempty"`
+}
+
+// splitParentKey splits "<prefix>:<queue>:<id>" into queue key and id.
+func splitParentKey(k string) (queueKey, id string) {
+	i := strings.LastIndexByte(k, ':')
+	if i < 0 {
+		return "", k
+	}
+	return k[:i], k[i+1:]
+}
+
+// jobArgv encodes a job as the 13 ARGV entries read by jobArgs in lib.lua.
+func jobArgv(j *jobqdriver.Job, now int64) ([]any, error) {
+	data := string(j.Data)
+	if len(j.Data) == 0 {
+		data = "{}"
+	}
+	opts, err := jobqdriver.MarshalJSON(j.Opts)
+	if err != nil {
+		return nil, fmt.Errorf("jobqredis: encode opts of job %q: %w", j.ID, err)
+	}
+	ts := j.Timestamp
+	if ts == 0 {
+		ts = now
+	}
+	delay := j.Delay
+	if delay == 0 {
+		delay = j.Opts.Delay
+	}
+	prio := j.Priority
+	if prio == 0 {
+		prio = j.Opts.Priority
+	}
+	var parentKey, parent string
+	if j.ParentKey != "" || j.Parent != nil {
+		p := parentField{
+			FPOF: j.Opts.FailParentOnFailure, RDOF: j.Opts.RemoveDependencyOnFail,
+			IDOF: j.Opts.IgnoreDependencyOnFail, CPOF: j.Opts.ContinueParentOnFailure,
+		}
+		if j.Parent != nil {
+			p.ID, p.QueueKey = j.Parent.ID, j.Parent.QueueKey
+			parentKey = j.Parent.QueueKey + ":" + j.Parent.ID
+		}
+		if j.ParentKey != "" {
+			parentKey = j.ParentKey
+			if j.Parent == nil {
+				p.QueueKey, p.ID = splitParentKey(j.ParentKey)
+			}
+		}
+		b, err := jobqdriver.MarshalJSON(p)
+		if err != nil {
+			return nil, fmt.Errorf("jobqredis: encode parent of job %q: %w", j.ID, err)
+		}
+		parent = string(b)
+	}
+	rjk := j.RepeatJobKey
+	if rjk == "" {
+		rjk = j.Opts.RepeatJobKey
+	}
+	var deid string
+	var dettl int64
+	if j.Opts.Dedup != nil {
+		deid, dettl = j.Opts.Dedup.ID, j.Opts.Dedup.TTL
+	} else if j.DeduplicationID != "" {
+		deid = j.DeduplicationID
+	}
+	lifo := "0"
+	if j.Opts.LIFO {
+		lifo = "1"
+	}
+	return []any{
+		j.ID, j.Name, strconv.FormatInt(ts, 10), data, string(opts),
+		strconv.FormatInt(delay, 10), strconv.Itoa(prio), lifo, parentKey, parent,
+		rjk, deid, strconv.FormatInt(dettl, 10),
+	}, nil
+}
+
+// Add stores jobs in one pipeline, each with its own atomic script call.
+func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, now int64) ([]jobqdriver.AddResult, error) {
+	if err := d.ensureMeta(ctx, queue); err != nil {
+		return nil, err
+	}
+	calls := make([]*pipedCall, len(jobs))
+	for i, j := range jobs {
+		args, err := jobArgv(j, now)
+		if err != nil {
+			return nil, err
+		}
+		calls[i] = &pipedCall{name: "add", queue: queue, args: args}
+	}
+	if err := d.runPiped(ctx, calls); err != nil {
+		return nil, err
+	}
+	res := make([]jobqdriver.AddResult, len(jobs))
+	for i, c := range calls {
+		v, err := c.cmd.Slice()
+		if err != nil {
+			return res[:i], fmt.Errorf("jobqredis: add to %q: %w", queue, err)
+		}
+		code, _ := v[0].(int64)
+		id, _ := v[1].(string)
+		switch code {
+		case -5:
+			return res[:i], fmt.Errorf("jobqredis: add %q to %q: %w", jobs[i].ParentKey, queue, jobqdriver.ErrParentMissing)
+		case 1:
+			res[i] = jobqdriver.AddResult{ID: id, Duplicate: true}
+		case 2:
+			res[i] = jobqdriver.AddResult{ID: id, DeduplicatedBy: id}
+		default:
+			res[i] = jobqdriver.AddResult{ID: id}
+		}
+	}
+	return res, nil
+}
+
+// AddFlow adds a tree of jobs in one script call. The queues of the tree
+// must share a hash tag on Redis Cluster.
+func (d *Driver) AddFlow(ctx context.Context, root *jobqdriver.FlowNode, now int64) error {
+	if root == nil || root.Job == nil {
+		return fmt.Errorf("jobqredis: add flow: empty root")
+	}
+	var nodes []*jobqdriver.FlowNode
+	var parents []int
+	var walk func(n *jobqdriver.FlowNode, parent int)
+	walk = func(n *jobqdriver.FlowNode, parent int) {
+		nodes = append(nodes, n)
+		parents = append(parents, parent)
+		me := len(nodes) // 1-based
+		for _, c := range n.Children {
+			walk(c, me)
+		}
+	}
+	walk(root, 0)
+	queues := map[string]bool{}
+	args := []any{strconv.Itoa(len(nodes))}
+	for i, n := range nodes {
+		if n.Job.Queue == "" {
+			return fmt.Errorf("jobqredis: add flow: node %d has no queue", i)
+		}
+		queues[n.Job.Queue] = true
+		a, err := jobArgv(n.Job, now)
+		if err != nil {
+			return err
+		}
+		hasChildren := "0"
+		if len(n.Children) > 0 {
+			hasChildren = "1"
+		}
+		args = append(args, d.QueueKey(n.Job.Queue), strconv.Itoa(parents[i]), hasChildren)
+		args = append(args, a...)
+	}
+	for q := range queues {
+		if err := d.ensureMeta(ctx, q); err != nil {
+			return err
+		}
+	}
+	v, err := d.run(ctx, "addflow", root.Job.Queue, args...)
+	if err != nil {
+		return err
+	}
+	ids, ok := v.([]any)
+	if !ok || len(ids) != len(nodes) {
+		if code, ok := v.(int64); ok && code == -5 {
+			return fmt.Errorf("jobqredis: add flow under %q: %w", root.Job.ParentKey, jobqdriver.ErrParentMissing)
+		}
+		return fmt.Errorf("jobqredis: add flow: unexpected reply %v", v)
+	}
+	for i, n := range nodes {
+		n.Job.ID, _ = ids[i].(string)
+		if p := parents[i]; p > 0 {
+			pj := nodes[p-1].Job
+			n.Job.Parent = &jobqdriver.ParentRef{ID: pj.ID, QueueKey: d.QueueKey(pj.Queue)}
+			n.Job.ParentKey = d.QueueKey(pj.Queue) + ":" + pj.ID
+		}
+	}
+	return nil
+}

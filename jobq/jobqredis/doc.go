@@ -1,0 +1,32 @@
+// Package jobqredis is the Redis backend of jobq. It implements
+// jobqdriver.Driver over the exact Redis layout of BullMQ 6.7.0 (pinned as
+// BullMQVersion), so that Node BullMQ producers and workers, bull-board and
+// Go workers share the same queues.
+//
+// # Layout
+//
+// Every queue Q lives under "<prefix>:Q:" (prefix "bull" by default): the
+// wait and active lists, the prioritized, delayed, completed, failed,
+// waiting-children, marker and repeat sorted sets, the meta hash, the id and
+// pc counters, the events stream, the stalled set, the stalled-check and
+// limiter keys, metrics hashes, and per job a hash "<prefix>:Q:<id>" with
+// its ":lock", ":logs", ":dependencies", ":processed", ":failed" and
+// ":unsuccessful" keys. Field names, score encodings (priority·2^32+counter,
+// due·0x1000+sequence), event names and JSON encodings follow BullMQ 6.7.0.
+//
+// # Scripts and the clean-room rule
+//
+// Each operation is one atomic Lua script under lua/, embedded with go:embed
+// and run with EVALSHA (falling back to EVAL). The scripts were written for
+// this package from facts about BullMQ's layout (key names, field
+// encodings, scores, event names); no BullMQ Lua or TypeScript was copied or
+// paraphrased. lua/lib.lua holds shared helpers and is prepended to every
+// operation script.
+//
+// Every queue-level key a script touches is passed in KEYS. Per-job keys
+// are derived inside the scripts from the queue prefix (ARGV[1]), and a
+// parent's queue keys from its stored parent key, as BullMQ itself does. On
+// Redis Cluster all of a queue's keys, and those of queues linked by flows,
+// must therefore hash to one slot: use a prefix with a hash tag, such as
+// "{bull}".
+package jobqredis

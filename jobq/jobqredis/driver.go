@@ -1,0 +1,185 @@
+package jobqredis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
+)
+
+// BullMQVersion is the BullMQ release whose Redis layout this package
+// writes; it is stored in each queue's meta hash as field "version".
+const BullMQVersion = "bullmq:6.7.0"
+
+// Config configures a Driver. The zero value (or nil) uses the defaults.
+type Config struct {
+	// Prefix is the key prefix, as BullMQ's "prefix" option. Default
+	// "bull". On Redis Cluster use a hash tag, e.g. "{bull}".
+	Prefix string
+	// Logger receives diagnostic logs. Default: discard.
+	Logger *slog.Logger
+	// MaxLenEvents caps each queue's events stream (approximately). When
+	// > 0 it is written to meta "opts.maxLenEvents"; when 0 an existing
+	// value is kept, else BullMQ's default 10000 applies.
+	MaxLenEvents int
+}
+
+// Driver is the Redis jobq backend. It is safe for concurrent use.
+type Driver struct {
+	client  redis.UniversalClient
+	ownsCli bool
+	prefix  string
+	maxLen  int
+	log     *slog.Logger
+	scripts scriptSet
+	closed  atomic.Bool
+
+	mu       sync.Mutex
+	metaDone map[string]bool // queues whose meta version was written
+}
+
+var _ jobqdriver.Driver = (*Driver)(nil)
+
+// New returns a Driver over client. The caller keeps ownership of client:
+// Close does not close it.
+func New(client redis.UniversalClient, cfg *Config) (*Driver, error) {
+	if client == nil {
+		return nil, fmt.Errorf("jobqredis: nil client")
+	}
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Prefix == "" {
+		c.Prefix = "bull"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	scripts, err := loadScripts()
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{
+		client:   client,
+		prefix:   c.Prefix,
+		maxLen:   c.MaxLenEvents,
+		log:      c.Logger,
+		scripts:  scripts,
+		metaDone: map[string]bool{},
+	}, nil
+}
+
+// Open connects to the Redis server at url (redis://, rediss:// or
+// unix://, as redis.ParseURL reads them), checks it with PING and returns a
+// Driver that owns the connection.
+func Open(ctx context.Context, url string, cfg *Config) (*Driver, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("jobqredis: parse url: %w", err)
+	}
+	client := redis.NewClient(opts)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("jobqredis: ping %s: %w", opts.Addr, err)
+	}
+	d, err := New(client, cfg)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	d.ownsCli = true
+	return d, nil
+}
+
+// Client returns the underlying Redis client.
+func (d *Driver) Client() redis.UniversalClient { return d.client }
+
+// QueueKey returns "<prefix>:<queue>".
+func (d *Driver) QueueKey(queue string) string { return d.prefix + ":" + queue }
+
+func (d *Driver) prefixOf(queue string) string { return d.prefix + ":" + queue + ":" }
+
+func (d *Driver) jobKey(queue, id string) string { return d.prefixOf(queue) + id }
+
+// queueSuffixes is the order of KEYS for every script (see lua/lib.lua).
+var queueSuffixes = []string{
+	"wait", "active", "prioritized", "delayed", "completed", "failed",
+	"waiting-children", "marker", "meta", "id", "events", "stalled",
+	"stalled-check", "limiter", "pc", "repeat", "metrics:completed",
+	"metrics:failed",
+}
+
+func (d *Driver) keysOf(queue string) []string {
+	p := d.prefixOf(queue)
+	keys := make([]string, len(queueSuffixes))
+	for i, s := range queueSuffixes {
+		keys[i] = p + s
+	}
+	return keys
+}
+
+func (d *Driver) key(queue, suffix string) string { return d.prefixOf(queue) + suffix }
+
+// ensureMeta writes the meta fields BullMQ's Queue writes on start
+// (version, and opts.maxLenEvents when configured), once per queue.
+func (d *Driver) ensureMeta(ctx context.Context, queue string) error {
+	if d.closed.Load() {
+		return jobqdriver.ErrClosed
+	}
+	d.mu.Lock()
+	done := d.metaDone[queue]
+	d.mu.Unlock()
+	if done {
+		return nil
+	}
+	meta := d.key(queue, "meta")
+	pipe := d.client.Pipeline()
+	pipe.HSet(ctx, meta, "version", BullMQVersion)
+	if d.maxLen > 0 {
+		pipe.HSet(ctx, meta, "opts.maxLenEvents", strconv.Itoa(d.maxLen))
+	} else {
+		pipe.HSetNX(ctx, meta, "opts.maxLenEvents", "10000")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("jobqredis: write meta of %q: %w", queue, err)
+	}
+	d.mu.Lock()
+	d.metaDone[queue] = true
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Driver) forgetMeta(queue string) {
+	d.mu.Lock()
+	delete(d.metaDone, queue)
+	d.mu.Unlock()
+}
+
+// Close marks the driver closed and closes the client when Open created
+// it.
+func (d *Driver) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	if d.ownsCli {
+		if err := d.client.Close(); err != nil {
+			return fmt.Errorf("jobqredis: close: %w", err)
+		}
+	}
+	return nil
+}
+
+func (d *Driver) checkOpen() error {
+	if d.closed.Load() {
+		return jobqdriver.ErrClosed
+	}
+	return nil
+}

@@ -1,0 +1,421 @@
+-- lib.lua: helpers shared by every jobqredis script. It is prepended to
+-- each operation's script at load time, so every script sees the same
+-- queue key set in KEYS and the queue's key prefix ("bull:Q:") in ARGV[1].
+-- Written for jobqredis from the BullMQ 6.7.0 layout facts (clean room).
+local rcall = redis.call
+
+local kWait, kActive, kPrio, kDelayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local kCompleted, kFailed, kWaitChildren = KEYS[5], KEYS[6], KEYS[7]
+local kMarker, kMeta, kId, kEvents = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local kStalled, kStalledCheck, kLimiter, kPc = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local kRepeat, kMetricsCompleted, kMetricsFailed = KEYS[16], KEYS[17], KEYS[18]
+local prefix = ARGV[1]
+
+local DELAY_SHIFT = 0x1000
+local PRIO_SHIFT = 0x100000000
+
+-- Queue key helpers for a queue given by its "<prefix>:<queue>" key; used
+-- for parents that may live in another queue (same hash tag required on
+-- Redis Cluster).
+local function qk(queueKey, suffix) return queueKey .. ":" .. suffix end
+
+local maxEventsCache = {}
+local function maxEventsOf(metaKey)
+  local m = maxEventsCache[metaKey]
+  if m then return m end
+  m = rcall("HGET", metaKey, "opts.maxLenEvents")
+  if not m then
+    m = 10000
+    rcall("HSET", metaKey, "opts.maxLenEvents", m)
+  end
+  maxEventsCache[metaKey] = m
+  return m
+end
+
+-- emitTo appends an event to a queue's stream (queueKey without trailing colon).
+local function emitTo(queueKey, name, ...)
+  rcall("XADD", qk(queueKey, "events"), "MAXLEN", "~", maxEventsOf(qk(queueKey, "meta")),
+    "*", "event", name, ...)
+end
+
+local function emit(name, ...)
+  rcall("XADD", kEvents, "MAXLEN", "~", maxEventsOf(kMeta), "*", "event", name, ...)
+end
+
+local function pausedOrMaxedOf(metaKey, activeKey)
+  local a = rcall("HMGET", metaKey, "paused", "concurrency")
+  if a[1] then return true end
+  if a[2] then return rcall("LLEN", activeKey) >= tonumber(a[2]) end
+  return false
+end
+
+-- delayedScoreIn returns the delayed zset score for a job due at dueMs: the
+-- due time shifted by 12 bits plus a per-millisecond sequence.
+local function delayedScoreIn(delayedKey, dueMs)
+  local lo = dueMs * DELAY_SHIFT
+  local hi = (dueMs + 1) * DELAY_SHIFT - 1
+  local top = rcall("ZREVRANGEBYSCORE", delayedKey, hi, lo, "WITHSCORES", "LIMIT", 0, 1)
+  if top[2] then
+    local s = tonumber(top[2])
+    if s >= hi then return hi end
+    return s + 1
+  end
+  return lo
+end
+
+local function nextDelayedOf(delayedKey)
+  local r = rcall("ZRANGE", delayedKey, 0, 0, "WITHSCORES")
+  if r[2] then return tonumber(r[2]) / DELAY_SHIFT end
+  return nil
+end
+
+local function delayMarkerIn(markerKey, delayedKey)
+  local n = nextDelayedOf(delayedKey)
+  if n then rcall("ZADD", markerKey, n, "1") end
+end
+
+-- enqueueIn routes a ready job of the queue at queueKey to wait or
+-- prioritized and wakes workers unless the queue is paused or maxed.
+local function enqueueIn(queueKey, jobId, priority, pushCmd)
+  local blocked = pausedOrMaxedOf(qk(queueKey, "meta"), qk(queueKey, "active"))
+  if priority > 0 then
+    local c = rcall("INCR", qk(queueKey, "pc"))
+    rcall("ZADD", qk(queueKey, "prioritized"), priority * PRIO_SHIFT + c % PRIO_SHIFT, jobId)
+  else
+    rcall(pushCmd, qk(queueKey, "wait"), jobId)
+  end
+  if not blocked then rcall("ZADD", qk(queueKey, "marker"), 0, "0") end
+end
+
+-- delayIn puts a job of the queue at queueKey in delayed until dueMs.
+local function delayIn(queueKey, jobId, dueMs)
+  local dk = qk(queueKey, "delayed")
+  rcall("ZADD", dk, delayedScoreIn(dk, dueMs), jobId)
+  emitTo(queueKey, "delayed", "jobId", jobId, "delay", dueMs)
+  delayMarkerIn(qk(queueKey, "marker"), dk)
+end
+
+local function removeJobKeys(jobKey)
+  rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":dependencies", jobKey .. ":processed",
+    jobKey .. ":failed", jobKey .. ":unsuccessful", jobKey .. ":lock")
+end
+
+-- splitJobKey splits "<queueKey>:<id>" at the last colon.
+local function splitJobKey(jobKey)
+  local id = string.match(jobKey, ".*:(.*)")
+  return string.sub(jobKey, 1, #jobKey - #id - 1), id
+end
+
+-- releaseParent moves a parent out of waiting-children when it has no
+-- pending dependencies left: to delayed when it was added with a delay,
+-- else to wait/prioritized.
+local function releaseParentIfReady(parentKey, now)
+  if rcall("SCARD", parentKey .. ":dependencies") > 0 then return end
+  if rcall("EXISTS", parentKey) == 0 then return end
+  local pq, pid = splitJobKey(parentKey)
+  if rcall("ZREM", qk(pq, "waiting-children"), pid) == 0 then return end
+  local a = rcall("HMGET", parentKey, "priority", "delay")
+  local delay = tonumber(a[2]) or 0
+  if delay > 0 then
+    delayIn(pq, pid, tonumber(now) + delay)
+  else
+    enqueueIn(pq, pid, tonumber(a[1]) or 0, "RPUSH")
+    emitTo(pq, "waiting", "jobId", pid, "prev", "waiting-children")
+  end
+end
+
+-- promoteDue moves due delayed jobs (at most 1000) to wait/prioritized.
+local function promoteDue(now)
+  local ids = rcall("ZRANGEBYSCORE", kDelayed, 0, (tonumber(now) + 1) * DELAY_SHIFT - 1, "LIMIT", 0, 1000)
+  if #ids == 0 then return end
+  rcall("ZREM", kDelayed, unpack(ids))
+  local qkey = string.sub(prefix, 1, #prefix - 1)
+  for _, id in ipairs(ids) do
+    local jk = prefix .. id
+    enqueueIn(qkey, id, tonumber(rcall("HGET", jk, "priority")) or 0, "LPUSH")
+    rcall("HSET", jk, "delay", 0)
+    emit("waiting", "jobId", id, "prev", "delayed")
+  end
+end
+
+-- removeLockChecked deletes the job's lock when token owns it. It returns
+-- 0, or -2 (no lock) / -6 (another token).
+local function removeLockChecked(jobKey, jobId, token)
+  local cur = rcall("GET", jobKey .. ":lock")
+  if cur == token then
+    rcall("DEL", jobKey .. ":lock")
+    rcall("SREM", kStalled, jobId)
+    return 0
+  end
+  if cur then return -6 end
+  return -2
+end
+
+-- activate moves one ready job to active and locks it. It returns the
+-- job's fields and id, or nil plus the limiter TTL (ms) when rate limited.
+local function activate(now, token, lockMs, worker, limMax, limDur)
+  local meta = rcall("HMGET", kMeta, "paused", "concurrency", "max", "duration")
+  local maxJobs = tonumber(meta[3]) or limMax
+  local dur = tonumber(meta[4]) or limDur
+  if maxJobs and maxJobs > 0 then
+    if maxJobs <= (tonumber(rcall("GET", kLimiter)) or 0) then
+      local ttl = rcall("PTTL", kLimiter)
+      if ttl > 0 then return nil, ttl end
+      if ttl == 0 or ttl == -1 then rcall("DEL", kLimiter) end
+    end
+  end
+  if meta[1] then return nil, 0 end
+  if meta[2] and rcall("LLEN", kActive) >= tonumber(meta[2]) then return nil, 0 end
+  local id = rcall("RPOPLPUSH", kWait, kActive)
+  if not id then
+    local p = rcall("ZPOPMIN", kPrio)
+    if p[1] then
+      id = p[1]
+      rcall("LPUSH", kActive, id)
+    else
+      rcall("DEL", kPc)
+      return nil, 0
+    end
+  end
+  local jk = prefix .. id
+  if maxJobs and maxJobs > 0 and rcall("HEXISTS", jk, "defa") == 0 then
+    if rcall("INCR", kLimiter) == 1 and dur then
+      rcall("PEXPIRE", kLimiter, math.floor(math.abs(dur)))
+    end
+  end
+  rcall("SET", jk .. ":lock", token, "PX", lockMs)
+  if worker ~= "" then
+    rcall("HSET", jk, "processedOn", now, "pb", worker)
+  else
+    rcall("HSET", jk, "processedOn", now)
+  end
+  rcall("HINCRBY", jk, "ats", 1)
+  emit("active", "jobId", id, "prev", "waiting")
+  rcall("ZADD", kMarker, 0, "0")
+  return {id, rcall("HGETALL", jk)}, 0
+end
+
+-- fetchMany activates up to #tokens jobs after promoting due delayed ones.
+-- It returns {jobs, limiterTTL, nextDelayed, paused}.
+local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
+  promoteDue(now)
+  local jobs = {}
+  local ttl = 0
+  for i = 1, #tokens do
+    local j, t = activate(now, tokens[i], lockMs, worker, limMax, limDur)
+    if not j then ttl = t break end
+    j[3] = tokens[i]
+    jobs[#jobs + 1] = j
+  end
+  local nd = nextDelayedOf(kDelayed)
+  local paused = rcall("HEXISTS", kMeta, "paused")
+  return {jobs, ttl, nd and tostring(nd) or "0", paused}
+end
+
+-- registerChild records a child job with its parent: as processed when it
+-- already completed, else as a pending dependency.
+local function registerChild(parentKey, childKey, now, defer)
+  if parentKey == "" then return end
+  local cq, cid = splitJobKey(childKey)
+  if rcall("ZSCORE", qk(cq, "completed"), cid) then
+    rcall("HSET", parentKey .. ":processed", childKey, rcall("HGET", childKey, "returnvalue") or "null")
+    if not defer then releaseParentIfReady(parentKey, now) end
+  else
+    rcall("SADD", parentKey .. ":dependencies", childKey)
+  end
+end
+
+-- addJob stores one job of the queue at qkey and routes it. j holds:
+-- id, name, ts, data, opts, delay, priority, lifo, parentKey, parent, rjk,
+-- deid, dettl, waitChildren. It returns code, id, dedupBy where code is 0
+-- (added), 1 (duplicate id), 2 (deduplicated) or -5 (parent missing).
+local function addJob(qkey, j)
+  local pfx = qkey .. ":"
+  if j.parentKey ~= "" and rcall("EXISTS", j.parentKey) == 0 then return -5, "", "" end
+  local counter = rcall("INCR", qk(qkey, "id"))
+  local id = j.id
+  if id == "" then id = tostring(counter) end
+  local jk = pfx .. id
+  if rcall("EXISTS", jk) == 1 then
+    if j.parentKey ~= "" then registerChild(j.parentKey, jk, j.ts, j.inFlow) end
+    emitTo(qkey, "duplicated", "jobId", id)
+    return 1, id, ""
+  end
+  if j.deid ~= "" then
+    local dk = pfx .. "de:" .. j.deid
+    local ok
+    if j.dettl > 0 then
+      ok = rcall("SET", dk, id, "PX", j.dettl, "NX")
+    else
+      ok = rcall("SET", dk, id, "NX")
+    end
+    if not ok then
+      local cur = rcall("GET", dk)
+      if cur and rcall("PTTL", dk) == -1 and rcall("EXISTS", pfx .. cur) == 0 then
+        -- stale key: its job is gone; start a new window with this job
+        if j.dettl > 0 then rcall("SET", dk, id, "PX", j.dettl) else rcall("SET", dk, id) end
+      elseif cur then
+        emitTo(qkey, "deduplicated", "jobId", cur, "deduplicationId", j.deid, "deduplicatedJobId", id)
+        return 2, cur, cur
+      end
+    end
+  end
+  local f = {"name", j.name, "data", j.data, "opts", j.opts, "timestamp", j.ts,
+    "delay", j.delay, "priority", j.priority}
+  if j.parentKey ~= "" then
+    f[#f + 1] = "parentKey"; f[#f + 1] = j.parentKey
+    f[#f + 1] = "parent"; f[#f + 1] = j.parent
+  end
+  if j.rjk ~= "" then f[#f + 1] = "rjk"; f[#f + 1] = j.rjk end
+  if j.deid ~= "" then f[#f + 1] = "deid"; f[#f + 1] = j.deid end
+  rcall("HSET", jk, unpack(f))
+  emitTo(qkey, "added", "jobId", id, "name", j.name)
+  if j.waitChildren then
+    rcall("ZADD", qk(qkey, "waiting-children"), j.ts, id)
+    emitTo(qkey, "waiting-children", "jobId", id)
+  elseif tonumber(j.delay) > 0 then
+    delayIn(qkey, id, tonumber(j.ts) + tonumber(j.delay))
+  else
+    local push = "LPUSH"
+    if j.lifo then push = "RPUSH" end
+    enqueueIn(qkey, id, tonumber(j.priority), push)
+    emitTo(qkey, "waiting", "jobId", id)
+  end
+  if j.parentKey ~= "" then rcall("SADD", j.parentKey .. ":dependencies", jk) end
+  return 0, id, ""
+end
+
+-- jobArgs reads one job description of 13 ARGV entries starting at i.
+local function jobArgs(i)
+  return {id = ARGV[i], name = ARGV[i + 1], ts = ARGV[i + 2], data = ARGV[i + 3],
+    opts = ARGV[i + 4], delay = ARGV[i + 5], priority = ARGV[i + 6], lifo = ARGV[i + 7] == "1",
+    parentKey = ARGV[i + 8], parent = ARGV[i + 9], rjk = ARGV[i + 10], deid = ARGV[i + 11],
+    dettl = tonumber(ARGV[i + 12]) or 0}
+end
+
+-- failChild applies a failed child's policy (parent JSON) to its parent.
+local function failChild(parentJSON, childKey, reason, now)
+  local p = cjson.decode(parentJSON)
+  local pk = p["queueKey"] .. ":" .. p["id"]
+  local pq, pid = p["queueKey"], p["id"]
+  if p["fpof"] then
+    if rcall("SREM", pk .. ":dependencies", childKey) == 1 then
+      rcall("ZADD", pk .. ":unsuccessful", now, childKey)
+      if rcall("EXISTS", pk) == 0 then return end
+      local from
+      if rcall("ZSCORE", qk(pq, "waiting-children"), pid) then
+        from = qk(pq, "waiting-children")
+      elseif rcall("ZSCORE", qk(pq, "delayed"), pid) then
+        from = qk(pq, "delayed")
+        rcall("HSET", pk, "delay", 0)
+      end
+      if from then
+        rcall("ZREM", from, pid)
+        rcall("HSET", pk, "defa", "child " .. childKey .. " failed")
+        enqueueIn(pq, pid, tonumber(rcall("HGET", pk, "priority")) or 0, "RPUSH")
+        emitTo(pq, "waiting", "jobId", pid, "prev", "waiting-children")
+      elseif not rcall("ZSCORE", qk(pq, "failed"), pid) then
+        rcall("HSET", pk, "defa", "child " .. childKey .. " failed")
+      end
+    end
+  elseif p["cpof"] then
+    if rcall("SREM", pk .. ":dependencies", childKey) == 1 then
+      rcall("HSET", pk .. ":failed", childKey, reason)
+      if rcall("EXISTS", pk) == 1 and rcall("ZREM", qk(pq, "waiting-children"), pid) == 1 then
+        enqueueIn(pq, pid, tonumber(rcall("HGET", pk, "priority")) or 0, "RPUSH")
+        emitTo(pq, "waiting", "jobId", pid, "prev", "waiting-children")
+      end
+    end
+  elseif p["idof"] or p["rdof"] then
+    if rcall("SREM", pk .. ":dependencies", childKey) == 1 then
+      if p["idof"] then rcall("HSET", pk .. ":failed", childKey, reason) end
+      releaseParentIfReady(pk, now)
+    end
+  end
+end
+
+-- trimFinished applies a retention policy to the completed/failed set.
+local function trimFinished(setKey, now, keepCount, keepAge)
+  if keepAge then
+    local ids = rcall("ZRANGEBYSCORE", setKey, "-inf", tonumber(now) - keepAge * 1000, "LIMIT", 0, 1000)
+    for _, id in ipairs(ids) do
+      removeJobKeys(prefix .. id)
+      rcall("ZREM", setKey, id)
+    end
+  end
+  if keepCount and keepCount > 0 then
+    local ids = rcall("ZREVRANGE", setKey, keepCount, -1)
+    for _, id in ipairs(ids) do removeJobKeys(prefix .. id) end
+    if #ids > 0 then rcall("ZREMRANGEBYRANK", setKey, 0, -(keepCount + 1)) end
+  end
+end
+
+-- collectMetrics counts one finished job in per-minute buckets.
+local function collectMetrics(metricsKey, maxPoints, now)
+  local count = rcall("HINCRBY", metricsKey, "count", 1) - 1
+  local prevTS = rcall("HGET", metricsKey, "prevTS")
+  if not prevTS then
+    rcall("HSET", metricsKey, "prevTS", now, "prevCount", 0)
+    return
+  end
+  local n = math.min(math.floor(tonumber(now) / 60000) - math.floor(tonumber(prevTS) / 60000), maxPoints)
+  if n > 0 then
+    local delta = count - (tonumber(rcall("HGET", metricsKey, "prevCount")) or 0)
+    local dataKey = metricsKey .. ":data"
+    rcall("LPUSH", dataKey, delta)
+    for _ = 2, n do rcall("LPUSH", dataKey, 0) end
+    rcall("LTRIM", dataKey, 0, maxPoints - 1)
+    rcall("HSET", metricsKey, "prevCount", count, "prevTS", now)
+  end
+end
+
+-- stateOf returns the state of a job of the queue at qkey.
+local function stateOf(qkey, id)
+  if rcall("ZSCORE", qk(qkey, "completed"), id) then return "completed" end
+  if rcall("ZSCORE", qk(qkey, "failed"), id) then return "failed" end
+  if rcall("ZSCORE", qk(qkey, "delayed"), id) then return "delayed" end
+  if rcall("ZSCORE", qk(qkey, "prioritized"), id) then return "prioritized" end
+  if rcall("ZSCORE", qk(qkey, "waiting-children"), id) then return "waiting-children" end
+  if rcall("LPOS", qk(qkey, "active"), id) then return "active" end
+  if rcall("LPOS", qk(qkey, "wait"), id) then return "waiting" end
+  return "unknown"
+end
+
+-- removeOne deletes a job wherever it is, with its keys. With children it
+-- also deletes its children (recursively); with updateParent it drops the
+-- job from its parent's dependencies, releasing the parent when it was the
+-- last one. It returns the state the job was in.
+local function removeOne(qkey, id, withChildren, updateParent)
+  local jobKey = qkey .. ":" .. id
+  local st = stateOf(qkey, id)
+  if st == "active" then rcall("LREM", qk(qkey, "active"), 0, id)
+  elseif st == "waiting" then rcall("LREM", qk(qkey, "wait"), 0, id)
+  elseif st == "completed" or st == "failed" or st == "delayed" or st == "prioritized" then
+    rcall("ZREM", qk(qkey, st), id)
+  elseif st == "waiting-children" then rcall("ZREM", qk(qkey, "waiting-children"), id)
+  end
+  rcall("SREM", qk(qkey, "stalled"), id)
+  local a = rcall("HMGET", jobKey, "parentKey", "deid")
+  if updateParent and a[1] and rcall("SREM", a[1] .. ":dependencies", jobKey) == 1 then
+    releaseParentIfReady(a[1], 0)
+  end
+  if a[2] then
+    local dk = qkey .. ":de:" .. a[2]
+    if rcall("GET", dk) == id then rcall("DEL", dk) end
+  end
+  if withChildren then
+    local kids = rcall("SMEMBERS", jobKey .. ":dependencies")
+    for _, k in ipairs(rcall("HKEYS", jobKey .. ":processed")) do kids[#kids + 1] = k end
+    for _, k in ipairs(rcall("HKEYS", jobKey .. ":failed")) do kids[#kids + 1] = k end
+    for _, k in ipairs(rcall("ZRANGE", jobKey .. ":unsuccessful", 0, -1)) do kids[#kids + 1] = k end
+    for _, k in ipairs(kids) do
+      if rcall("EXISTS", k) == 1 and rcall("EXISTS", k .. ":lock") == 0 then 
+        local cq, cid = splitJobKey(k)
+        removeOne(cq, cid, true, false)
+      end
+    end
+  end
+  removeJobKeys(jobKey)
+  if st ~= "unknown" then emitTo(qkey, "removed", "jobId", id, "prev", st) end
+  return st
+end

@@ -1,0 +1,107 @@
+package jobqredis
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/*.lua
+var luaFS embed.FS
+
+// scriptSet holds the loaded operation scripts, each with lib.lua
+// prepended.
+type scriptSet map[string]*redis.Script
+
+// scriptNames lists the operation scripts under lua/.
+var scriptNames = []string{
+	"add", "addflow", "fetch", "finish", "retry", "delay", "release",
+	"extendlocks", "stalled", "progress", "addlog", "state", "pause",
+	"promote", "reprocess", "remove", "clean", "drain", "obliterate",
+	"scheduler_upsert", "scheduler_next", "scheduler_remove",
+}
+
+func loadScripts() (scriptSet, error) {
+	lib, err := luaFS.ReadFile("lua/lib.lua")
+	if err != nil {
+		return nil, fmt.Errorf("jobqredis: read lib.lua: %w", err)
+	}
+	set := scriptSet{}
+	for _, name := range scriptNames {
+		src, err := luaFS.ReadFile("lua/" + name + ".lua")
+		if err != nil {
+			return nil, fmt.Errorf("jobqredis: read %s.lua: %w", name, err)
+		}
+		set[name] = redis.NewScript(string(lib) + "\n" + string(src))
+	}
+	return set, nil
+}
+
+// run executes a script over the queue's key set plus ARGV (the prefix
+// first).
+func (d *Driver) run(ctx context.Context, name, queue string, args ...any) (any, error) {
+	s := d.scripts[name]
+	argv := append([]any{d.prefixOf(queue)}, args...)
+	v, err := s.Run(ctx, d.client, d.keysOf(queue), argv...).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("jobqredis: %s on %q: %w", name, queue, err)
+	}
+	return v, nil
+}
+
+// isNoScript reports a NOSCRIPT error (the script cache was flushed, e.g.
+// after a Redis restart).
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// pipedCall is one script call queued in a pipeline.
+type pipedCall struct {
+	name  string
+	queue string
+	args  []any
+	cmd   *redis.Cmd
+}
+
+// runPiped runs script calls in one pipeline with EVALSHA. Calls that hit
+// NOSCRIPT are re-run after loading their script; each call's own error
+// stays on its cmd.
+func (d *Driver) runPiped(ctx context.Context, calls []*pipedCall) error {
+	exec := func(cs []*pipedCall) error {
+		pipe := d.client.Pipeline()
+		for _, c := range cs {
+			argv := append([]any{d.prefixOf(c.queue)}, c.args...)
+			c.cmd = d.scripts[c.name].EvalSha(ctx, pipe, d.keysOf(c.queue), argv...)
+		}
+		_, err := pipe.Exec(ctx)
+		var rerr redis.Error
+		if err != nil && !errors.As(err, &rerr) && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("jobqredis: pipeline: %w", err)
+		}
+		return nil
+	}
+	if err := exec(calls); err != nil {
+		return err
+	}
+	var retry []*pipedCall
+	loaded := map[string]bool{}
+	for _, c := range calls {
+		if isNoScript(c.cmd.Err()) {
+			if !loaded[c.name] {
+				if err := d.scripts[c.name].Load(ctx, d.client).Err(); err != nil {
+					return fmt.Errorf("jobqredis: load %s: %w", c.name, err)
+				}
+				loaded[c.name] = true
+			}
+			retry = append(retry, c)
+		}
+	}
+	if len(retry) > 0 {
+		return exec(retry)
+	}
+	return nil
+}

@@ -161,6 +161,16 @@ func (d *Driver) AddFlow(ctx context.Context, root *jobqdriver.FlowNode, now int
 		if err != nil {
 			return err
 		}
+		if parents[i] > 0 {
+			// policy flags; the script fills in the parent's id and queue key
+			o := n.Job.Opts
+			b, err := jobqdriver.MarshalJSON(parentField{FPOF: o.FailParentOnFailure,
+				RDOF: o.RemoveDependencyOnFail, IDOF: o.IgnoreDependencyOnFail, CPOF: o.ContinueParentOnFailure})
+			if err != nil {
+				return fmt.Errorf("jobqredis: encode parent: %w", err)
+			}
+			a[9] = string(b)
+		}
 		hasChildren := "0"
 		if len(n.Children) > 0 {
 			hasChildren = "1"

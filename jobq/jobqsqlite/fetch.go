@@ -92,7 +92,10 @@ func (t *wtx) fetch(p jobqdriver.FetchParams) (jobqdriver.FetchResult, error) {
 		if m.drained {
 			m.drained, m.dirty = false, true
 		}
-		return res, nil
+		if len(res.Jobs) == len(p.Tokens) {
+			return res, nil
+		}
+		return res, t.nextDelayed(&res, p.Queue)
 	}
 	if !m.drained {
 		t.emit(p.Queue, "drained")

@@ -63,6 +63,27 @@ func (d *Driver) UpsertScheduler(ctx context.Context, queue string, s jobqdriver
 			}
 		}
 		next, ic := s.Next, s.Iterations
+		// When the scheduler's current run was already promoted or taken
+		// (not delayed any more), its worker schedules the run after it:
+		// adding first as well would give two jobs for one tick (e.g.
+		// several producers upserting the same "every" scheduler at once).
+		var storedNext int64
+		var storedIC int
+		found, err := t.row(`SELECT next, ic FROM schedulers WHERE queue = ? AND id = ?`, []any{queue, s.ID}, &storedNext, &storedIC)
+		if err != nil {
+			return err
+		}
+		if found && first != nil {
+			var state string
+			running, err := t.row(`SELECT state FROM jobs WHERE queue = ? AND id = ?`,
+				[]any{queue, "repeat:" + s.ID + ":" + itoa(storedNext)}, &state)
+			if err != nil {
+				return err
+			}
+			if running && state != jobqdriver.StateDelayed {
+				first, next, ic = nil, storedNext, storedIC
+			}
+		}
 		if first != nil {
 			if first.RepeatJobKey == "" {
 				first.RepeatJobKey = s.ID

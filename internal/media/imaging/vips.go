@@ -1,0 +1,275 @@
+//go:build vips
+
+package imaging
+
+/*
+#cgo pkg-config: vips
+#include <vips/vips.h>
+
+// atlas_block_loaders refuses every libvips loader except the formats Atlas
+// accepts. vips_block_untrusted_set covers the loaders libvips itself marks
+// untrusted (ImageMagick, PDF, SVG, ...); the per-class blocks go further.
+static void atlas_block_loaders(void) {
+	vips_block_untrusted_set(TRUE);
+	vips_operation_block_set("VipsForeignLoad", TRUE);
+	vips_operation_block_set("VipsForeignLoadJpeg", FALSE);
+	vips_operation_block_set("VipsForeignLoadPng", FALSE);
+	vips_operation_block_set("VipsForeignLoadWebp", FALSE);
+	vips_operation_block_set("VipsForeignLoadHeif", FALSE);
+	vips_operation_block_set("VipsForeignLoadNsgif", FALSE);
+}
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+// vipsState tracks libvips' process-wide lifecycle: libvips (and govips)
+// can be started once per process and cannot be restarted after Shutdown.
+// This is the one package-level variable, mirroring that C-side state.
+var vipsState struct {
+	sync.Mutex
+	users   int
+	stopped bool
+}
+
+// VipsEngine is the libvips engine (build tag vips), through govips v2. It
+// loads each source once with vips_thumbnail (shrink-on-load for JPEG and
+// WebP, auto-rotation from EXIF), converts to sRGB, strips metadata,
+// derives every smaller width from that one decoded image, and writes JPEG
+// (q80), WebP (q80) and AVIF (q50). Only the JPEG, PNG, WebP, HEIF/AVIF and
+// GIF loaders may run; every other libvips loader is blocked.
+type VipsEngine struct {
+	log    *slog.Logger
+	closed sync.Once
+}
+
+// NewVipsEngine starts libvips (once per process) and returns an engine.
+// The caller owns it and must Close it; libvips is shut down when the last
+// engine is closed, after which it cannot be started again in this process.
+func NewVipsEngine(cfg Config) (*VipsEngine, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	vipsState.Lock()
+	defer vipsState.Unlock()
+	if vipsState.stopped {
+		return nil, errors.New("libvips was shut down and cannot be restarted in this process")
+	}
+	if vipsState.users == 0 {
+		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
+			switch {
+			case level <= vips.LogLevelCritical:
+				log.Error(msg, "domain", domain)
+			case level <= vips.LogLevelWarning:
+				log.Warn(msg, "domain", domain)
+			default:
+				log.Debug(msg, "domain", domain)
+			}
+		}, vips.LogLevelWarning)
+		conc := cfg.Concurrency
+		if conc <= 0 {
+			conc = 1
+		}
+		vips.Startup(&vips.Config{ConcurrencyLevel: conc, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
+		C.atlas_block_loaders()
+	}
+	vipsState.users++
+	return &VipsEngine{log: log}, nil
+}
+
+// Close releases the engine; the last Close shuts libvips down.
+func (e *VipsEngine) Close() error {
+	e.closed.Do(func() {
+		vipsState.Lock()
+		defer vipsState.Unlock()
+		vipsState.users--
+		if vipsState.users == 0 {
+			vipsState.stopped = true
+			vips.Shutdown()
+		}
+	})
+	return nil
+}
+
+// Name implements Engine.
+func (e *VipsEngine) Name() string { return "libvips" }
+
+// CanEncode implements Engine: JPEG, WebP and AVIF.
+func (e *VipsEngine) CanEncode(f Format) bool { return f == JPEG || f == WebP || f == AVIF }
+
+// Process implements Engine.
+func (e *VipsEngine) Process(ctx context.Context, src string, spec Spec) (Result, error) {
+	spec = spec.withDefaults()
+	hdr, err := headerOfFile(src)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := CheckPixels(hdr.Width, hdr.Height, spec.MaxPixels); err != nil {
+		return Result{}, err
+	}
+	ow, oh := hdr.Oriented()
+	targets := spec.Targets(ow, e.CanEncode)
+	if len(targets) == 0 {
+		return Result{}, fmt.Errorf("%w: no variants to produce", ErrUnsupportedFormat)
+	}
+	params := vips.NewImportParams() // fail=true: truncated input is an error, not grey pixels
+	// One decode, shrunk on load to the largest target and auto-rotated.
+	base, err := vips.LoadThumbnailFromFile(src, targets[0].Width, 10_000_000, vips.InterestingNone, vips.SizeDown, params)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: libvips load %s: %v", ErrCorrupt, hdr.Format, err)
+	}
+	defer base.Close()
+	if err := base.ToColorSpace(vips.InterpretationSRGB); err != nil {
+		return Result{}, fmt.Errorf("%w: to sRGB: %v", ErrCorrupt, err)
+	}
+	if err := base.RemoveMetadata(); err != nil {
+		return Result{}, fmt.Errorf("remove metadata: %w", err)
+	}
+	if len(targets) > 1 {
+		// vips_thumbnail reads its source sequentially, so the pipeline can
+		// be evaluated once only. Materialise the shrunk image so every
+		// variant derives from the same decoded pixels.
+		mem, err := materialize(base)
+		if err != nil {
+			return Result{}, err
+		}
+		defer mem.Close()
+		base = mem
+	}
+	res := Result{Width: ow, Height: oh}
+	var smallest *vips.ImageRef
+	for i := 0; i < len(targets); {
+		w := targets[i].Width
+		img := base
+		if base.Width() != w {
+			if img, err = base.Copy(); err != nil {
+				return Result{}, fmt.Errorf("copy: %w", err)
+			}
+			if err := img.ThumbnailWithSize(w, 10_000_000, vips.InterestingNone, vips.SizeDown); err != nil {
+				img.Close()
+				return Result{}, fmt.Errorf("%w: resize to %d: %v", ErrCorrupt, w, err)
+			}
+		}
+		for ; i < len(targets) && targets[i].Width == w; i++ {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+			data, err := exportVips(img, targets[i].Format, spec.Quality[targets[i].Format])
+			if err != nil {
+				return Result{}, err
+			}
+			res.Outputs = append(res.Outputs, Output{Width: img.Width(), Height: img.Height(), Format: targets[i].Format, Data: data})
+		}
+		if smallest != nil && smallest != base {
+			smallest.Close()
+		}
+		smallest = img
+	}
+	if smallest != base {
+		defer smallest.Close()
+	}
+	if res.Placeholder, err = vipsPlaceholder(smallest); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// materialize evaluates img into a random-access in-memory image. govips
+// exposes no vips_image_copy_memory, so it round-trips through an
+// uncompressed, unfiltered PNG: a memory copy plus checksums, small next to
+// the encodes that follow.
+func materialize(img *vips.ImageRef) (*vips.ImageRef, error) {
+	buf, _, err := img.ExportPng(&vips.PngExportParams{Compression: 0, Filter: vips.PngFilterNone, StripMetadata: true})
+	if err != nil {
+		return nil, fmt.Errorf("%w: decode: %v", ErrCorrupt, err)
+	}
+	mem, err := vips.LoadImageFromBuffer(buf, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reload decoded image: %w", err)
+	}
+	return mem, nil
+}
+
+// headerOfFile reads the header of the file at path.
+func headerOfFile(path string) (Header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Header{}, fmt.Errorf("open source: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Header{}, fmt.Errorf("stat source: %w", err)
+	}
+	return ReadHeader(f, st.Size())
+}
+
+// exportVips encodes img as f without metadata.
+func exportVips(img *vips.ImageRef, f Format, quality int) ([]byte, error) {
+	var data []byte
+	var err error
+	switch f {
+	case JPEG:
+		if img.HasAlpha() {
+			if img, err = img.Copy(); err != nil {
+				return nil, fmt.Errorf("copy: %w", err)
+			}
+			defer img.Close()
+			if err := img.Flatten(&vips.Color{R: 255, G: 255, B: 255}); err != nil {
+				return nil, fmt.Errorf("flatten: %w", err)
+			}
+		}
+		data, _, err = img.ExportJpeg(&vips.JpegExportParams{Quality: quality, StripMetadata: true, Interlace: true, OptimizeCoding: true})
+	case WebP:
+		data, _, err = img.ExportWebp(&vips.WebpExportParams{Quality: quality, StripMetadata: true, ReductionEffort: 4})
+	case AVIF:
+		data, _, err = img.ExportAvif(&vips.AvifExportParams{Quality: quality, StripMetadata: true, Effort: 4, Bitdepth: 8})
+	default:
+		return nil, fmt.Errorf("%w: libvips engine does not write %s", ErrUnsupportedFormat, f)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", f, err)
+	}
+	return data, nil
+}
+
+// vipsPlaceholder computes the BlurHash from a 32 px thumbnail of img.
+func vipsPlaceholder(img *vips.ImageRef) (string, error) {
+	small, err := img.Copy()
+	if err != nil {
+		return "", fmt.Errorf("copy: %w", err)
+	}
+	defer small.Close()
+	if err := small.ThumbnailWithSize(placeholderSide, placeholderSide, vips.InterestingNone, vips.SizeDown); err != nil {
+		return "", fmt.Errorf("placeholder thumbnail: %w", err)
+	}
+	png, _, err := small.ExportPng(&vips.PngExportParams{StripMetadata: true, Compression: 1})
+	if err != nil {
+		return "", fmt.Errorf("placeholder export: %w", err)
+	}
+	pimg, err := decodePNG(png)
+	if err != nil {
+		return "", err
+	}
+	return Placeholder(pimg)
+}
+
+// decodePNG decodes an in-memory PNG.
+func decodePNG(b []byte) (image.Image, error) {
+	img, err := decode(bytesReader(b), PNG)
+	if err != nil {
+		return nil, fmt.Errorf("placeholder decode: %w", err)
+	}
+	return img, nil
+}

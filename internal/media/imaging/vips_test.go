@@ -1,0 +1,56 @@
+//go:build vips
+
+package imaging
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/davidbyttow/govips/v2/vips"
+	"testing"
+)
+
+// TestMain owns the libvips engine shared by this package's vips tests:
+// libvips starts once per process and cannot be restarted.
+func TestMain(m *testing.M) {
+	e, err := NewVipsEngine(Config{Concurrency: 1})
+	if err != nil {
+		panic(err)
+	}
+	testVips = e
+	code := m.Run()
+	e.Close()
+	os.Exit(code)
+}
+
+// testVips is the engine started by TestMain.
+var testVips *VipsEngine
+
+func TestVipsEngine(t *testing.T) {
+	t.Parallel()
+	engineSuite(t, testVips)
+}
+
+func TestVipsBlocksOtherLoaders(t *testing.T) {
+	t.Parallel()
+	for name, data := range map[string]string{
+		"x.ppm": "P3\n1 1\n255\n0 0 0\n",
+		"x.svg": `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>`,
+		"x.csv": "1,2,3\n",
+	} {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if img, err := vips.NewImageFromFile(p); err == nil {
+			img.Close()
+			t.Errorf("libvips loaded %s; its loader should be blocked", name)
+		}
+	}
+	// The allowed loaders still work.
+	if img, err := vips.NewImageFromFile(writeTemp(t, makePNG(t, 4, 4))); err != nil {
+		t.Errorf("png blocked: %v", err)
+	} else {
+		img.Close()
+	}
+}

@@ -95,8 +95,8 @@ func (r *fixedRand) Read(p []byte) (int, error) {
 // openStore opens a migrated SQLite store in the test's temp dir.
 func openStore(t testing.TB) *store.Store { return storetest.OpenSQLite(t) }
 
-// exec runs statements, failing the test on error.
-func exec(t testing.TB, s *store.Store, q string, args ...any) {
+// mustExec runs statements, failing the test on error.
+func mustExec(t testing.TB, s *store.Store, q string, args ...any) {
 	t.Helper()
 	if _, err := s.DB().ExecContext(context.Background(), s.Rebind(q), args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -108,7 +108,7 @@ func exec(t testing.TB, s *store.Store, q string, args ...any) {
 func seedFixture(t testing.TB, s *store.Store) {
 	t.Helper()
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	exec(t, s, `INSERT INTO cities (id, slug, name, name_fa, province, stats_updated_at) VALUES
+	mustExec(t, s, `INSERT INTO cities (id, slug, name, name_fa, province, stats_updated_at) VALUES
 		(1, 'tehran', 'Tehran', 'تهران', 'Tehran', ?), (2, 'shiraz', 'Shiraz', 'شیراز', 'Fars', NULL),
 		(3, 'مشهد', 'Mashhad', 'مشهد', 'Razavi Khorasan', NULL)`, t0)
 	salons := []struct {
@@ -123,7 +123,7 @@ func seedFixture(t testing.TB, s *store.Store) {
 		{5, "plain-shiraz-5", 2},
 	}
 	for i, x := range salons {
-		exec(t, s, `INSERT INTO salons (id, slug, name, city_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		mustExec(t, s, `INSERT INTO salons (id, slug, name, city_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			x.id, x.slug, "Salon "+x.slug, x.city, t0, t0.Add(time.Duration(i)*time.Hour))
 	}
 	media := []struct {
@@ -140,12 +140,12 @@ func seedFixture(t testing.TB, s *store.Store) {
 		{5, "salon", "ready", `{"w400":"salons/5/a&b.webp"}`},
 	}
 	for i, m := range media {
-		exec(t, s, `INSERT INTO media (id, owner_type, owner_id, status, original_key, variants, created_at, updated_at)
+		mustExec(t, s, `INSERT INTO media (id, owner_type, owner_id, status, original_key, variants, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, i+1, m.typ, m.owner, m.status, "orig", m.variants, t0, t0)
 	}
 	pub := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	later := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	exec(t, s, `INSERT INTO posts (id, slug, title, body, published_at, updated_at) VALUES
+	mustExec(t, s, `INSERT INTO posts (id, slug, title, body, published_at, updated_at) VALUES
 		(1, 'best-salons-tehran', 'Best', 'b', ?, ?),
 		(2, 'draft-post', 'Draft', 'b', NULL, ?),
 		(3, 'scheduled-post', 'Later', 'b', ?, ?),

@@ -241,6 +241,12 @@ func scheduleNext(ctx context.Context, d jobqdriver.Driver, j *jobqdriver.Job, n
 			prev = ms
 		}
 	}
+	if prev != s.Next {
+		// A superseded job (an upsert or another run moved the schedule
+		// on): only the scheduler's current job continues the chain, or
+		// two interleaved chains would both live on.
+		return nil
+	}
 	s.Iterations++
 	next, err := nextRun(s, prev, now)
 	if err != nil || next == 0 {

@@ -37,7 +37,6 @@ type flowSetup struct {
 
 func (h *harness) flowSetup() *flowSetup {
 	fs := &flowSetup{parent: h.queue("parent", nil), child: h.queue("child", nil), gate: newGate()}
-	h.t.Cleanup(fs.gate.open)
 	h.worker(fs.child.Name(), func(ctx context.Context, j *jobq.Job) (any, error) {
 		switch {
 		case len(j.Name) >= 5 && j.Name[:5] == "fail-":
@@ -56,6 +55,7 @@ func (h *harness) flowSetup() *flowSetup {
 		}
 		return "parent-done", nil
 	}, nil)
+	h.t.Cleanup(fs.gate.open) // runs before the workers' Close
 	return fs
 }
 

@@ -16,14 +16,28 @@ func (d *Driver) GetJob(ctx context.Context, queue, id string) (*jobqdriver.Job,
 	if err := d.checkOpen(); err != nil {
 		return nil, err
 	}
-	h, err := d.client.HGetAll(ctx, d.jobKey(queue, id)).Result()
-	if err != nil {
+	pipe := d.client.Pipeline()
+	hc := pipe.HGetAll(ctx, d.jobKey(queue, id))
+	done := pipe.ZMScore(ctx, d.key(queue, "completed"), id)
+	failed := pipe.ZMScore(ctx, d.key(queue, "failed"), id)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("jobqredis: get job %s/%s: %w", queue, id, err)
 	}
+	h := hc.Val()
 	if len(h) == 0 {
 		return nil, fmt.Errorf("jobqredis: job %s/%s: %w", queue, id, jobqdriver.ErrJobNotFound)
 	}
-	return decodeJob(queue, id, h)
+	j, err := decodeJob(queue, id, h)
+	if err != nil {
+		return nil, err
+	}
+	// finished states are cheap to know; others are left empty
+	if v := done.Val(); len(v) == 1 && v[0] != 0 {
+		j.State = jobqdriver.StateCompleted
+	} else if v := failed.Val(); len(v) == 1 && v[0] != 0 {
+		j.State = jobqdriver.StateFailed
+	}
+	return j, nil
 }
 
 // JobState returns the job's state, or StateUnknown.

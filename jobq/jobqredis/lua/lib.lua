@@ -157,8 +157,10 @@ local function activate(now, token, lockMs, worker, limMax, limDur)
   local meta = rcall("HMGET", kMeta, "paused", "concurrency", "max", "duration")
   local maxJobs = tonumber(meta[3]) or limMax
   local dur = tonumber(meta[4]) or limDur
-  if maxJobs and maxJobs > 0 then
-    if maxJobs <= (tonumber(rcall("GET", kLimiter)) or 0) then
+  local used = tonumber(rcall("GET", kLimiter))
+  -- a manual rate limit stores 2^53-1 and applies without a configured max
+  if used and ((maxJobs and maxJobs > 0 and maxJobs <= used) or used >= 9007199254740991) then
+    do
       local ttl = rcall("PTTL", kLimiter)
       if ttl > 0 then return nil, ttl end
       if ttl == 0 or ttl == -1 then rcall("DEL", kLimiter) end

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sevra/atlas/internal/store"
 )
 
 // newFixtureBuilder returns a builder over the fixture DB with a fixed
@@ -36,10 +38,15 @@ func newFixtureBuilder(t *testing.T, cfg Config) *Builder {
 }
 
 // TestRebuildGolden rebuilds the fixture and compares the index and every
-// (decompressed) child with the golden files.
+// (decompressed) child with the golden files, on SQLite and (with
+// ATLAS_TEST_DATABASE_URL) PostgreSQL: both dialects give the same bytes.
 func TestRebuildGolden(t *testing.T) {
 	t.Parallel()
-	b := newFixtureBuilder(t, Config{PageSize: 2})
+	eachDialect(t, testRebuildGolden)
+}
+
+func testRebuildGolden(t *testing.T, s *store.Store) {
+	b := newFixtureBuilder(t, Config{DB: s, PageSize: 2})
 	var calls int
 	var last [2]int64
 	st, err := b.Rebuild(context.Background(), func(done, total int64) { calls++; last = [2]int64{done, total} })

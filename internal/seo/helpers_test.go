@@ -92,6 +92,27 @@ func (r *fixedRand) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// eachDialect runs fn in parallel subtests on a fresh fixture store of
+// every dialect: SQLite always, PostgreSQL when ATLAS_TEST_DATABASE_URL is
+// set (skipped, or failed under ATLAS_TEST_REQUIRE_SERVICES=1, otherwise).
+func eachDialect(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		open storetest.Opener
+	}{
+		{"sqlite", storetest.OpenSQLite},
+		{"postgres", func(t testing.TB) *store.Store { storetest.PostgresURL(t); return storetest.OpenPostgres(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := tc.open(t)
+			seedFixture(t, s)
+			fn(t, s)
+		})
+	}
+}
+
 // openStore opens a migrated SQLite store in the test's temp dir.
 func openStore(t testing.TB) *store.Store { return storetest.OpenSQLite(t) }
 

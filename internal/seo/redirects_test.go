@@ -11,9 +11,11 @@ import (
 
 func TestPostSlugHistory(t *testing.T) {
 	t.Parallel()
+	eachDialect(t, testPostSlugHistory)
+}
+
+func testPostSlugHistory(t *testing.T, s *store.Store) {
 	ctx := context.Background()
-	s := openStore(t)
-	seedFixture(t, s)
 	r := NewRedirects(s)
 	now := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	// best-salons-tehran -> v2 -> v3 -> back to v2: chains collapse and
@@ -48,9 +50,11 @@ func TestPostSlugHistory(t *testing.T) {
 
 func TestRenamePostErrors(t *testing.T) {
 	t.Parallel()
+	eachDialect(t, testRenamePostErrors)
+}
+
+func testRenamePostErrors(t *testing.T, s *store.Store) {
 	ctx := context.Background()
-	s := openStore(t)
-	seedFixture(t, s)
 	r := NewRedirects(s)
 	tests := []struct {
 		name string

@@ -21,10 +21,11 @@ func TestMain(m *testing.M) {
 }
 
 func newConformanceBackend(tb testing.TB) jobqdriver.Driver {
-	d, err := Open(context.Background(), filepath.Join(tb.TempDir(), "q.db"), &Config{Logger: slog.New(slog.DiscardHandler)})
+	d, err := Open(context.Background(), filepath.Join(tb.TempDir(), "q.db"), &Config{Synchronous: os.Getenv("JOBQ_SQLITE_SYNC"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { d.Close() })
 	return d
 }
 

@@ -13,12 +13,11 @@ import (
 
 // Bench runs the backend benchmarks (point 12): Add, AddBulk with 100 jobs
 // per call, and the processing of no-op jobs by one worker at concurrency
-// 1, 10 and 100. Each reports jobs/s. newBackend returns a fresh backend;
-// Bench closes it when the sub-benchmark ends.
+// 1, 10 and 100. Each reports jobs/s. newBackend returns a fresh backend
+// and registers its Close with tb.Cleanup.
 func Bench(b *testing.B, newBackend func(tb testing.TB) jobqdriver.Driver) {
 	open := func(b *testing.B) *jobq.Queue {
 		drv := newBackend(b)
-		b.Cleanup(func() { _ = drv.Close() })
 		return jobq.NewQueue(fmt.Sprintf("jqt-bench-%d", time.Now().UnixNano()), drv, nil)
 	}
 	data := map[string]any{"id": 12345, "kind": "benchmark"}

@@ -7,20 +7,25 @@
 // the public API cannot observe something (for example a lock taken by a
 // worker that never finishes):
 //
-//	func TestConformance(t *testing.T) {
-//		jobqtest.Exercise(t, func(t *testing.T) jobqdriver.Driver {
-//			d, err := mybackend.Open(t.Context(), filepath.Join(t.TempDir(), "q.db"), nil)
-//			if err != nil {
-//				t.Fatal(err)
-//			}
-//			return d
-//		})
+//	func newBackend(tb testing.TB) jobqdriver.Driver {
+//		d, err := mybackend.Open(context.Background(), filepath.Join(tb.TempDir(), "q.db"), nil)
+//		if err != nil {
+//			tb.Fatal(err)
+//		}
+//		tb.Cleanup(func() { d.Close() })
+//		return d
 //	}
 //
-// The suite closes every backend it gets (Driver.Close) when the sub-test
-// ends, after the workers that use it. Sub-tests run in parallel within
-// each group and use unique queue names. With testing.Short the load test
-// runs 5,000 jobs instead of 50,000.
+//	func TestConformance(t *testing.T) {
+//		jobqtest.Exercise(t, func(t *testing.T) jobqdriver.Driver { return newBackend(t) })
+//	}
+//
+// The backend closes itself through the cleanup newBackend registers: the
+// suite never calls Driver.Close, and registered first, that cleanup runs
+// after the suite has closed the workers and subscribers that use the
+// backend. Sub-tests run in parallel within each group and use unique
+// queue names. With testing.Short the load test runs 5,000 jobs instead
+// of 50,000.
 //
 // # Crash test
 //
@@ -53,5 +58,5 @@
 // Bench runs sub-benchmarks for Add, AddBulk (100 per call) and the
 // processing of no-op jobs at concurrency 1, 10 and 100, reporting jobs/s:
 //
-//	func BenchmarkBackend(b *testing.B) { jobqtest.Bench(b, openForBench) }
+//	func BenchmarkBackend(b *testing.B) { jobqtest.Bench(b, newBackend) }
 package jobqtest

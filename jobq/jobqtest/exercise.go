@@ -8,9 +8,10 @@ import (
 
 // Exercise runs the conformance suite against a backend. newBackend must
 // return a fresh backend, isolated from every other one it returned (its
-// own database file, or its own key prefix); the suite closes it when the
-// sub-test ends. Groups run one after another, each named after the
-// behaviour it checks; the sub-tests of a group run in parallel.
+// own database file, or its own key prefix), and register its Close with
+// t.Cleanup; the suite closes its workers before that cleanup runs.
+// Groups run one after another, each named after the behaviour it checks;
+// the sub-tests of a group run in parallel.
 func Exercise(t *testing.T, newBackend func(t *testing.T) jobqdriver.Driver) {
 	groups := []struct {
 		name string

@@ -51,15 +51,12 @@ type harness struct {
 
 func newHarness(t *testing.T, nb newBackendFunc) *harness {
 	t.Helper()
+	// newBackend registers the backend's own cleanup; registered first, it
+	// runs after the cleanups of the workers and subscribers below.
 	drv := nb(t)
 	if drv == nil {
 		t.Fatal("jobqtest: newBackend returned nil")
 	}
-	t.Cleanup(func() {
-		if err := drv.Close(); err != nil && !errors.Is(err, jobqdriver.ErrClosed) {
-			t.Errorf("close backend: %v", err)
-		}
-	})
 	return &harness{t: t, drv: drv, ctx: t.Context()}
 }
 

@@ -162,7 +162,6 @@ func buildDSN(path string, c Config) string {
 	q.Set("_busy_timeout", strconv.FormatInt(c.BusyTimeout.Milliseconds(), 10))
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", c.Synchronous)
-	q.Add("_pragma", "cache_size(-16000)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	return "file:" + path + "?" + q.Encode()
 }

@@ -48,8 +48,15 @@ func newTestDriverPrefix(t *testing.T, prefix string) *Driver {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() {
-		cleanupPrefix(t, d.client, prefix)
 		_ = d.Close()
+		// a fresh client: the suite under test may have closed the driver
+		opts, err := redis.ParseURL(testURL(t))
+		if err != nil {
+			return
+		}
+		c := redis.NewClient(opts)
+		defer c.Close()
+		cleanupPrefix(t, c, prefix)
 	})
 	return d
 }

@@ -48,6 +48,9 @@ func NewPureEngine(log *slog.Logger) *PureEngine {
 // Name implements Engine.
 func (e *PureEngine) Name() string { return "pure-go" }
 
+// CanDecode implements Engine: JPEG, PNG, GIF and WebP.
+func (e *PureEngine) CanDecode(f Format) bool { return f == JPEG || f == PNG || f == GIF || f == WebP }
+
 // CanEncode implements Engine: JPEG and WebP.
 func (e *PureEngine) CanEncode(f Format) bool { return f == JPEG || f == WebP }
 

@@ -126,6 +126,8 @@ type Result struct {
 type Engine interface {
 	// Name identifies the engine in logs and benchmarks ("pure-go", "libvips").
 	Name() string
+	// CanDecode reports whether the engine can read format f.
+	CanDecode(f Format) bool
 	// CanEncode reports whether the engine can write format f.
 	CanEncode(f Format) bool
 	// Process reads the image file at src and encodes spec's variants.

@@ -105,6 +105,16 @@ func (e *VipsEngine) Close() error {
 // Name implements Engine.
 func (e *VipsEngine) Name() string { return "libvips" }
 
+// CanDecode implements Engine: every accepted format (HEIC only when
+// Debian's libheif has an HEVC decoder, as libheif1 does via libde265).
+func (e *VipsEngine) CanDecode(f Format) bool {
+	switch f {
+	case JPEG, PNG, WebP, GIF, AVIF, HEIC:
+		return true
+	}
+	return false
+}
+
 // CanEncode implements Engine: JPEG, WebP and AVIF.
 func (e *VipsEngine) CanEncode(f Format) bool { return f == JPEG || f == WebP || f == AVIF }
 

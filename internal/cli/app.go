@@ -91,7 +91,7 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := buildServices(ctx, Wiring{Config: cfg, Store: st, Logger: e.log, Registry: reg, Workers: withWorkers})
+	svc, err := e.services(ctx, Wiring{Config: cfg, Store: st, Logger: e.log, Registry: reg, Workers: withWorkers})
 	if err != nil {
 		return err
 	}

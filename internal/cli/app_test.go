@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/store/storetest"
+)
+
+// events is a concurrency-safe log of what happened, in order.
+type events struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (e *events) add(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, s)
+}
+
+func (e *events) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.got, ", ")
+}
+
+type fakeComponent struct {
+	name     string
+	ev       *events
+	startErr error
+}
+
+func (c *fakeComponent) Name() string { return c.name }
+
+func (c *fakeComponent) Start(context.Context) error {
+	if c.startErr != nil {
+		return c.startErr
+	}
+	c.ev.add("start " + c.name)
+	return nil
+}
+
+func (c *fakeComponent) Close(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		c.ev.add("close " + c.name + " without deadline")
+		return nil
+	}
+	c.ev.add("close " + c.name)
+	return nil
+}
+
+// startProcess runs runProcess with the given services and returns its base
+// URL, a cancel func and its result.
+func startProcess(t *testing.T, timeout time.Duration, svc Services) (string, context.CancelFunc, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := newLines()
+	e := &env{stdout: out, stderr: &strings.Builder{}, getenv: mapEnv(nil), log: slog.New(slog.DiscardHandler),
+		services: func(context.Context, Wiring) (Services, error) { return svc, nil }}
+	cfg := &Config{DataDir: storetest.TempDataDir(t), Addr: "127.0.0.1:0", ShutdownTimeout: timeout}
+	done := make(chan error, 1)
+	go func() { done <- runProcess(ctx, e, cfg, true, true) }()
+	select {
+	case addr := <-out.addr:
+		return "http://" + addr, cancel, done
+	case err := <-done:
+		cancel()
+		return "", cancel, func() <-chan error { c := make(chan error, 1); c <- err; return c }()
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("no 'listening on' within 30s")
+	}
+	return "", nil, nil
+}
+
+// slowCheck makes /readyz take d, giving the test an in-flight request.
+func slowCheck(ev *events, d time.Duration) httpapi.Check {
+	return httpapi.Check{Name: "slow", Run: func(context.Context) error {
+		ev.add("request started")
+		time.Sleep(d)
+		ev.add("request done")
+		return nil
+	}}
+}
+
+func TestShutdownDrainsThenClosesComponentsInReverse(t *testing.T) {
+	t.Parallel()
+	ev := &events{}
+	svc := Services{
+		Components: []Component{&fakeComponent{name: "a", ev: ev}, &fakeComponent{name: "b", ev: ev}},
+		Checks:     []httpapi.Check{slowCheck(ev, 700*time.Millisecond)},
+	}
+	base, cancel, done := startProcess(t, 10*time.Second, svc)
+	defer cancel()
+	status := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	for !strings.Contains(ev.String(), "request started") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-status; code != 200 {
+		t.Errorf("in-flight request during shutdown got %d, want 200 (drained)", code)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("runProcess = %v, want nil after cancel", err)
+	}
+	want := "start a, start b, request started, request done, close b, close a"
+	if got := ev.String(); got != want {
+		t.Errorf("events = %s\nwant     %s", got, want)
+	}
+}
+
+func TestStartFailureStopsStartedComponents(t *testing.T) {
+	t.Parallel()
+	ev := &events{}
+	boom := errors.New("boom")
+	svc := Services{Components: []Component{
+		&fakeComponent{name: "a", ev: ev}, &fakeComponent{name: "b", ev: ev, startErr: boom}, &fakeComponent{name: "c", ev: ev},
+	}}
+	_, cancel, done := startProcess(t, 5*time.Second, svc)
+	defer cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "start b") {
+			t.Errorf("runProcess = %v, want the start error of b", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("runProcess kept running after a component failed to start")
+	}
+	if got := ev.String(); got != "start a, close a" {
+		t.Errorf("events = %s, want start a, close a", got)
+	}
+}
+
+func TestShutdownTimeout(t *testing.T) {
+	t.Parallel()
+	ev := &events{}
+	base, cancel, done := startProcess(t, 100*time.Millisecond, Services{Checks: []httpapi.Check{slowCheck(ev, 1500*time.Millisecond)}})
+	defer cancel()
+	go func() {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for !strings.Contains(ev.String(), "request started") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "drain http") {
+		t.Errorf("runProcess = %v, want a drain timeout error", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("shutdown took %s with a 100ms timeout", d)
+	}
+}

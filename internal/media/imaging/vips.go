@@ -158,7 +158,6 @@ func (e *VipsEngine) Process(ctx context.Context, src string, spec Spec) (Result
 		base = mem
 	}
 	res := Result{Width: ow, Height: oh}
-	var smallest *vips.ImageRef
 	for i := 0; i < len(targets); {
 		w := targets[i].Width
 		img := base
@@ -173,23 +172,28 @@ func (e *VipsEngine) Process(ctx context.Context, src string, spec Spec) (Result
 		}
 		for ; i < len(targets) && targets[i].Width == w; i++ {
 			if err := ctx.Err(); err != nil {
-				return Result{}, err
+				break
 			}
-			data, err := exportVips(img, targets[i].Format, spec.Quality[targets[i].Format])
+			var data []byte
+			data, err = exportVips(img, targets[i].Format, spec.Quality[targets[i].Format])
 			if err != nil {
-				return Result{}, err
+				break
 			}
 			res.Outputs = append(res.Outputs, Output{Width: img.Width(), Height: img.Height(), Format: targets[i].Format, Data: data})
 		}
-		if smallest != nil && smallest != base {
-			smallest.Close()
+		if img != base {
+			img.Close()
 		}
-		smallest = img
+		if err != nil {
+			return Result{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 	}
-	if smallest != base {
-		defer smallest.Close()
-	}
-	if res.Placeholder, err = vipsPlaceholder(smallest); err != nil {
+	// The smallest variant's encoded bytes are re-read (a few kilobytes):
+	// base may be a sequential pipeline that cannot be evaluated again.
+	if res.Placeholder, err = vipsPlaceholder(res.Outputs[len(res.Outputs)-1].Data); err != nil {
 		return Result{}, err
 	}
 	return res, nil
@@ -240,7 +244,7 @@ func exportVips(img *vips.ImageRef, f Format, quality int) ([]byte, error) {
 				return nil, fmt.Errorf("flatten: %w", err)
 			}
 		}
-		data, _, err = img.ExportJpeg(&vips.JpegExportParams{Quality: quality, StripMetadata: true, Interlace: true, OptimizeCoding: true})
+		data, _, err = img.ExportJpeg(&vips.JpegExportParams{Quality: quality, StripMetadata: true, OptimizeCoding: true})
 	case WebP:
 		data, _, err = img.ExportWebp(&vips.WebpExportParams{Quality: quality, StripMetadata: true, ReductionEffort: 4})
 	case AVIF:
@@ -254,16 +258,14 @@ func exportVips(img *vips.ImageRef, f Format, quality int) ([]byte, error) {
 	return data, nil
 }
 
-// vipsPlaceholder computes the BlurHash from a 32 px thumbnail of img.
-func vipsPlaceholder(img *vips.ImageRef) (string, error) {
-	small, err := img.Copy()
+// vipsPlaceholder computes the BlurHash of an encoded variant from a 32 px
+// thumbnail of it.
+func vipsPlaceholder(encoded []byte) (string, error) {
+	small, err := vips.NewThumbnailWithSizeFromBuffer(encoded, placeholderSide, placeholderSide, vips.InterestingNone, vips.SizeDown)
 	if err != nil {
-		return "", fmt.Errorf("copy: %w", err)
-	}
-	defer small.Close()
-	if err := small.ThumbnailWithSize(placeholderSide, placeholderSide, vips.InterestingNone, vips.SizeDown); err != nil {
 		return "", fmt.Errorf("placeholder thumbnail: %w", err)
 	}
+	defer small.Close()
 	png, _, err := small.ExportPng(&vips.PngExportParams{StripMetadata: true, Compression: 1})
 	if err != nil {
 		return "", fmt.Errorf("placeholder export: %w", err)

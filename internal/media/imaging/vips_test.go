@@ -54,3 +54,9 @@ func TestVipsBlocksOtherLoaders(t *testing.T) {
 		img.Close()
 	}
 }
+
+func BenchmarkVipsSharpShape(b *testing.B) { benchEngine(b, testVips, sharpShape) }
+
+func BenchmarkVipsDefaultSet(b *testing.B) { benchEngine(b, testVips, Spec{}) }
+
+func BenchmarkVipsSharpShapeParallel(b *testing.B) { benchParallel(b, testVips, sharpShape) }

@@ -22,6 +22,7 @@ type RequestError struct {
 	Message string
 }
 
+// Error returns the message shown to the client.
 func (e *RequestError) Error() string { return e.Message }
 
 // badRequest returns a *RequestError.

@@ -18,6 +18,7 @@ type statusWriter struct {
 	bytes  int
 }
 
+// WriteHeader records the first status sent.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -25,6 +26,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write records the bytes sent (and an implicit 200).
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

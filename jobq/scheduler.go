@@ -54,7 +54,10 @@ func nextRun(s *jobqdriver.Scheduler, prev, now int64) (int64, error) {
 	switch {
 	case s.Every > 0:
 		if prev == 0 {
-			next = now
+			// The first run is aligned to a multiple of Every, so producers
+			// that upsert the same scheduler at different instants compute
+			// the same run (and job id) instead of starting extra chains.
+			next = (now + s.Every - 1) / s.Every * s.Every
 		} else {
 			next = prev + s.Every
 			if next < now {

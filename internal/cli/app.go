@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/jobs"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -36,6 +37,11 @@ type Component interface {
 type Services struct {
 	Components []Component
 	Checks     []httpapi.Check
+	// Jobs adds jobs with each queue's defaults (nil in tests that
+	// replace buildServices).
+	Jobs *jobs.Producer
+	// Queues is the queue backend, for the dashboard and admin routes.
+	Queues *jobs.Backend
 }
 
 // Wiring is what buildServices gets to construct components from.
@@ -50,11 +56,29 @@ type Wiring struct {
 
 // buildServices is the hook where queue workers, schedulers and the outbox
 // relay plug in. It always registers the database readiness check.
-func buildServices(_ context.Context, w Wiring) (Services, error) {
+func buildServices(ctx context.Context, w Wiring) (Services, error) {
 	s := Services{Checks: []httpapi.Check{{Name: "database", Run: w.Store.Ping}}}
+	backend, err := openQueues(ctx, w.Config, w.Logger)
+	if err != nil {
+		return s, err
+	}
+	// First in, so closed last: after the workers stopped.
+	s.Components = append(s.Components, backendCloser{backend})
+	s.Checks = append(s.Checks, httpapi.Check{Name: "queue", Run: backend.Check})
+	s.Queues = backend
+	reg := jobs.NewRegistry()
+	s.Jobs = jobs.NewProducer(reg, backend.Driver)
 	if w.Workers {
-		// jobq: append queue worker / scheduler components here, and their
-		// readiness checks (e.g. Redis AOF everysec, noeviction) to s.Checks.
+		wk, err := jobs.NewWorkers(reg, backend.Driver, jobs.WorkersConfig{
+			Queues: splitList(w.Config.WorkerQueues), Logger: w.Logger, Registry: w.Registry,
+		})
+		if err != nil {
+			backend.Close()
+			return s, err
+		}
+		if len(wk.Queues()) > 0 {
+			s.Components = append(s.Components, wk)
+		}
 	}
 	return s, nil
 }
@@ -114,7 +138,7 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 		printURLs(e, ln.Addr())
 	}
 	if withWorkers && len(svc.Components) == 0 {
-		fmt.Fprintln(e.stdout, "no queues are configured yet (jobq is not wired in); workers idle until SIGINT/SIGTERM")
+		fmt.Fprintln(e.stdout, "no queue has job handlers yet; workers idle until SIGINT/SIGTERM")
 	}
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -18,8 +18,10 @@ import (
 // command is one subcommand.
 type command struct {
 	name, args, summary, long string
-	settings                  func(*Config) []setting
-	run                       func(ctx context.Context, e *env, cfg *Config, args []string) error
+	// positional commands take arguments after their flags.
+	positional bool
+	settings   func(*Config) []setting
+	run        func(ctx context.Context, e *env, cfg *Config, args []string) error
 }
 
 // env is what a command talks to.
@@ -37,15 +39,15 @@ func commands() map[string]command {
 	list := []command{
 		{name: "run", summary: "serve the API, workers, schedulers and dashboard in one process",
 			long: "Applies migrations, optionally seeds demo data (--demo), serves HTTP and runs every\n" +
-				"component until SIGINT or SIGTERM, then drains requests and stops. Queue workers are\n" +
-				"not wired in yet (jobq is in progress), so today this serves the API only.",
+				"component (queue workers for every queue with handlers) until SIGINT or SIGTERM, then\n" +
+				"drains requests, lets active jobs finish within the shutdown timeout, and stops.",
 			settings: (*Config).runSettings, run: runAll},
 		{name: "serve", summary: "serve the API only",
 			long:     "Like run, without queue workers or schedulers.",
 			settings: (*Config).serverSettings, run: runServe},
-		{name: "worker", summary: "run queue workers only (none exist yet)",
-			long: "Will run the queue workers. No queues are configured yet (jobq is in progress): today\n" +
-				"it opens and migrates the database, then waits for SIGINT or SIGTERM and exits 0.",
+		{name: "worker", summary: "run queue workers only",
+			long: "Runs the queue workers (all queues with handlers, or --queues) until SIGINT or SIGTERM,\n" +
+				"then lets active jobs finish within the shutdown timeout.",
 			settings: (*Config).workerSettings, run: runWorker},
 		{name: "migrate", summary: "apply the embedded database migrations",
 			settings: (*Config).storeSettings, run: runMigrate},
@@ -54,6 +56,11 @@ func commands() map[string]command {
 			long: "Applies migrations, then bulk-inserts cities, users, salons, reviews (power-law counts,\n" +
 				"consistent rating aggregates), posts and a few slug redirects.",
 			settings: (*Config).seedSettings, run: runSeed},
+		{name: "queue", args: "ls | show Q | jobs Q [--state S] [--limit N] | retry Q ID|--all | promote Q ID | remove Q ID | clean Q [--state S] [--grace D] [--limit N] | pause Q | resume Q",
+			summary: "inspect and manage job queues", positional: true,
+			long: "Works on the configured queue backend (SQLite <data-dir>/queue.db, or Redis with --redis-url).\n" +
+				"Global flags go before the subcommand; subcommand flags after the queue name.",
+			settings: (*Config).queueSettings, run: runQueue},
 		{name: "version", summary: "print the version", settings: none, run: runVersion},
 	}
 	m := map[string]command{}
@@ -101,7 +108,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		commandHelp(stdout, c)
 		return 0
 	}
-	if err == nil && len(pos) > 0 {
+	if err == nil && len(pos) > 0 && !c.positional {
 		err = fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
 	}
 	level := slog.LevelInfo

@@ -20,6 +20,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Demo            bool
 
+	RedisURL         string
+	RedisPrefix      string
+	AllowUnsafeRedis bool
+	WorkerQueues     string
+
 	SeedCities, SeedSalons, SeedReviews, SeedPosts int
 	SeedValue                                      uint64
 	SeedProgress                                   bool
@@ -35,8 +40,20 @@ func (c *Config) storeSettings() []setting {
 	}
 }
 
-func (c *Config) serverSettings() []setting {
+// queueSettings select the queue backend.
+func (c *Config) queueSettings() []setting {
 	return append(c.storeSettings(),
+		stringSetting(&c.RedisURL, "redis-url", "ATLAS_REDIS_URL", "",
+			"redis://… (or rediss://, redis-sentinel://, redis-cluster://) selects the Redis queue backend; empty uses SQLite <data-dir>/queue.db"),
+		stringSetting(&c.RedisPrefix, "redis-prefix", "ATLAS_REDIS_PREFIX", "bull",
+			"Redis key prefix (BullMQ's default; use a hash tag such as {bull} on Redis Cluster)"),
+		boolSetting(&c.AllowUnsafeRedis, "redis-allow-unsafe", "ATLAS_REDIS_ALLOW_UNSAFE", false,
+			"keep /readyz green when Redis lacks AOF or noeviction (the problem is still logged)"),
+	)
+}
+
+func (c *Config) serverSettings() []setting {
+	return append(c.queueSettings(),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
 		stringSetting(&c.Storage, "storage", "ATLAS_STORAGE", "",
 			"directory for uploaded files; empty means <data-dir>/media"),
@@ -55,7 +72,9 @@ func (c *Config) runSettings() []setting {
 }
 
 func (c *Config) workerSettings() []setting {
-	return append(c.storeSettings(),
+	return append(c.queueSettings(),
+		stringSetting(&c.WorkerQueues, "queues", "ATLAS_WORKER_QUEUES", "",
+			"comma-separated queues to work (media, notifications, analytics, maintenance); empty = all"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
 			"how long to stop components on SIGINT/SIGTERM"),
 	)

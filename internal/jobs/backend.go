@@ -1,0 +1,110 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
+	"github.com/sevra/atlas/jobq/jobqredis"
+	"github.com/sevra/atlas/jobq/jobqsqlite"
+)
+
+// BackendConfig selects and configures the queue backend.
+type BackendConfig struct {
+	// RedisURL selects Redis (redis://, rediss://, redis-sentinel://,
+	// redis-cluster://). Empty selects SQLite.
+	RedisURL string
+	// RedisPrefix is the key prefix; default "bull" (BullMQ's), so Node
+	// BullMQ and bull-board see the same queues. Use a hash tag such as
+	// "{bull}" on Redis Cluster.
+	RedisPrefix string
+	// AllowUnsafeRedis keeps /readyz green when Redis lacks AOF or
+	// noeviction (the problems are still logged). Default false.
+	AllowUnsafeRedis bool
+	// DataDir holds the SQLite queue file queue.db.
+	DataDir string
+	Logger  *slog.Logger
+}
+
+// Backend is an open queue backend.
+type Backend struct {
+	// Driver is the jobq backend.
+	Driver jobqdriver.Driver
+	// Kind is "sqlite" or "redis".
+	Kind string
+	// Location describes where the queues live (a file or a Redis address).
+	Location string
+
+	redis       *jobqredis.Driver
+	allowUnsafe bool
+}
+
+// OpenBackend opens the backend cfg selects.
+func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RedisURL != "" {
+		prefix := cfg.RedisPrefix
+		if prefix == "" {
+			prefix = "bull"
+		}
+		d, err := jobqredis.Open(ctx, cfg.RedisURL, &jobqredis.Config{Prefix: prefix, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open redis queue backend: %w", err)
+		}
+		b := &Backend{Driver: d, Kind: "redis", Location: redactURL(cfg.RedisURL), redis: d, allowUnsafe: cfg.AllowUnsafeRedis}
+		if h, err := d.Health(ctx); err == nil && !h.OK() {
+			log.Warn("redis is not configured for durable queues", "warnings", strings.Join(h.Warnings, "; "))
+		}
+		return b, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "queue.db")
+	d, err := jobqsqlite.Open(ctx, path, &jobqsqlite.Config{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite queue backend: %w", err)
+	}
+	return &Backend{Driver: d, Kind: "sqlite", Location: path}, nil
+}
+
+// ErrUnsafeRedis reports Redis settings that can lose jobs.
+var ErrUnsafeRedis = errors.New("redis is not safe for queues")
+
+// Check is the readiness probe: the backend answers, and Redis has AOF,
+// noeviction and version >= 6.2 (unless AllowUnsafeRedis).
+func (b *Backend) Check(ctx context.Context) error {
+	if b.redis != nil {
+		h, err := b.redis.Health(ctx)
+		if err != nil {
+			return err
+		}
+		if !h.OK() && !b.allowUnsafe {
+			return fmt.Errorf("%w: %s", ErrUnsafeRedis, strings.Join(h.Warnings, "; "))
+		}
+		return nil
+	}
+	_, err := b.Driver.IsPaused(ctx, QueueMaintenance)
+	return err
+}
+
+// Close closes the backend.
+func (b *Backend) Close() error { return b.Driver.Close() }
+
+// redactURL hides a password in a URL.
+func redactURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	scheme := strings.Index(raw, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return raw
+	}
+	return raw[:scheme+3] + "***" + raw[at:]
+}

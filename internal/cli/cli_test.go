@@ -57,7 +57,7 @@ func TestRunCommandLine(t *testing.T) {
 		{nil, 2, "", "Usage: atlas <command>"},
 		{[]string{"help"}, 0, "seed", ""},
 		{[]string{"help", "seed"}, 0, "ATLAS_SEED_REVIEWS", ""},
-		{[]string{"help", "worker"}, 0, "No queues are configured yet", ""},
+		{[]string{"help", "worker"}, 0, "Runs the queue workers", ""},
 		{[]string{"run", "-h"}, 0, "--shutdown-timeout", ""},
 		{[]string{"help", "nope"}, 2, "", "unknown command"},
 		{[]string{"nope"}, 2, "", "unknown command"},

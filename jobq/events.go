@@ -215,10 +215,19 @@ func (e *QueueEvents) WaitUntilFinished(ctx context.Context, job *Job) (json.Raw
 	case errors.Is(err, jobqdriver.ErrJobNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("jobq: wait for job %s: %w", job.ID, err)
-	case cur.State == jobqdriver.StateCompleted || (cur.State == "" && cur.FinishedOn > 0 && cur.FailedReason == ""):
-		return cur.ReturnValue, nil
-	case cur.State == jobqdriver.StateFailed:
-		return nil, fmt.Errorf("%w: job %s: %s", ErrJobFailed, job.ID, cur.FailedReason)
+	default:
+		state := cur.State
+		if state == "" {
+			if state, err = e.drv.JobState(ctx, job.Queue, job.ID); err != nil {
+				return nil, fmt.Errorf("jobq: wait for job %s: %w", job.ID, err)
+			}
+		}
+		switch state {
+		case jobqdriver.StateCompleted:
+			return cur.ReturnValue, nil
+		case jobqdriver.StateFailed:
+			return nil, fmt.Errorf("%w: job %s: %s", ErrJobFailed, job.ID, cur.FailedReason)
+		}
 	}
 	select {
 	case <-ctx.Done():

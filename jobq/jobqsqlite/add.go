@@ -14,7 +14,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // Generated ids are written back into the jobs.
 func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, now int64) ([]jobqdriver.AddResult, error) {
 	out := make([]jobqdriver.AddResult, len(jobs))
+	orig := saveJobs(jobs)
 	err := d.write(ctx, func(t *wtx) error {
+		restoreJobs(orig)
 		for i, j := range jobs {
 			r, err := t.addJob(queue, j, now, false)
 			if err != nil {
@@ -33,7 +35,48 @@ func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, 
 // AddFlow adds a tree of jobs in one transaction: parents first (to
 // waiting-children), then their children, registered as dependencies.
 func (d *Driver) AddFlow(ctx context.Context, root *jobqdriver.FlowNode, now int64) error {
-	return d.write(ctx, func(t *wtx) error { return t.addNode(root, nil, now) })
+	var orig []savedJob
+	var walk func(n *jobqdriver.FlowNode)
+	walk = func(n *jobqdriver.FlowNode) {
+		if n == nil {
+			return
+		}
+		if n.Job != nil {
+			orig = append(orig, savedJob{n.Job, *n.Job})
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(root)
+	return d.write(ctx, func(t *wtx) error {
+		restoreJobs(orig)
+		return t.addNode(root, nil, now)
+	})
+}
+
+// savedJob is a job as the caller passed it. Adding a job writes into it
+// (generated id, state, parent...); a write operation may run more than
+// once (see writer.go), so each run starts from the caller's values.
+type savedJob struct {
+	j *jobqdriver.Job
+	v jobqdriver.Job
+}
+
+func saveJobs(jobs []*jobqdriver.Job) []savedJob {
+	out := make([]savedJob, 0, len(jobs))
+	for _, j := range jobs {
+		if j != nil {
+			out = append(out, savedJob{j, *j})
+		}
+	}
+	return out
+}
+
+func restoreJobs(saved []savedJob) {
+	for _, s := range saved {
+		*s.j = s.v
+	}
 }
 
 func (t *wtx) addNode(n *jobqdriver.FlowNode, parent *jobqdriver.Job, now int64) error {

@@ -51,9 +51,14 @@ type Driver struct {
 	wdb *sql.DB // one connection: this process's writer
 	rdb *sql.DB // readers, plus the poller's connection
 
-	wmu   sync.Mutex // guards wconn and stmts; held for a whole transaction
+	// wconn and stmts belong to the writer goroutine (writer.go), and to
+	// Close once it has stopped.
 	wconn *sql.Conn
 	stmts map[string]*sql.Stmt
+	wq    writeQueue
+
+	commits, committedOps atomic.Int64 // group commit statistics
+	beforeCommit          func() error // test hook: fails a COMMIT
 
 	closed  atomic.Bool
 	closing chan struct{}
@@ -134,6 +139,9 @@ func Open(ctx context.Context, path string, cfg *Config) (*Driver, error) {
 		pollDone: make(chan struct{}),
 	}
 	fail := func(err error) (*Driver, error) {
+		if d.wq.exited != nil {
+			d.stopWriter()
+		}
 		if d.wconn != nil {
 			d.wconn.Close()
 		}
@@ -144,6 +152,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*Driver, error) {
 	if d.wconn, err = wdb.Conn(ctx); err != nil {
 		return fail(fmt.Errorf("jobqsqlite: open %s: %w", path, err))
 	}
+	d.startWriter()
 	if err := d.migrate(ctx); err != nil {
 		return fail(fmt.Errorf("jobqsqlite: migrate %s: %w", path, err))
 	}
@@ -178,7 +187,8 @@ func (d *Driver) splitQueueKey(queueKey string) string {
 }
 
 // Close stops the poller, wakes blocked waiters (they return ErrClosed),
-// and closes the database. It is safe to call more than once.
+// lets the write transaction in progress commit (queued writes return
+// ErrClosed), and closes the database. It is safe to call more than once.
 func (d *Driver) Close() error {
 	if d.closed.Swap(true) {
 		return nil
@@ -186,7 +196,7 @@ func (d *Driver) Close() error {
 	close(d.closing)
 	d.stopPoll()
 	<-d.pollDone
-	d.wmu.Lock()
+	d.stopWriter()
 	for _, s := range d.stmts {
 		s.Close()
 	}
@@ -195,7 +205,6 @@ func (d *Driver) Close() error {
 	if d.wconn != nil {
 		errs = append(errs, d.wconn.Close())
 	}
-	d.wmu.Unlock()
 	errs = append(errs, d.rdb.Close(), d.wdb.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("jobqsqlite: close: %w", err)

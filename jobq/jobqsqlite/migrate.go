@@ -54,8 +54,11 @@ func (d *Driver) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := d.wconn.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS jobq_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+	if err := d.write(ctx, func(t *wtx) error {
+		_, err := t.d.wconn.ExecContext(ctx,
+			`CREATE TABLE IF NOT EXISTS jobq_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`)
+		return err
+	}); err != nil {
 		return err
 	}
 	for _, m := range migs {

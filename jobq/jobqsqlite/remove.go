@@ -198,6 +198,13 @@ func (d *Driver) Drain(ctx context.Context, queue string, delayed bool) error {
 // returns ErrQueueNotEmpty unless force.
 func (d *Driver) Obliterate(ctx context.Context, queue string, force bool) error {
 	err := d.write(ctx, func(t *wtx) error {
+		// Earlier operations of the same transaction may have buffered
+		// events and queue rows of this queue: write them now, so that
+		// the deletes below cover them, and reload the row afterwards.
+		if err := t.flush(); err != nil {
+			return err
+		}
+		defer t.forget(queue)
 		if !force {
 			var one int
 			found, err := t.row(`SELECT 1 FROM jobs WHERE queue = ? AND state = 'active' LIMIT 1`, []any{queue}, &one)

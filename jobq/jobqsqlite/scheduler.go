@@ -52,7 +52,10 @@ func (d *Driver) UpsertScheduler(ctx context.Context, queue string, s jobqdriver
 	if err != nil {
 		return fmt.Errorf("jobqsqlite: encode scheduler opts: %w", err)
 	}
+	orig := saveJobs([]*jobqdriver.Job{first})
 	return d.write(ctx, func(t *wtx) error {
+		restoreJobs(orig)
+		first := first // reset on every run
 		pending, err := t.strings(`SELECT id FROM jobs WHERE queue = ? AND rjk = ? AND state = 'delayed'`, queue, s.ID)
 		if err != nil {
 			return err
@@ -113,7 +116,9 @@ func (d *Driver) UpsertScheduler(ctx context.Context, queue string, s jobqdriver
 // iteration count. It reports whether the job was added.
 func (d *Driver) ScheduleNext(ctx context.Context, queue, schedulerID string, next *jobqdriver.Job, now int64) (bool, error) {
 	var added bool
+	orig := saveJobs([]*jobqdriver.Job{next})
 	err := d.write(ctx, func(t *wtx) error {
+		restoreJobs(orig)
 		added = false
 		var stored int64
 		found, err := t.row(`SELECT next FROM schedulers WHERE queue = ? AND id = ?`, []any{queue, schedulerID}, &stored)

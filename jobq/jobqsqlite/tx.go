@@ -5,10 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
-
-	"github.com/sevra/atlas/jobq/jobqdriver"
 )
 
 // SQLite primary result codes the writer retries on.
@@ -27,17 +23,20 @@ func isBusy(err error) bool {
 	return false
 }
 
-// wtx is one write transaction on the process's write connection. It
-// caches queue rows, buffers events and remembers which queues to wake;
-// everything is flushed just before COMMIT.
+// wtx is one write transaction on the process's write connection, which
+// may carry the operations of several callers (group commit, see
+// writer.go). It caches queue rows, buffers events and remembers which
+// queues to wake; everything is flushed just before COMMIT.
 type wtx struct {
-	d      *Driver
-	ctx    context.Context
-	metas  map[string]*meta
-	order  []string // queues in first-use order, for deterministic flushes
-	events []pendingEvent
-	wakes  map[string]bool
-	after  []func() // run after a successful commit
+	d        *Driver
+	ctx      context.Context // for statements: never cancelled (see writer.go)
+	metas    map[string]*meta
+	order    []string // queues in first-use order, for deterministic flushes
+	events   []pendingEvent
+	wakes    map[string]bool
+	wakeList []string // keys of wakes in insertion order, for rollbacks
+	after    []func() // run after a successful commit
+	saved    []meta   // queue rows at the last mark (writer.go)
 }
 
 type pendingEvent struct {
@@ -46,67 +45,8 @@ type pendingEvent struct {
 	fields []string // key, value, key, value...
 }
 
-// write runs fn in a BEGIN IMMEDIATE transaction, retrying the whole
-// transaction when another process holds the lock longer than the busy
-// timeout allows.
-func (d *Driver) write(ctx context.Context, fn func(t *wtx) error) error {
-	if d.closed.Load() {
-		return jobqdriver.ErrClosed
-	}
-	d.wmu.Lock()
-	var t *wtx
-	var err error
-	for attempt := 0; ; attempt++ {
-		if d.closed.Load() || d.stmts == nil {
-			d.wmu.Unlock()
-			return jobqdriver.ErrClosed
-		}
-		t = &wtx{d: d, ctx: ctx}
-		err = d.runTx(t, fn)
-		if err == nil || !isBusy(err) || attempt >= 20 || ctx.Err() != nil {
-			break
-		}
-		backoff := time.Duration(1<<min(attempt, 6))*time.Millisecond + rand.N(time.Millisecond)
-		d.log.DebugContext(ctx, "jobqsqlite: database busy, retrying", "attempt", attempt+1, "backoff", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-	}
-	d.wmu.Unlock()
-	if err != nil {
-		return err
-	}
-	d.afterCommit(t)
-	return nil
-}
-
-func (d *Driver) runTx(t *wtx, fn func(t *wtx) error) (err error) {
-	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
-		d.checkConn(err)
-		return fmt.Errorf("jobqsqlite: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			if _, rerr := d.wconn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
-				d.checkConn(rerr)
-			}
-		}
-	}()
-	if err := fn(t); err != nil {
-		return err
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	if _, err := t.exec("COMMIT"); err != nil {
-		return fmt.Errorf("jobqsqlite: commit: %w", err)
-	}
-	return nil
-}
-
 // checkConn replaces the write connection when database/sql reports it
-// dead (e.g. after a driver.ErrBadConn). Called with wmu held.
+// dead (e.g. after a driver.ErrBadConn). Called by the writer goroutine.
 func (d *Driver) checkConn(err error) {
 	if !errors.Is(err, sql.ErrConnDone) {
 		return
@@ -222,6 +162,7 @@ func (t *wtx) wake(queue string) error {
 	}
 	if !t.wakes[queue] {
 		t.wakes[queue] = true
+		t.wakeList = append(t.wakeList, queue)
 		m.wakeGen++
 		m.dirty = true
 	}

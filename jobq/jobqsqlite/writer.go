@@ -1,0 +1,354 @@
+package jobqsqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
+)
+
+// Group commit.
+//
+// Every write of this process goes through one writer goroutine, which
+// owns the write connection. A caller submits its operation (a closure
+// over *wtx) and waits. The writer takes everything queued at that moment
+// (at most maxBatchOps operations; it never waits for more work), runs
+// BEGIN IMMEDIATE, runs each operation inside its own SAVEPOINT, so that
+// an operation's error rolls back only that operation, and then flushes
+// the buffered events and queue rows and COMMITs once: one fsync for the
+// whole batch. Only then are waiters woken and callers released, each
+// with its own result, or all with the error when the commit fails. So a
+// write is durable when it returns, as before, but concurrent writers
+// (several workers' Fetch and Finish, producers' Add) share a commit.
+//
+// When the batch has to be retried (SQLITE_BUSY from another process),
+// every operation runs again from scratch in a new transaction, so an
+// operation must be a function of the database state and its arguments
+// only: it resets whatever results it writes and never keeps state from a
+// previous run (Add restores the jobs it writes generated ids into).
+// Results are read only after the successful attempt.
+//
+// Statements run under a context that is never cancelled: interrupting a
+// statement can roll back the whole transaction, and with it the other
+// callers' operations. A caller's context is checked before its
+// operation starts; an operation whose context has ended by then is not
+// run and returns the context's error.
+
+// maxBatchOps caps the operations one transaction carries.
+const maxBatchOps = 128
+
+// maxBusyRetries bounds the retries of a batch on SQLITE_BUSY, each after
+// the busy timeout.
+const maxBusyRetries = 20
+
+// writeOp is one caller's operation.
+type writeOp struct {
+	ctx      context.Context
+	fn       func(t *wtx) error
+	err      error
+	panicked any // a panic raised by fn, re-raised in the caller
+	done     chan struct{}
+}
+
+func (o *writeOp) finish(err error) {
+	o.err = err
+	close(o.done)
+}
+
+// writeQueue is what callers hand to the writer goroutine.
+type writeQueue struct {
+	mu      sync.Mutex
+	ops     []*writeOp
+	stopped bool
+	kick    chan struct{} // capacity 1: work was queued
+	exited  chan struct{} // closed when the writer goroutine returns
+}
+
+// startWriter starts the writer goroutine.
+func (d *Driver) startWriter() {
+	d.wq.kick = make(chan struct{}, 1)
+	d.wq.exited = make(chan struct{})
+	go d.writeLoop()
+}
+
+// stopWriter fails the queued operations with ErrClosed, lets the batch
+// in progress finish and waits for the writer goroutine to return.
+func (d *Driver) stopWriter() {
+	q := &d.wq
+	q.mu.Lock()
+	q.stopped = true
+	pending := q.ops
+	q.ops = nil
+	q.mu.Unlock()
+	for _, o := range pending {
+		o.finish(jobqdriver.ErrClosed)
+	}
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+	<-q.exited
+}
+
+// write runs fn in a write transaction of the writer goroutine, possibly
+// shared with other callers' operations, and returns once that
+// transaction has committed (or fn failed and was rolled back).
+func (d *Driver) write(ctx context.Context, fn func(t *wtx) error) error {
+	if d.closed.Load() {
+		return jobqdriver.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &writeOp{ctx: ctx, fn: fn, done: make(chan struct{})}
+	q := &d.wq
+	q.mu.Lock()
+	if q.stopped {
+		q.mu.Unlock()
+		return jobqdriver.ErrClosed
+	}
+	q.ops = append(q.ops, o)
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+	<-o.done
+	if o.panicked != nil {
+		panic(o.panicked)
+	}
+	return o.err
+}
+
+// writeLoop is the writer goroutine.
+func (d *Driver) writeLoop() {
+	q := &d.wq
+	defer close(q.exited)
+	var batch []*writeOp
+	for range q.kick {
+		for {
+			q.mu.Lock()
+			n := min(len(q.ops), maxBatchOps)
+			batch = append(batch[:0], q.ops[:n]...)
+			rest := copy(q.ops, q.ops[n:])
+			clear(q.ops[rest:])
+			q.ops = q.ops[:rest]
+			stopped := q.stopped
+			q.mu.Unlock()
+			if n == 0 {
+				if stopped {
+					return
+				}
+				break
+			}
+			d.runBatch(batch)
+			clear(batch)
+		}
+	}
+}
+
+// runBatch runs ops in one transaction, retrying it while the database is
+// busy, and releases every caller.
+func (d *Driver) runBatch(ops []*writeOp) {
+	live := ops[:0:0]
+	for _, o := range ops {
+		if err := o.ctx.Err(); err != nil {
+			o.finish(err)
+			continue
+		}
+		live = append(live, o)
+	}
+	for attempt := 0; len(live) > 0; {
+		if d.closed.Load() {
+			finishAll(live, jobqdriver.ErrClosed)
+			return
+		}
+		t, committed, poisoned, err := d.runAttempt(live)
+		switch {
+		case err == nil:
+			if committed {
+				d.afterCommit(t)
+			}
+			for _, o := range live {
+				o.finish(o.err)
+			}
+			return
+		case poisoned >= 0:
+			// The operation's error left no transaction to roll back to:
+			// it fails alone, the others run again.
+			o := live[poisoned]
+			live = slices.Delete(live, poisoned, poisoned+1)
+			o.finish(o.err)
+		case isBusy(err) && attempt < maxBusyRetries:
+			backoff := time.Duration(1<<min(attempt, 6))*time.Millisecond + rand.N(time.Millisecond)
+			d.log.Debug("jobqsqlite: database busy, retrying", "attempt", attempt+1, "ops", len(live), "backoff", backoff)
+			select {
+			case <-d.closing:
+			case <-time.After(backoff):
+			}
+			attempt++
+			kept := live[:0]
+			for _, o := range live {
+				if o.ctx.Err() != nil {
+					o.finish(err)
+					continue
+				}
+				kept = append(kept, o)
+			}
+			live = kept
+		default:
+			finishAll(live, err)
+			return
+		}
+	}
+}
+
+func finishAll(ops []*writeOp, err error) {
+	for _, o := range ops {
+		o.finish(err)
+	}
+}
+
+// fatal reports whether an operation's error ends the whole transaction.
+func fatal(err error) bool { return isBusy(err) || errors.Is(err, sql.ErrConnDone) }
+
+// runAttempt runs ops in one transaction. Each op's own error is left in
+// op.err. err is an error of the transaction itself (every op gets it,
+// or the batch is retried when it is busy); poisoned >= 0 names an op
+// whose error could not be rolled back alone (err is then its error).
+// committed is false when nothing was committed (a single op failed).
+func (d *Driver) runAttempt(ops []*writeOp) (t *wtx, committed bool, poisoned int, err error) {
+	t = &wtx{d: d, ctx: context.Background()}
+	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
+		d.checkConn(err)
+		return t, false, -1, fmt.Errorf("jobqsqlite: begin: %w", err)
+	}
+	rollback := func(cause error) {
+		d.checkConn(cause)
+		if _, rerr := d.wconn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
+			d.checkConn(rerr)
+		}
+	}
+	if len(ops) == 1 {
+		// No savepoint needed: the transaction is the op's.
+		o := ops[0]
+		if ferr := runOp(t, o); ferr != nil {
+			rollback(ferr)
+			if fatal(ferr) && o.panicked == nil {
+				return t, false, -1, ferr
+			}
+			o.err = ferr
+			return t, false, -1, nil
+		}
+	} else {
+		for i, o := range ops {
+			mk := t.mark()
+			if _, err := t.exec("SAVEPOINT op"); err != nil {
+				rollback(err)
+				return t, false, -1, err
+			}
+			ferr := runOp(t, o)
+			if ferr != nil && fatal(ferr) && o.panicked == nil {
+				rollback(ferr)
+				return t, false, -1, ferr
+			}
+			if ferr != nil {
+				o.err = ferr
+				if _, err := t.exec("ROLLBACK TO op"); err != nil {
+					rollback(err)
+					return t, false, i, ferr
+				}
+				t.restore(mk)
+			}
+			if _, err := t.exec("RELEASE op"); err != nil {
+				rollback(err)
+				if ferr != nil {
+					return t, false, i, ferr
+				}
+				return t, false, -1, err
+			}
+		}
+	}
+	if err := t.flush(); err != nil {
+		rollback(err)
+		return t, false, -1, err
+	}
+	if d.beforeCommit != nil {
+		if err := d.beforeCommit(); err != nil {
+			rollback(err)
+			return t, false, -1, err
+		}
+	}
+	if _, err := t.exec("COMMIT"); err != nil {
+		rollback(err)
+		return t, false, -1, fmt.Errorf("jobqsqlite: commit: %w", err)
+	}
+	d.commits.Add(1)
+	d.committedOps.Add(int64(len(ops)))
+	return t, true, -1, nil
+}
+
+// runOp runs one op, turning a panic into an error (re-raised in the
+// caller by write).
+func runOp(t *wtx, o *writeOp) (err error) {
+	o.err, o.panicked = nil, nil
+	defer func() {
+		if r := recover(); r != nil {
+			o.panicked = r
+			err = fmt.Errorf("jobqsqlite: panic in write: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return o.fn(t)
+}
+
+// txMark is the in-memory state of a transaction before an op, restored
+// when the op is rolled back to its savepoint.
+type txMark struct {
+	metas  int // len(t.saved) at the mark
+	events []pendingEvent
+	wakes  int
+	after  int
+}
+
+// mark records the in-memory state before an op.
+func (t *wtx) mark() txMark {
+	t.saved = t.saved[:0]
+	for _, q := range t.order {
+		t.saved = append(t.saved, *t.metas[q])
+	}
+	return txMark{metas: len(t.saved), events: t.events, wakes: len(t.wakeList), after: len(t.after)}
+}
+
+// restore puts back the state recorded by mark.
+func (t *wtx) restore(mk txMark) {
+	clear(t.metas)
+	t.order = t.order[:0]
+	for _, m := range t.saved[:mk.metas] {
+		mp := new(meta)
+		*mp = m
+		t.metas[m.queue] = mp
+		t.order = append(t.order, m.queue)
+	}
+	t.events = mk.events
+	for _, q := range t.wakeList[mk.wakes:] {
+		delete(t.wakes, q)
+	}
+	t.wakeList = t.wakeList[:mk.wakes]
+	t.after = t.after[:mk.after]
+}
+
+// forget drops the cached row of queue (after the op deleted it).
+func (t *wtx) forget(queue string) {
+	if _, ok := t.metas[queue]; !ok {
+		return
+	}
+	delete(t.metas, queue)
+	t.order = slices.DeleteFunc(t.order, func(q string) bool { return q == queue })
+}

@@ -114,7 +114,7 @@ func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, 
 	for i, c := range calls {
 		v, err := c.cmd.Slice()
 		if err != nil {
-			return res[:i], fmt.Errorf("jobqredis: add to %q: %w", queue, err)
+			return res[:i], fmt.Errorf("jobqredis: add to %q: %w%s", queue, err, d.crossSlotHint(err))
 		}
 		code, _ := v[0].(int64)
 		id, _ := v[1].(string)

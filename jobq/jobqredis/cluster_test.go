@@ -110,6 +110,62 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("PrefixWithoutHashTag", func(t *testing.T) {
+		ctx := context.Background()
+		prefix := "jqc" + randHex(4)
+		d, err := New(cc, &Config{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+				cleanupPrefix(t, c, prefix)
+				return nil
+			})
+		})
+		_, err = d.Add(ctx, "q", []*jobqdriver.Job{job("a", "n")}, 1)
+		if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") || !strings.Contains(err.Error(), "hash tag") {
+			t.Fatalf("add without a hash tag: %v", err)
+		}
+		// a hash tag in the queue name works too (single-queue use)
+		mustAdd(t, d, "{q}", 1, job("a", "n"))
+		finishOK(t, d, fetchN(t, d, "{q}", 1, 1).Jobs[0], `1`, 2)
+		if st, _ := d.JobState(ctx, "{q}", "a"); st != jobqdriver.StateCompleted {
+			t.Fatalf("state %s", st)
+		}
+	})
+
+	t.Run("OpenClusterURL", func(t *testing.T) {
+		ctx := context.Background()
+		prefix := "{jqc-" + randHex(6) + "}"
+		d, err := Open(ctx, "redis-cluster://"+strings.Join(cc.Options().Addrs, ",")+"/?dial_timeout=2s", &Config{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		t.Cleanup(func() {
+			_ = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+				cleanupPrefix(t, c, prefix)
+				return nil
+			})
+		})
+		if _, ok := d.Client().(*redis.ClusterClient); !ok {
+			t.Fatalf("client is %T", d.Client())
+		}
+		w, err := d.NewWaiter(ctx, "q", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		mustAdd(t, d, "q", 1, job("a", "n"))
+		if err := w.Wait(ctx, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if r := fetchN(t, d, "q", 1, 1); len(r.Jobs) != 1 {
+			t.Fatalf("fetched %v", ids(r.Jobs))
+		}
+	})
+
 	t.Run("SpreadOverMasters", func(t *testing.T) {
 		// different hash tags must reach more than one master, or the test
 		// above proved nothing about routing

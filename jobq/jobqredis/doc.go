@@ -14,6 +14,14 @@
 // ":unsuccessful" keys. Field names, score encodings (priority·2^32+counter,
 // due·0x1000+sequence), event names and JSON encodings follow BullMQ 6.7.0.
 //
+// # Connecting
+//
+// Open takes a URL (see ParseURL): redis:// or rediss:// for one server,
+// redis-sentinel://host:26379[,host:26379...]/mastername[/db] for Redis
+// Sentinel, and redis-cluster://host:port[,host:port...]/ for Redis
+// Cluster. New takes any go-redis client instead. On Sentinel each
+// worker's blocking connection follows the master through failovers.
+//
 // # Scripts and the clean-room rule
 //
 // Each operation is one atomic Lua script under lua/, embedded with go:embed
@@ -28,5 +36,7 @@
 // parent's queue keys from its stored parent key, as BullMQ itself does. On
 // Redis Cluster all of a queue's keys, and those of queues linked by flows,
 // must therefore hash to one slot: use a prefix with a hash tag, such as
-// "{bull}".
+// "{bull}" (New logs a warning on a Cluster client without one, and a
+// CROSSSLOT error names the fix). A hash tag in each queue name ("{q}")
+// also works for queues that no flow links.
 package jobqredis

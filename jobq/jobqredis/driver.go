@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -40,6 +41,9 @@ type Driver struct {
 	log     *slog.Logger
 	scripts scriptSet
 	closed  atomic.Bool
+	// failover is set when Open built a Sentinel client; waiters then get
+	// their own Sentinel-aware connection.
+	failover *redis.FailoverOptions
 
 	mu       sync.Mutex
 	metaDone map[string]bool // queues whose meta version was written
@@ -67,6 +71,10 @@ func New(client redis.UniversalClient, cfg *Config) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := client.(*redis.ClusterClient); ok && hashTag(c.Prefix+":") == "" {
+		c.Logger.Warn("jobqredis: on Redis Cluster the prefix needs a hash tag such as {bull}, "+
+			"unless every queue name carries its own; scripts will fail with CROSSSLOT otherwise", "prefix", c.Prefix)
+	}
 	return &Driver{
 		client:   client,
 		prefix:   c.Prefix,
@@ -77,18 +85,18 @@ func New(client redis.UniversalClient, cfg *Config) (*Driver, error) {
 	}, nil
 }
 
-// Open connects to the Redis server at url (redis://, rediss:// or
-// unix://, as redis.ParseURL reads them), checks it with PING and returns a
-// Driver that owns the connection.
+// Open connects to Redis as url says (see ParseURL: a single server,
+// Sentinel or Cluster), checks it with PING and returns a Driver that owns
+// the connection.
 func Open(ctx context.Context, url string, cfg *Config) (*Driver, error) {
-	opts, err := redis.ParseURL(url)
+	co, err := ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("jobqredis: parse url: %w", err)
+		return nil, err
 	}
-	client := redis.NewClient(opts)
+	client := co.NewClient()
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, fmt.Errorf("jobqredis: ping %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("jobqredis: ping %s: %w", strings.Join(co.Addrs(), ","), err)
 	}
 	d, err := New(client, cfg)
 	if err != nil {
@@ -96,7 +104,23 @@ func Open(ctx context.Context, url string, cfg *Config) (*Driver, error) {
 		return nil, err
 	}
 	d.ownsCli = true
+	d.failover = co.Failover
 	return d, nil
+}
+
+// hashTag returns the part of key Redis Cluster hashes when it is not the
+// whole key: the text between the first "{" and the first "}" after it,
+// when non-empty; else "".
+func hashTag(key string) string {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return ""
+	}
+	j := strings.IndexByte(key[i+1:], '}')
+	if j <= 0 {
+		return ""
+	}
+	return key[i+1 : i+1+j]
 }
 
 // Client returns the underlying Redis client.

@@ -121,7 +121,7 @@ func (d *Driver) Finish(ctx context.Context, items []jobqdriver.FinishParams, ne
 		v, err := c.cmd.Result()
 		if err != nil {
 			if i < len(items) {
-				errs[i] = fmt.Errorf("jobqredis: finish %s/%s: %w", c.queue, items[i].ID, err)
+				errs[i] = fmt.Errorf("jobqredis: finish %s/%s: %w%s", c.queue, items[i].ID, err, d.crossSlotHint(err))
 				continue
 			}
 			return errs, fetched, fmt.Errorf("jobqredis: fetch from %q: %w", c.queue, err)

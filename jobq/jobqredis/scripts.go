@@ -48,9 +48,17 @@ func (d *Driver) run(ctx context.Context, name, queue string, args ...any) (any,
 	argv := append([]any{d.prefixOf(queue)}, args...)
 	v, err := s.Run(ctx, d.client, d.keysOf(queue), argv...).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("jobqredis: %s on %q: %w", name, queue, err)
+		return nil, fmt.Errorf("jobqredis: %s on %q: %w%s", name, queue, err, d.crossSlotHint(err))
 	}
 	return v, nil
+}
+
+// crossSlotHint explains a CROSSSLOT error.
+func (d *Driver) crossSlotHint(err error) string {
+	if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		return ""
+	}
+	return fmt.Sprintf(" (on Redis Cluster every key of a queue must hash to one slot: use a prefix with a hash tag, such as {%s}, instead of %q)", strings.Trim(d.prefix, "{}"), d.prefix)
 }
 
 // isNoScript reports a NOSCRIPT error (the script cache was flushed, e.g.

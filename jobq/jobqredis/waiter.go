@@ -34,7 +34,10 @@ type waiter struct {
 
 // NewWaiter opens a dedicated connection (pool size 1) named as a BullMQ
 // worker, so Node's Queue.getWorkers() and bull-board list Go workers.
-// go-redis re-dials and re-applies the name after a Redis restart.
+// go-redis re-dials and re-applies the name after a Redis restart. On a
+// Driver that Open built for Sentinel the connection is its own failover
+// client, which follows the master; a failover client passed to New is
+// copied and shares that client's Sentinel discovery.
 func (d *Driver) NewWaiter(ctx context.Context, queue, workerName string) (jobqdriver.Waiter, error) {
 	if err := d.checkOpen(); err != nil {
 		return nil, err
@@ -43,6 +46,14 @@ func (d *Driver) NewWaiter(ctx context.Context, queue, workerName string) (jobqd
 	var c redis.UniversalClient
 	switch cl := d.client.(type) {
 	case *redis.Client:
+		if d.failover != nil {
+			o := *d.failover
+			o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 1, 1
+			o.ClientName = name
+			o.ContextTimeoutEnabled = true
+			c = redis.NewFailoverClient(&o)
+			break
+		}
 		o := *cl.Options()
 		o.PoolSize, o.MinIdleConns, o.MaxIdleConns = 1, 1, 1
 		o.ClientName = name

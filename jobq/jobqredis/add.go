@@ -19,8 +19,16 @@ type parentField struct {
 	CPOF     bool   `json:"cpof,omitempty"`
 }
 
-// splitParentKey splits "<prefix>:<queue>:<id>" into queue key and id.
-func splitParentKey(k string) (queueKey, id string) {
+// splitJobKey splits a job key "<prefix>:<queue>:<id>" into its queue key
+// and id. Queue names contain no colon (BullMQ forbids it) but ids may, so
+// a key under prefix is split after the queue name; any other key at its
+// last colon.
+func splitJobKey(prefix, k string) (queueKey, id string) {
+	if rest, ok := strings.CutPrefix(k, prefix+":"); ok {
+		if q, id, ok := strings.Cut(rest, ":"); ok && q != "" {
+			return prefix + ":" + q, id
+		}
+	}
 	i := strings.LastIndexByte(k, ':')
 	if i < 0 {
 		return "", k
@@ -29,7 +37,7 @@ func splitParentKey(k string) (queueKey, id string) {
 }
 
 // jobArgv encodes a job as the 13 ARGV entries read by jobArgs in lib.lua.
-func jobArgv(j *jobqdriver.Job, now int64) ([]any, error) {
+func (d *Driver) jobArgv(j *jobqdriver.Job, now int64) ([]any, error) {
 	data := string(j.Data)
 	if len(j.Data) == 0 {
 		data = "{}"
@@ -63,7 +71,7 @@ func jobArgv(j *jobqdriver.Job, now int64) ([]any, error) {
 		if j.ParentKey != "" {
 			parentKey = j.ParentKey
 			if j.Parent == nil {
-				p.QueueKey, p.ID = splitParentKey(j.ParentKey)
+				p.QueueKey, p.ID = splitJobKey(d.prefix, j.ParentKey)
 			}
 		}
 		b, err := jobqdriver.MarshalJSON(p)
@@ -101,7 +109,7 @@ func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, 
 	}
 	calls := make([]*pipedCall, len(jobs))
 	for i, j := range jobs {
-		args, err := jobArgv(j, now)
+		args, err := d.jobArgv(j, now)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +165,7 @@ func (d *Driver) AddFlow(ctx context.Context, root *jobqdriver.FlowNode, now int
 			return fmt.Errorf("jobqredis: add flow: node %d has no queue", i)
 		}
 		queues[n.Job.Queue] = true
-		a, err := jobArgv(n.Job, now)
+		a, err := d.jobArgv(n.Job, now)
 		if err != nil {
 			return err
 		}

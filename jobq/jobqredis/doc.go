@@ -13,6 +13,9 @@
 // its ":lock", ":logs", ":dependencies", ":processed", ":failed" and
 // ":unsuccessful" keys. Field names, score encodings (priority·2^32+counter,
 // due·0x1000+sequence), event names and JSON encodings follow BullMQ 6.7.0.
+// As in BullMQ, queue names may not contain a colon (ErrQueueName) while job
+// ids may, so a parent or child key "<prefix>:<queue>:<id>" is split after
+// the queue name.
 //
 // # Connecting
 //

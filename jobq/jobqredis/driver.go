@@ -2,6 +2,7 @@ package jobqredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +32,10 @@ type Config struct {
 	// value is kept, else BullMQ's default 10000 applies.
 	MaxLenEvents int
 }
+
+// ErrQueueName reports a queue name that is empty or contains a colon,
+// which BullMQ forbids too.
+var ErrQueueName = errors.New("queue names must be non-empty and contain no colon")
 
 // Driver is the Redis jobq backend. It is safe for concurrent use.
 type Driver struct {
@@ -157,6 +162,10 @@ func (d *Driver) key(queue, suffix string) string { return d.prefixOf(queue) + s
 func (d *Driver) ensureMeta(ctx context.Context, queue string) error {
 	if d.closed.Load() {
 		return jobqdriver.ErrClosed
+	}
+	if queue == "" || strings.Contains(queue, ":") {
+		// keys are split after the queue name (ids may contain colons)
+		return fmt.Errorf("jobqredis: queue name %q: %w", queue, ErrQueueName)
 	}
 	d.mu.Lock()
 	done := d.metaDone[queue]

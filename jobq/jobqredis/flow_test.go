@@ -3,6 +3,7 @@ package jobqredis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/sevra/atlas/jobq/jobqdriver"
@@ -124,5 +125,82 @@ func TestAddWithMissingParent(t *testing.T) {
 	_, err := d.Add(context.Background(), "q", []*jobqdriver.Job{j}, 1)
 	if !errors.Is(err, jobqdriver.ErrParentMissing) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestFlowIDsWithColons: job ids may contain colons (BullMQ allows
+// exactly three parts, as in "repeat:x:1"); parent and child keys are split
+// at the queue key, not at the last colon.
+func TestFlowIDsWithColons(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	ctx := context.Background()
+	const now = 1_700_000_000_000
+	withID := func(id string) func(*jobqdriver.Job) { return func(j *jobqdriver.Job) { j.ID = id } }
+	root := &jobqdriver.FlowNode{Job: flowJob("parents", "p", withID("order:42:v1")), Children: []*jobqdriver.FlowNode{
+		{Job: flowJob("kids", "c1", withID("line:1:a"))},
+		{Job: flowJob("kids", "c2", withID("line:2:b"))},
+	}}
+	if err := d.AddFlow(ctx, root, now); err != nil {
+		t.Fatal(err)
+	}
+	// a child added later through Add with a parent key (Go splits it)
+	late := job("line:3:c", "c3")
+	late.ParentKey = d.QueueKey("parents") + ":order:42:v1"
+	mustAdd(t, d, "kids", now, late)
+	lj, _ := d.GetJob(ctx, "kids", "line:3:c")
+	if lj.Parent == nil || lj.Parent.ID != "order:42:v1" || lj.Parent.QueueKey != d.QueueKey("parents") {
+		t.Fatalf("parent field of a late child: %+v", lj.Parent)
+	}
+	kids := fetchN(t, d, "kids", 3, now).Jobs
+	if len(kids) != 3 {
+		t.Fatalf("kids = %v", ids(kids))
+	}
+	for i, k := range kids {
+		finishOK(t, d, k, fmt.Sprint(i), now)
+	}
+	if st, _ := d.JobState(ctx, "parents", "order:42:v1"); st != jobqdriver.StateWaiting {
+		t.Fatalf("parent state after its children completed = %s", st)
+	}
+	vals, _ := d.ChildrenValues(ctx, "parents", "order:42:v1")
+	if len(vals) != 3 {
+		t.Fatalf("children values %v", vals)
+	}
+	// a completed child registered with a new parent counts as processed
+	root2 := &jobqdriver.FlowNode{Job: flowJob("parents", "p2", withID("order:43:v1")), Children: []*jobqdriver.FlowNode{
+		{Job: flowJob("kids", "c1", withID("line:1:a"))},
+	}}
+	if err := d.AddFlow(ctx, root2, now); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := d.JobState(ctx, "parents", "order:43:v1"); st != jobqdriver.StateWaiting {
+		t.Fatalf("parent of an already completed child: %s", st)
+	}
+	// removing a parent with its children finds them by key
+	if err := d.Remove(ctx, "parents", "order:42:v1", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"line:2:b", "line:3:c"} {
+		if _, err := d.GetJob(ctx, "kids", id); !errors.Is(err, jobqdriver.ErrJobNotFound) {
+			t.Fatalf("child %s not removed with its parent: %v", id, err)
+		}
+	}
+	// queue names with a colon are refused: keys could not be split
+	if _, err := d.Add(ctx, "a:b", []*jobqdriver.Job{job("x", "n")}, now); err == nil {
+		t.Fatal("queue name with a colon accepted")
+	}
+}
+
+func TestSplitJobKey(t *testing.T) {
+	for _, tc := range []struct{ prefix, key, q, id string }{
+		{"bull", "bull:q:1", "bull:q", "1"},
+		{"bull", "bull:q:repeat:s:17", "bull:q", "repeat:s:17"},
+		{"{app:bull}", "{app:bull}:q:a:b:c", "{app:bull}:q", "a:b:c"},
+		{"bull", "other:q:a:b", "other:q:a", "b"}, // another prefix: last colon
+		{"bull", "nocolon", "", "nocolon"},
+	} {
+		if q, id := splitJobKey(tc.prefix, tc.key); q != tc.q || id != tc.id {
+			t.Errorf("splitJobKey(%q, %q) = %q, %q; want %q, %q", tc.prefix, tc.key, q, id, tc.q, tc.id)
+		}
 	}
 }

@@ -76,7 +76,7 @@ func (d *Driver) UpsertScheduler(ctx context.Context, queue string, s jobqdriver
 	if first.RepeatJobKey == "" {
 		first.RepeatJobKey = s.ID
 	}
-	jargs, err := jobArgv(first, now)
+	jargs, err := d.jobArgv(first, now)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (d *Driver) ScheduleNext(ctx context.Context, queue, schedulerID string, ne
 	if next.RepeatJobKey == "" {
 		next.RepeatJobKey = schedulerID
 	}
-	jargs, err := jobArgv(next, now)
+	jargs, err := d.jobArgv(next, now)
 	if err != nil {
 		return false, err
 	}

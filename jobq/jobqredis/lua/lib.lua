@@ -100,8 +100,19 @@ local function removeJobKeys(jobKey)
     jobKey .. ":failed", jobKey .. ":unsuccessful", jobKey .. ":lock")
 end
 
--- splitJobKey splits "<queueKey>:<id>" at the last colon.
+-- basePrefix is the driver's key prefix ("bull" of "bull:Q:"); queue
+-- names contain no colon.
+local basePrefix = string.match(prefix, "^(.*):[^:]*:$") or ""
+
+-- splitJobKey splits "<basePrefix>:<queue>:<id>" after the queue name, as
+-- ids may contain colons; a key under another prefix splits at its last
+-- colon.
 local function splitJobKey(jobKey)
+  local bp = basePrefix .. ":"
+  if basePrefix ~= "" and string.sub(jobKey, 1, #bp) == bp then
+    local q, id = string.match(string.sub(jobKey, #bp + 1), "^([^:]+):(.+)$")
+    if q then return bp .. q, id end
+  end
   local id = string.match(jobKey, ".*:(.*)")
   return string.sub(jobKey, 1, #jobKey - #id - 1), id
 end

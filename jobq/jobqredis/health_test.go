@@ -1,0 +1,94 @@
+package jobqredis
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func hasWarning(h HealthReport, sub string) bool {
+	for _, w := range h.Warnings {
+		if strings.Contains(w, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHealthSharedServer checks Health against ATLAS_TEST_REDIS_URL: its
+// AOF warning must match the server's actual appendonly setting.
+func TestHealthSharedServer(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	ctx := context.Background()
+	h, err := d.Health(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.RedisVersion == "" {
+		t.Fatalf("no version: %+v", h)
+	}
+	aof, err := d.client.ConfigGet(ctx, "appendonly").Result()
+	if err != nil {
+		t.Skipf("CONFIG GET not allowed: %v", err)
+	}
+	if want := aof["appendonly"] == "no"; hasWarning(h, "AOF is off") != want {
+		t.Fatalf("appendonly=%s but warnings %q", aof["appendonly"], h.Warnings)
+	}
+	if h.OK() != (len(h.Warnings) == 0) {
+		t.Fatal("OK disagrees with Warnings")
+	}
+}
+
+// TestHealth starts servers with known settings: without AOF it warns
+// about AOF only; with AOF and an eviction policy it warns about eviction
+// only.
+func TestHealth(t *testing.T) {
+	needBinaries(t, "redis-server")
+	ctx := context.Background()
+	cases := []struct {
+		name             string
+		args             []string
+		wantAOF, wantEvi bool
+		policy, aof      string
+	}{
+		{"NoAOF", []string{"--save", "", "--appendonly", "no"}, true, false, "noeviction", "no"},
+		{"AOFWithEviction", []string{"--save", "", "--appendonly", "yes", "--maxmemory-policy", "allkeys-lru"}, false, true, "allkeys-lru", "yes"},
+		{"Safe", []string{"--save", "", "--appendonly", "yes", "--maxmemory-policy", "noeviction"}, false, false, "noeviction", "yes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startRedisProc(t, "", false, tc.args...)
+			d, err := Open(ctx, srv.url(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			h, err := d.Health(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.AppendOnly != tc.aof || h.MaxMemoryPolicy != tc.policy || !strings.HasPrefix(h.RedisVersion, "7.") && !strings.HasPrefix(h.RedisVersion, "8.") {
+				t.Fatalf("report %+v", h)
+			}
+			if hasWarning(h, "AOF") != tc.wantAOF || hasWarning(h, "maxmemory-policy is") != tc.wantEvi {
+				t.Fatalf("warnings %q (want AOF %v, eviction %v)", h.Warnings, tc.wantAOF, tc.wantEvi)
+			}
+			if h.OK() != (!tc.wantAOF && !tc.wantEvi) {
+				t.Fatalf("OK = %v with %q", h.OK(), h.Warnings)
+			}
+		})
+	}
+}
+
+func TestVersionBelow(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{{"6.0.9", true}, {"6.2.0", false}, {"7.0.15", false}, {"5.0.7", true}, {"garbage", false}, {"", false}} {
+		if got := versionBelow(tc.v, 6, 2); got != tc.want {
+			t.Errorf("versionBelow(%q) = %v", tc.v, got)
+		}
+	}
+}

@@ -9,6 +9,15 @@ import (
 	"github.com/sevra/atlas/jobq/jobqdriver"
 )
 
+// validQueueName rejects names BullMQ forbids: empty, or containing ':'
+// (the key separator).
+func validQueueName(name string) error {
+	if name == "" || strings.Contains(name, ":") {
+		return fmt.Errorf("%w: queue name %q is empty or contains ':'", ErrInvalidOption, name)
+	}
+	return nil
+}
+
 // validate checks options against BullMQ's rules.
 func (o *JobOptions) validate() error {
 	if o == nil {

@@ -61,8 +61,8 @@ func (f *FlowProducer) Add(ctx context.Context, flow FlowJob) (*FlowNode, error)
 }
 
 func (f *FlowProducer) build(fj FlowJob, now time.Time, root bool) (*jobqdriver.FlowNode, error) {
-	if fj.Queue == "" {
-		return nil, fmt.Errorf("%w: flow job %q has no queue", ErrInvalidOption, fj.Name)
+	if err := validQueueName(fj.Queue); err != nil {
+		return nil, fmt.Errorf("flow job %q: %w", fj.Name, err)
 	}
 	if err := fj.Opts.validate(); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package jobq
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -135,5 +136,20 @@ func TestKeepHelpers(t *testing.T) {
 	}
 	if k := KeepFor(time.Millisecond, 3); k.Age != 1 || k.Count != 3 {
 		t.Errorf("KeepFor(1ms, 3) = %+v", k)
+	}
+}
+
+func TestQueueNames(t *testing.T) {
+	t.Parallel()
+	for _, n := range []string{"", "a:b"} {
+		if err := validQueueName(n); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("validQueueName(%q) = %v", n, err)
+		}
+		if _, err := NewWorker(n, nil, func(context.Context, *Job) (any, error) { return nil, nil }, nil); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("NewWorker(%q) = %v", n, err)
+		}
+	}
+	if err := validQueueName("media"); err != nil {
+		t.Error(err)
 	}
 }

@@ -73,6 +73,9 @@ func (q *Queue) Add(ctx context.Context, name string, data any, opts *JobOptions
 
 // AddBulk adds several jobs in one round trip, each atomically.
 func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
+	if err := validQueueName(q.name); err != nil {
+		return nil, err
+	}
 	now := q.cfg.Clock()
 	recs := make([]*jobqdriver.Job, len(jobs))
 	for i, b := range jobs {

@@ -116,6 +116,9 @@ func NewWorker(queue string, backend jobqdriver.Driver, proc Processor, cfg *Wor
 	if proc == nil {
 		return nil, fmt.Errorf("%w: nil processor", ErrInvalidOption)
 	}
+	if err := validQueueName(queue); err != nil {
+		return nil, err
+	}
 	w := &Worker{queue: queue, drv: backend, proc: proc, active: map[string]*activeJob{}}
 	if cfg != nil {
 		w.cfg = *cfg

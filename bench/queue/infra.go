@@ -96,8 +96,10 @@ func (r *redisServer) resetStats() error {
 	return r.cli.ConfigResetStat(context.Background()).Err()
 }
 
-var cmdstatRe = regexp.MustCompile(`^cmdstat_([^:]+):calls=(\d+)`)
+var cmdstatRe = regexp.MustCompile(`^cmdstat_([^:]+):calls=(\d+),usec=(\d+)`)
 
+// commandStats returns calls per command, and under "usec:<cmd>" the
+// microseconds Redis spent in it (a script's usec includes its calls).
 func (r *redisServer) commandStats() (map[string]int64, error) {
 	info, err := r.cli.Info(context.Background(), "commandstats").Result()
 	if err != nil {
@@ -108,6 +110,8 @@ func (r *redisServer) commandStats() (map[string]int64, error) {
 		if m := cmdstatRe.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
 			n, _ := strconv.ParseInt(m[2], 10, 64)
 			out[m[1]] = n
+			us, _ := strconv.ParseInt(m[3], 10, 64)
+			out["usec:"+m[1]] = us
 		}
 	}
 	return out, nil

@@ -397,7 +397,7 @@ func (e *env) runOne(s Spec) *Run {
 			r.CmdStats = st
 			r.Cmds = 0
 			for k, v := range st {
-				if k != "info" && k != "config|resetstat" && k != "config" {
+				if k != "info" && k != "config|resetstat" && k != "config" && !strings.HasPrefix(k, "usec:") {
 					r.Cmds += v
 				}
 			}

@@ -215,9 +215,9 @@ func (e *env) report(contenders []string, loadEnd string) string {
 	}
 
 	// Cost table.
-	w("Cost of each run: CPU seconds per 10,000 jobs of the contender's process (worker, plus the producer where the scenario has one) and of the Redis or PostgreSQL server (— for the in-process SQLite contenders), the contender process's max RSS, and Redis commands per job (INFO commandstats, all calls ÷ jobs).\n\n")
-	w("| scenario | c | retention | contender | jobs/s | client CPU s/10k | server CPU s/10k | max RSS MB | Redis cmds/job | load 1m |\n")
-	w("|---|---:|---|---|---:|---:|---:|---:|---:|---:|\n")
+	w("Cost of each run: CPU seconds per 10,000 jobs of the contender's process (worker, plus the producer where the scenario has one) and of the Redis or PostgreSQL server (— for the in-process SQLite contenders), the contender process's max RSS, Redis commands per job (INFO commandstats, all calls including those made inside Lua scripts ÷ jobs), Lua script calls (EVALSHA/EVAL, i.e. roughly the round trips) per job, and the microseconds Redis spent inside scripts per job.\n\n")
+	w("| scenario | c | retention | contender | jobs/s | client CPU s/10k | server CPU s/10k | max RSS MB | Redis cmds/job | Lua calls/job | µs in Lua/job | load 1m |\n")
+	w("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range e.runs {
 		if r.Res.Note == "n/a" || r.Res.Jobs == 0 {
 			continue
@@ -227,16 +227,23 @@ func (e *env) report(contenders []string, loadEnd string) string {
 			ret = "kept"
 		}
 		per := 10000 / float64(r.Res.Jobs)
-		srv, cmds := "—", "—"
+		srv, cmds, lua, luaUS := "—", "—", "—", "—"
 		if r.ServerCPU >= 0 {
 			srv = fmt.Sprintf("%.2f", r.ServerCPU*per)
 		}
 		if r.Cmds >= 0 {
 			cmds = fmt.Sprintf("%.1f", float64(r.Cmds)/float64(r.Res.Jobs))
+			var calls, us int64
+			for _, k := range []string{"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall"} {
+				calls += r.CmdStats[k]
+				us += r.CmdStats["usec:"+k]
+			}
+			lua = fmt.Sprintf("%.2f", float64(calls)/float64(r.Res.Jobs))
+			luaUS = fmt.Sprintf("%.1f", float64(us)/float64(r.Res.Jobs))
 		}
 		load := strings.Fields(r.LoadAvg + " ?")[0]
-		w("| %s | %d | %s | %s | %.0f | %.2f | %s | %d | %s | %s |\n", r.Scenario, r.Conc, ret, displayName[r.Contender],
-			r.rate(), r.ChildCPU*per, srv, r.MaxRSSKB/1024, cmds, load)
+		w("| %s | %d | %s | %s | %.0f | %.2f | %s | %d | %s | %s | %s | %s |\n", r.Scenario, r.Conc, ret, displayName[r.Contender],
+			r.rate(), r.ChildCPU*per, srv, r.MaxRSSKB/1024, cmds, lua, luaUS, load)
 	}
 	w("\n")
 	return b.String()

@@ -51,6 +51,7 @@ async function view(queue, id) {
 // parent (return the children values).
 async function nodeProcess(job, rec) {
   if (rec) await rec(job);
+  if (arg.lite) return { by: 'node' };
   await job.updateProgress({ pct: 50, by: 'node' });
   await job.log('node attempt ' + (job.attemptsMade + 1));
   const d = job.data || {};
@@ -115,7 +116,7 @@ async function main() {
       }
       case 'work': {
         // A Node Worker. arg: {name, concurrency, count (stop after that
-        // many finished jobs), results (a hash: HINCRBY <id> per
+        // many finished jobs), lite (only record and return), results (a hash: HINCRBY <id> per
         // processing), order (a list: RPUSH <id>), stalledInterval,
         // lockDuration, maxStalledCount, timeout}.
         const rc = new IORedis(connection);

@@ -3,7 +3,9 @@ package jobqredis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -60,6 +62,46 @@ func nextMillisOf(j *jobqdriver.Job, now int64) int64 {
 	return ts + j.Delay
 }
 
+// withRepeatOpts adds to a scheduler job's opts the keys a Node BullMQ
+// 6.7 Worker reads when it takes a scheduler job to add the next one:
+// "repeat" (every or pattern, tz, limit, offset, startDate, endDate and
+// count, the job's iteration) and "prevMillis" (the run the job is for).
+// BullMQ's worker cannot advance a scheduler whose job lacks opts.repeat;
+// Go workers ignore both keys.
+func withRepeatOpts(j *jobqdriver.Job, s *jobqdriver.Scheduler, millis int64, count int) error {
+	rep := map[string]any{"count": count}
+	if s.Every > 0 {
+		rep["every"] = s.Every
+		rep["offset"] = s.Offset
+	} else {
+		rep["pattern"] = s.Pattern
+	}
+	if s.TZ != "" {
+		rep["tz"] = s.TZ
+	}
+	if s.Limit > 0 {
+		rep["limit"] = s.Limit
+	}
+	if s.StartDate > 0 {
+		rep["startDate"] = s.StartDate
+	}
+	if s.EndDate > 0 {
+		rep["endDate"] = s.EndDate
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("jobqredis: encode repeat opts: %w", err)
+	}
+	extra := maps.Clone(j.Opts.Extra)
+	if extra == nil {
+		extra = map[string]json.RawMessage{}
+	}
+	extra["repeat"] = b
+	extra["prevMillis"] = json.RawMessage(itoa(millis))
+	j.Opts.Extra = extra
+	return nil
+}
+
 // UpsertScheduler stores a scheduler and replaces its pending job with
 // first, atomically.
 func (d *Driver) UpsertScheduler(ctx context.Context, queue string, s jobqdriver.Scheduler, first *jobqdriver.Job, now int64) error {
@@ -76,13 +118,16 @@ func (d *Driver) UpsertScheduler(ctx context.Context, queue string, s jobqdriver
 	if first.RepeatJobKey == "" {
 		first.RepeatJobKey = s.ID
 	}
-	jargs, err := d.jobArgv(first, now)
-	if err != nil {
-		return err
-	}
 	next := s.Next
 	if next == 0 {
 		next = nextMillisOf(first, now)
+	}
+	if err := withRepeatOpts(first, &s, next, max(s.Iterations, 1)); err != nil {
+		return err
+	}
+	jargs, err := d.jobArgv(first, now)
+	if err != nil {
+		return err
 	}
 	args := []any{s.ID, itoa(next), itoa(now), strconv.Itoa(len(fields) / 2)}
 	args = append(args, fields...)
@@ -104,6 +149,16 @@ func (d *Driver) ScheduleNext(ctx context.Context, queue, schedulerID string, ne
 	}
 	if next.RepeatJobKey == "" {
 		next.RepeatJobKey = schedulerID
+	}
+	s, err := d.GetScheduler(ctx, queue, schedulerID)
+	if errors.Is(err, jobqdriver.ErrJobNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := withRepeatOpts(next, s, nextMillisOf(next, now), s.Iterations+1); err != nil {
+		return false, err
 	}
 	jargs, err := d.jobArgv(next, now)
 	if err != nil {

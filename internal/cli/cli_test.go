@@ -79,7 +79,7 @@ func TestMigrateAndSeedCommands(t *testing.T) {
 	t.Parallel()
 	env := mapEnv(map[string]string{"ATLAS_DATA_DIR": storetest.TempDataDir(t), "ATLAS_SEED_PROGRESS": "false"})
 	var out, errb strings.Builder
-	if code := Run(context.Background(), []string{"migrate"}, env, &out, &errb); code != 0 || !strings.Contains(out.String(), "applied 1 migration(s) [1]") {
+	if code := Run(context.Background(), []string{"migrate"}, env, &out, &errb); code != 0 || !strings.Contains(out.String(), "applied 2 migration(s) [1 2]") {
 		t.Fatalf("migrate = %d %s %s", code, out.String(), errb.String())
 	}
 	out.Reset()

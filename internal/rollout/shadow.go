@@ -1,0 +1,130 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Comparison is one shadow result: the side result a worker computed and
+// the live value the synchronous path wrote, for one subject.
+type Comparison struct {
+	Module Module
+	// Subject identifies what was compared, e.g. "salon 42".
+	Subject string
+	// IDs are extra identifiers for the log (job id, event id, …).
+	IDs    []any
+	Live   any
+	Shadow any
+	Match  bool
+	At     time.Time
+}
+
+// Counts are one module's shadow results so far.
+type Counts struct {
+	Module   Module `json:"module"`
+	Match    int64  `json:"match"`
+	Mismatch int64  `json:"mismatch"`
+}
+
+// Recorder counts shadow matches and mismatches, exports them as
+// atlas_shadow_results_total{module,result} and keeps the most recent
+// mismatches for the dashboard. It is safe for concurrent use.
+type Recorder struct {
+	log     *slog.Logger
+	results *prometheus.CounterVec
+	keep    int
+
+	mu     sync.Mutex
+	counts map[Module]*Counts
+	recent []Comparison
+}
+
+// NewRecorder returns a recorder that logs mismatches to log and registers
+// its counter with reg (nil: not exported). It keeps the last keep
+// mismatches (default 100 when keep <= 0).
+func NewRecorder(log *slog.Logger, reg prometheus.Registerer, keep int) (*Recorder, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if keep <= 0 {
+		keep = 100
+	}
+	r := &Recorder{log: log, keep: keep, counts: map[Module]*Counts{},
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atlas_shadow_results_total",
+			Help: "Shadow-mode comparisons of a worker's side result with the synchronous result, by module and result (match, mismatch).",
+		}, []string{"module", "result"})}
+	if reg != nil {
+		if err := reg.Register(r.results); err != nil {
+			return nil, fmt.Errorf("register shadow metrics: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Record counts c (and logs it when it is a mismatch) and returns c.Match.
+func (r *Recorder) Record(ctx context.Context, c Comparison) bool {
+	if c.At.IsZero() {
+		c.At = time.Now()
+	}
+	result := "match"
+	if !c.Match {
+		result = "mismatch"
+	}
+	r.results.WithLabelValues(string(c.Module), result).Inc()
+	r.mu.Lock()
+	n := r.counts[c.Module]
+	if n == nil {
+		n = &Counts{Module: c.Module}
+		r.counts[c.Module] = n
+	}
+	if c.Match {
+		n.Match++
+	} else {
+		n.Mismatch++
+		r.recent = append(r.recent, c)
+		if len(r.recent) > r.keep {
+			r.recent = slices.Delete(r.recent, 0, len(r.recent)-r.keep)
+		}
+	}
+	r.mu.Unlock()
+	if c.Match {
+		r.log.DebugContext(ctx, "shadow result matches", append([]any{"module", c.Module, "subject", c.Subject}, c.IDs...)...)
+	} else {
+		r.log.WarnContext(ctx, "shadow result mismatch", append([]any{"module", c.Module, "subject", c.Subject,
+			"live", fmt.Sprintf("%+v", c.Live), "shadow", fmt.Sprintf("%+v", c.Shadow)}, c.IDs...)...)
+	}
+	return c.Match
+}
+
+// Counts returns the counts of every module that recorded a result, in
+// Modules order (the read API for the dashboard).
+func (r *Recorder) Counts() []Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Counts
+	for _, m := range Modules {
+		if c, ok := r.counts[m]; ok {
+			out = append(out, *c)
+		}
+	}
+	for m, c := range r.counts {
+		if !Known(m) {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
+
+// RecentMismatches returns the kept mismatches, newest last.
+func (r *Recorder) RecentMismatches() []Comparison {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.recent)
+}

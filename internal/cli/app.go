@@ -14,8 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/review"
+	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -42,6 +46,13 @@ type Services struct {
 	Jobs *jobs.Producer
 	// Queues is the queue backend, for the dashboard and admin routes.
 	Queues *jobs.Backend
+	// Outbox writes and publishes domain events (nil in tests that replace
+	// buildServices).
+	Outbox *outbox.Outbox
+	// Shadow holds the shadow-mode comparison counts for the dashboard.
+	Shadow *rollout.Recorder
+	// Reviews serves POST /api/v1/salons/{slug}/reviews (nil: route off).
+	Reviews *review.Service
 }
 
 // Wiring is what buildServices gets to construct components from.
@@ -67,7 +78,17 @@ func buildServices(ctx context.Context, w Wiring) (Services, error) {
 	s.Checks = append(s.Checks, httpapi.Check{Name: "queue", Run: backend.Check})
 	s.Queues = backend
 	reg := jobs.NewRegistry()
+	ov, err := jobs.ParseOverrides(w.Config.QueueConcurrency, w.Config.QueueLimiter)
+	if err != nil {
+		backend.Close()
+		return s, err
+	}
+	ov.Apply(reg)
 	s.Jobs = jobs.NewProducer(reg, backend.Driver)
+	if err := wireModules(&s, w, reg); err != nil {
+		backend.Close()
+		return s, err
+	}
 	if w.Workers {
 		wk, err := jobs.NewWorkers(reg, backend.Driver, jobs.WorkersConfig{
 			Queues: splitList(w.Config.WorkerQueues), Logger: w.Logger, Registry: w.Registry,
@@ -81,6 +102,32 @@ func buildServices(ctx context.Context, w Wiring) (Services, error) {
 		}
 	}
 	return s, nil
+}
+
+// wireModules builds the outbox, its relay and the domain modules, and
+// registers the modules' job handlers in reg. Every process (run, serve,
+// worker) runs a relay: several relays share the outbox safely.
+func wireModules(s *Services, w Wiring, reg *jobs.Registry) error {
+	cfg := w.Config
+	shadow, err := rollout.NewRecorder(w.Logger, w.Registry, 100)
+	if err != nil {
+		return err
+	}
+	ob, err := outbox.New(outbox.Config{Store: w.Store, Jobs: s.Jobs, Logger: w.Logger, Registry: w.Registry,
+		BacklogAlertRows: cfg.OutboxAlertRows, BacklogAlertAge: cfg.OutboxAlertAge, Retention: cfg.OutboxRetention})
+	if err != nil {
+		return err
+	}
+	cities := geo.NewService(w.Store, shadow, w.Logger)
+	reviews := review.NewService(review.Config{Store: w.Store, Outbox: ob, Cities: cities, Modes: cfg.Modes,
+		Shadow: shadow, Logger: w.Logger})
+	cities.Register(reg)
+	reviews.Register(reg)
+	s.Outbox, s.Shadow, s.Reviews = ob, shadow, reviews
+	s.Components = append(s.Components, ob.NewRelay(outbox.RelayConfig{}))
+	s.Checks = append(s.Checks, httpapi.Check{Name: "outbox", Run: ob.Check})
+	w.Logger.Info("rollout modes", "modes", cfg.Modes.String())
+	return nil
 }
 
 func runAll(ctx context.Context, e *env, cfg *Config, _ []string) error {
@@ -126,7 +173,11 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 		if err := os.MkdirAll(cfg.storageDir(), 0o755); err != nil {
 			return fmt.Errorf("create storage dir: %w", err)
 		}
-		h, err := httpapi.NewHandler(httpapi.Deps{Logger: e.log, Store: st, Registry: reg, Checks: svc.Checks, AdminToken: cfg.AdminToken})
+		deps := httpapi.Deps{Logger: e.log, Store: st, Registry: reg, Checks: svc.Checks, AdminToken: cfg.AdminToken, Users: st}
+		if svc.Reviews != nil {
+			deps.Reviews = svc.Reviews
+		}
+		h, err := httpapi.NewHandler(deps)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/sevra/atlas/internal/tracing"
 )
 
 // command is one subcommand.
@@ -120,7 +122,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv,
-		log:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		log:      slog.New(tracing.NewLogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
 		services: buildServices}
 	if err := c.run(ctx, e, cfg, pos); err != nil {
 		if errors.Is(err, errUsage) {

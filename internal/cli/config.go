@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/rollout"
 )
 
 // Config is every setting of every command; each command binds the subset
@@ -19,6 +22,15 @@ type Config struct {
 	LogLevel        string
 	ShutdownTimeout time.Duration
 	Demo            bool
+
+	// Modes are the rollout modes per module (ATLAS_MODE_<MODULE>).
+	Modes rollout.Modes
+	// QueueConcurrency and QueueLimiter override queue settings
+	// ("media=4,analytics=20", "media=10/1s").
+	QueueConcurrency, QueueLimiter string
+	// Outbox backlog alert thresholds and retention of published rows.
+	OutboxAlertRows                 int
+	OutboxAlertAge, OutboxRetention time.Duration
 
 	RedisURL         string
 	RedisPrefix      string
@@ -52,8 +64,60 @@ func (c *Config) queueSettings() []setting {
 	)
 }
 
+// moduleSettings are the rollout modes, queue overrides and outbox
+// thresholds of the processes that produce or run jobs.
+func (c *Config) moduleSettings() []setting {
+	var out []setting
+	for _, m := range rollout.Modules {
+		out = append(out, modeSetting(c, m))
+	}
+	return append(out,
+		checked(stringSetting(&c.QueueConcurrency, "queue-concurrency", "ATLAS_QUEUE_CONCURRENCY", "",
+			"per-queue worker concurrency, e.g. media=4,analytics=20 (defaults: media=CPUs, notifications=2, analytics=10, maintenance=1)"),
+			func(v string) error { _, err := jobs.ParseOverrides(v, ""); return err }),
+		checked(stringSetting(&c.QueueLimiter, "queue-limiter", "ATLAS_QUEUE_LIMITER", "",
+			"per-queue rate limit across workers as MAX/DURATION or off, e.g. media=10/1s (default: media=10/1s)"),
+			func(v string) error { _, err := jobs.ParseOverrides("", v); return err }),
+		intSetting(&c.OutboxAlertRows, "outbox-alert-rows", "ATLAS_OUTBOX_ALERT_ROWS", 10_000,
+			"unpublished outbox rows above which /readyz fails and atlas_outbox_backlog_alert is 1"),
+		durationSetting(&c.OutboxAlertAge, "outbox-alert-age", "ATLAS_OUTBOX_ALERT_AGE", 5*time.Minute,
+			"age of the oldest unpublished outbox row above which the backlog alert fires"),
+		durationSetting(&c.OutboxRetention, "outbox-retention", "ATLAS_OUTBOX_RETENTION", 24*time.Hour,
+			"how long published outbox rows are kept before the relay prunes them"),
+	)
+}
+
+// checked validates a setting's value with check before storing it.
+func checked(s setting, check func(string) error) setting {
+	set := s.set
+	s.set = func(v string) error {
+		if err := check(v); err != nil {
+			return err
+		}
+		return set(v)
+	}
+	return s
+}
+
+// modeSetting is ATLAS_MODE_<MODULE> / --mode-<module>.
+func modeSetting(c *Config, m rollout.Module) setting {
+	return setting{flag: "mode-" + string(m), env: "ATLAS_MODE_" + strings.ToUpper(string(m)), def: string(rollout.DefaultMode),
+		usage: "rollout mode of the " + string(m) + " module: sync (in the request), shadow (in the request and in a worker, compared) or async (worker only)",
+		set: func(v string) error {
+			mode, err := rollout.ParseMode(v)
+			if err != nil {
+				return err
+			}
+			if c.Modes == nil {
+				c.Modes = rollout.Modes{}
+			}
+			c.Modes[m] = mode
+			return nil
+		}}
+}
+
 func (c *Config) serverSettings() []setting {
-	return append(c.queueSettings(),
+	return append(append(c.queueSettings(), c.moduleSettings()...),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
 		stringSetting(&c.Storage, "storage", "ATLAS_STORAGE", "",
 			"directory for uploaded files; empty means <data-dir>/media"),
@@ -72,7 +136,7 @@ func (c *Config) runSettings() []setting {
 }
 
 func (c *Config) workerSettings() []setting {
-	return append(c.queueSettings(),
+	return append(append(c.queueSettings(), c.moduleSettings()...),
 		stringSetting(&c.WorkerQueues, "queues", "ATLAS_WORKER_QUEUES", "",
 			"comma-separated queues to work (media, notifications, analytics, maintenance); empty = all"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,

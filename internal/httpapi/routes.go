@@ -40,6 +40,11 @@ type Deps struct {
 	SalonCacheTTL *time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Reviews stores reviews; nil leaves POST …/reviews out.
+	Reviews ReviewCreator
+	// Users resolves the user behind a token (the admin token's system
+	// user for now).
+	Users Users
 }
 
 // NewHandler returns the whole HTTP interface with logging, metrics and
@@ -60,7 +65,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return recoverPanics(d.Logger, m.instrument(logRequests(d.Logger, mux))), nil
+	return traceRequests(recoverPanics(d.Logger, m.instrument(logRequests(d.Logger, mux)))), nil
 }
 
 // addRoutes lists every route Atlas serves.
@@ -75,6 +80,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v1/cities/{slug}", getCity(d.Logger, d.Store))
 	mux.Handle("GET /api/v1/salons", listSalons(d.Logger, d.Store))
 	mux.Handle("GET /api/v1/salons/{slug}", getSalon(d.Logger, d.Store, salonCache))
+	if d.Reviews != nil {
+		mux.Handle("POST /api/v1/salons/{slug}/reviews", createReview(d.Logger, d))
+	}
 	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
 	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now))
 	mux.Handle("/api/", notFoundJSON(d.Logger))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/sevra/atlas/internal/tracing"
 	"github.com/sevra/atlas/jobq"
 	"github.com/sevra/atlas/jobq/jobqdriver"
 )
@@ -86,6 +87,10 @@ func (r *Registry) dispatch(queue string) jobq.Processor {
 		h, ok := hs[job.Name]
 		if !ok {
 			return nil, jobq.Unrecoverable(fmt.Errorf("no handler for job %q on queue %s", job.Name, queue))
+		}
+		// The request's trace rides in the job data; handlers log with ctx.
+		if tc, ok := tracing.FromJobData(job.Data); ok {
+			ctx = tracing.With(ctx, tc.Child())
 		}
 		return h(ctx, job)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sevra/atlas/internal/tracing"
 	"github.com/sevra/atlas/jobq"
 	"github.com/sevra/atlas/jobq/jobqdriver"
 )
@@ -80,7 +81,11 @@ func (w *Workers) Start(ctx context.Context) error {
 		if m := w.metrics; m != nil {
 			cfg.OnCompleted = func(j *jobq.Job, _ []byte) { m.observe(q, j, "completed") }
 			cfg.OnFailed = func(j *jobq.Job, err error) {
-				w.log.Warn("job attempt failed", "queue", q, "job", j.ID, "name", j.Name, "attempt", j.AttemptsMade+1, "err", err)
+				ctx := context.Background()
+				if tc, ok := tracing.FromJobData(j.Data); ok {
+					ctx = tracing.With(ctx, tc)
+				}
+				w.log.WarnContext(ctx, "job attempt failed", "queue", q, "job", j.ID, "name", j.Name, "attempt", j.AttemptsMade+1, "err", err)
 				m.observe(q, j, "failed")
 			}
 		}

@@ -167,12 +167,14 @@ func New(cfg Config) (*Outbox, error) {
 func (o *Outbox) Routes() Routes { return o.routes }
 
 // Add inserts events into the outbox through tx, the domain write's
-// transaction. Events in sync mode are skipped. The caller commits, then
-// calls Publish with the same events.
+// transaction. Events in sync mode are skipped. An event whose id is
+// already stored is skipped too, so a retried job may derive its event id
+// from the job id. The caller commits, then calls Publish with the same
+// events.
 func (o *Outbox) Add(ctx context.Context, tx Execer, events ...Event) error {
 	now := o.cfg.Now().UTC()
 	q := o.st.Rebind(`INSERT INTO outbox (event_id, type, payload, created_at, trace, mode, lease_until)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
 	for i := range events {
 		e := &events[i]
 		if e.Mode == rollout.Sync {

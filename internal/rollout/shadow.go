@@ -128,3 +128,38 @@ func (r *Recorder) RecentMismatches() []Comparison {
 	defer r.mu.Unlock()
 	return slices.Clone(r.recent)
 }
+
+// Measure computes a shadow comparison: the live value, the side result,
+// and whether they match.
+type Measure func(ctx context.Context) (live, shadow any, match bool, err error)
+
+// settleTries and settlePause: a mismatch is measured again this many
+// times, this far apart, before it counts, because the synchronous path
+// may still be committing a newer result than the one the side result saw.
+const (
+	settleTries = 3
+	settlePause = 200 * time.Millisecond
+)
+
+// Compare measures until the results match or the tries run out, then
+// records the last measurement under module, subject and ids.
+func (r *Recorder) Compare(ctx context.Context, module Module, subject string, ids []any, measure Measure) (bool, error) {
+	var live, side any
+	var match bool
+	for try := range settleTries {
+		var err error
+		live, side, match, err = measure(ctx)
+		if err != nil {
+			return false, err
+		}
+		if match || try == settleTries-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(settlePause):
+		}
+	}
+	return r.Record(ctx, Comparison{Module: module, Subject: subject, IDs: ids, Live: live, Shadow: side, Match: match}), nil
+}

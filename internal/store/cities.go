@@ -99,3 +99,36 @@ func (s *Store) RefreshCityStats(ctx context.Context, now time.Time, ids ...int6
 	}
 	return nil
 }
+
+// CityStats are a city's denormalised statistics.
+type CityStats struct {
+	SalonCount  int64
+	ReviewCount int64
+	AvgRating   float64
+}
+
+// CityStatsFor returns the statistics stored on city id (Stored) and the
+// ones its salons give now (Computed), read in one transaction, without
+// writing: the shadow run of refresh-city-stats compares the two.
+func (s *Store) CityStatsFor(ctx context.Context, id int64) (stored, computed CityStats, err error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.dialect == Postgres})
+	if err != nil {
+		return stored, computed, fmt.Errorf("city stats %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, s.Rebind("SELECT salon_count, review_count, avg_rating FROM cities WHERE id = ?"), id).
+		Scan(&stored.SalonCount, &stored.ReviewCount, &stored.AvgRating)
+	if err != nil {
+		return stored, computed, notFound(err, fmt.Sprintf("city %d", id))
+	}
+	q := `SELECT count(*), coalesce(sum(rating_count), 0),
+		coalesce(CAST(sum(rating_sum) AS DOUBLE PRECISION) / nullif(sum(rating_count), 0), 0)
+		FROM salons WHERE city_id = ?`
+	if s.dialect == SQLite {
+		q = replaceDouble(q)
+	}
+	if err := tx.QueryRowContext(ctx, s.Rebind(q), id).Scan(&computed.SalonCount, &computed.ReviewCount, &computed.AvgRating); err != nil {
+		return stored, computed, fmt.Errorf("city stats %d: %w", id, err)
+	}
+	return stored, computed, tx.Commit()
+}

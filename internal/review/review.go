@@ -1,0 +1,233 @@
+// Package review writes salon reviews and keeps each salon's rating
+// aggregates (sum, count, average, Bayesian score) up to date: the POST
+// path, the ReviewCreated outbox event, and the
+// recompute-review-aggregates job with its shadow comparison.
+package review
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/store"
+)
+
+// JobRecompute is the job that recomputes one salon's aggregates.
+const JobRecompute = "recompute-review-aggregates"
+
+// Review is a stored review.
+type Review struct {
+	ID        int64     `json:"id"`
+	SalonID   int64     `json:"salon_id"`
+	UserID    int64     `json:"user_id"`
+	Rating    int       `json:"rating"`
+	Body      string    `json:"body"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Aggregate is a salon's rating aggregate over its published reviews.
+type Aggregate struct {
+	SalonID  int64   `json:"salonId"`
+	Sum      int64   `json:"sum"`
+	Count    int64   `json:"count"`
+	Avg      float64 `json:"avg"`
+	Bayesian float64 `json:"bayesian"`
+}
+
+// Equal reports whether a and b agree (floats within 1e-9).
+func (a Aggregate) Equal(b Aggregate) bool {
+	return a.SalonID == b.SalonID && a.Sum == b.Sum && a.Count == b.Count &&
+		math.Abs(a.Avg-b.Avg) < 1e-9 && math.Abs(a.Bayesian-b.Bayesian) < 1e-9
+}
+
+// aggregateOf derives avg and Bayesian score from sum and count.
+func aggregateOf(salonID, sum, count int64) Aggregate {
+	a := Aggregate{SalonID: salonID, Sum: sum, Count: count, Bayesian: store.BayesianScore(sum, count)}
+	if count > 0 {
+		a.Avg = float64(sum) / float64(count)
+	}
+	return a
+}
+
+// Outbox is what the service needs from the outbox; *outbox.Outbox
+// implements it.
+type Outbox interface {
+	Add(ctx context.Context, tx outbox.Execer, events ...outbox.Event) error
+	Publish(ctx context.Context, events ...outbox.Event) error
+}
+
+// CityRefresher recomputes a city's statistics in process (geo's sync
+// and shadow modes); *geo.Service implements it.
+type CityRefresher interface {
+	Refresh(ctx context.Context, cityID int64) error
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  *store.Store
+	Outbox Outbox
+	// Cities refreshes city statistics when the geo module runs inline.
+	Cities CityRefresher
+	// Modes are the rollout modes; the service reads reviews and geo.
+	Modes rollout.Modes
+	// Shadow records shadow comparisons (nil: not recorded).
+	Shadow *rollout.Recorder
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// ShadowFault, when set, alters the side result of a shadow run
+	// before the comparison (tests inject mismatches with it).
+	ShadowFault func(*Aggregate)
+}
+
+// Service writes reviews and recomputes aggregates.
+type Service struct {
+	cfg Config
+	st  *store.Store
+	log *slog.Logger
+}
+
+// NewService returns a service.
+func NewService(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger}
+}
+
+// Create stores a published review of the salon at slug (a current or an
+// old slug) by userID, and its ReviewCreated event in the same
+// transaction. After the commit the event is published (fast path); in the
+// reviews module's sync and shadow modes the aggregates are also
+// recomputed here, in the request.
+func (s *Service) Create(ctx context.Context, slug string, userID int64, in Input) (Review, error) {
+	salon, _, err := s.st.ResolveSalonSlug(ctx, slug)
+	if err != nil {
+		return Review{}, err
+	}
+	mode := s.cfg.Modes.Mode(rollout.Reviews)
+	r := Review{SalonID: salon.ID, UserID: userID, Rating: in.Rating, Body: in.Body, Status: "published",
+		CreatedAt: s.cfg.Now().UTC()}
+	tx, err := s.st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return Review{}, fmt.Errorf("create review: %w", err)
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, s.st.Rebind(`INSERT INTO reviews (salon_id, user_id, rating, body, status, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), r.SalonID, r.UserID, r.Rating, r.Body, r.Status, r.CreatedAt).Scan(&r.ID)
+	if err != nil {
+		return Review{}, fmt.Errorf("create review: %w", err)
+	}
+	ev, err := outbox.NewEvent(ctx, outbox.ReviewCreated, map[string]int64{"reviewId": r.ID, "salonId": r.SalonID}, mode)
+	if err != nil {
+		return Review{}, err
+	}
+	if err := s.cfg.Outbox.Add(ctx, tx, ev); err != nil {
+		return Review{}, fmt.Errorf("create review: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Review{}, fmt.Errorf("create review: %w", err)
+	}
+	_ = s.cfg.Outbox.Publish(ctx, ev) // on failure the relay publishes it; logged there
+	if mode.Inline() {
+		// The review is stored; a failed recompute is logged, not returned,
+		// so the client does not retry and write the review twice.
+		if _, err := s.Recompute(ctx, salon.ID, ""); err != nil {
+			s.log.ErrorContext(ctx, "sync recompute of review aggregates", "salon", salon.ID, "review", r.ID, "err", err)
+		}
+	}
+	return r, nil
+}
+
+// computeAggregate sums the salon's published reviews through q.
+func (s *Service) computeAggregate(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, salonID int64) (Aggregate, error) {
+	var sum, count int64
+	err := q.QueryRowContext(ctx, s.st.Rebind(`SELECT coalesce(sum(rating), 0), count(*) FROM reviews
+		WHERE salon_id = ? AND status = 'published'`), salonID).Scan(&sum, &count)
+	if err != nil {
+		return Aggregate{}, fmt.Errorf("aggregate salon %d: %w", salonID, err)
+	}
+	return aggregateOf(salonID, sum, count), nil
+}
+
+// Recompute recomputes salon salonID's aggregates from its published
+// reviews and stores them with salons.updated_at in one short
+// transaction, together with a SalonChanged event for the geo module (in
+// its mode). eventID, when set, is that event's id, so a retried job does
+// not add a second one. In geo's sync and shadow modes the city's
+// statistics are refreshed here too.
+func (s *Service) Recompute(ctx context.Context, salonID int64, eventID string) (Aggregate, error) {
+	geoMode := s.cfg.Modes.Mode(rollout.Geo)
+	tx, err := s.st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
+	}
+	defer tx.Rollback()
+	// Write first: it locks the salon row (PostgreSQL) or takes the write
+	// lock (SQLite) before anything is read, so two recomputes of one
+	// salon serialise and the later one sees every review the earlier saw.
+	var cityID int64
+	err = tx.QueryRowContext(ctx, s.st.Rebind("UPDATE salons SET updated_at = ? WHERE id = ? RETURNING city_id"),
+		s.cfg.Now().UTC(), salonID).Scan(&cityID)
+	if err != nil {
+		if err == sql.ErrNoRows {
+			return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, store.ErrNotFound)
+		}
+		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
+	}
+	a, err := s.computeAggregate(ctx, tx, salonID)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	_, err = tx.ExecContext(ctx, s.st.Rebind(`UPDATE salons SET rating_sum = ?, rating_count = ?, rating_avg = ?,
+		bayesian_score = ? WHERE id = ?`), a.Sum, a.Count, a.Avg, a.Bayesian, salonID)
+	if err != nil {
+		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
+	}
+	ev, err := outbox.NewEvent(ctx, outbox.SalonChanged, map[string]int64{"salonId": salonID, "cityId": cityID}, geoMode)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	if eventID != "" {
+		ev.ID = eventID
+	}
+	if err := s.cfg.Outbox.Add(ctx, tx, ev); err != nil {
+		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
+	}
+	_ = s.cfg.Outbox.Publish(ctx, ev)
+	if geoMode.Inline() && s.cfg.Cities != nil {
+		if err := s.cfg.Cities.Refresh(ctx, cityID); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// Stored returns the aggregate stored on the salon row.
+func (s *Service) Stored(ctx context.Context, salonID int64) (Aggregate, error) {
+	var a Aggregate
+	a.SalonID = salonID
+	err := s.st.DB().QueryRowContext(ctx, s.st.Rebind(`SELECT rating_sum, rating_count, rating_avg, bayesian_score
+		FROM salons WHERE id = ?`), salonID).Scan(&a.Sum, &a.Count, &a.Avg, &a.Bayesian)
+	if err != nil {
+		if err == sql.ErrNoRows {
+			return a, fmt.Errorf("salon %d: %w", salonID, store.ErrNotFound)
+		}
+		return a, fmt.Errorf("salon %d: %w", salonID, err)
+	}
+	return a, nil
+}

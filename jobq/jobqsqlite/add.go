@@ -15,7 +15,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, now int64) ([]jobqdriver.AddResult, error) {
 	out := make([]jobqdriver.AddResult, len(jobs))
 	orig := saveJobs(jobs)
-	err := d.write(ctx, func(t *wtx) error {
+	err := d.writeN(ctx, len(jobs), func(t *wtx) error {
 		restoreJobs(orig)
 		for i, j := range jobs {
 			r, err := t.addJob(queue, j, now, false)
@@ -49,7 +49,7 @@ func (d *Driver) AddFlow(ctx context.Context, root *jobqdriver.FlowNode, now int
 		}
 	}
 	walk(root)
-	return d.write(ctx, func(t *wtx) error {
+	return d.writeN(ctx, len(orig), func(t *wtx) error {
 		restoreJobs(orig)
 		return t.addNode(root, nil, now)
 	})

@@ -27,7 +27,7 @@ func withLimit(q string, n int, args ...any) (string, []any) {
 // jobs to active and locks them, in one transaction.
 func (d *Driver) Fetch(ctx context.Context, p jobqdriver.FetchParams) (jobqdriver.FetchResult, error) {
 	var res jobqdriver.FetchResult
-	err := d.write(ctx, func(t *wtx) error {
+	err := d.writeN(ctx, len(p.Tokens), func(t *wtx) error {
 		var err error
 		res, err = t.fetch(p)
 		return err

@@ -13,7 +13,11 @@ import (
 func (d *Driver) Finish(ctx context.Context, items []jobqdriver.FinishParams, next *jobqdriver.FetchParams) ([]error, jobqdriver.FetchResult, error) {
 	errs := make([]error, len(items))
 	var fetched jobqdriver.FetchResult
-	err := d.write(ctx, func(t *wtx) error {
+	weight := len(items)
+	if next != nil {
+		weight += len(next.Tokens)
+	}
+	err := d.writeN(ctx, weight, func(t *wtx) error {
 		clear(errs)
 		fetched = jobqdriver.FetchResult{}
 		ret := map[retentionKey]int64{}

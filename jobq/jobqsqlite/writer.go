@@ -41,8 +41,13 @@ import (
 // operation starts; an operation whose context has ended by then is not
 // run and returns the context's error.
 
-// maxBatchOps caps the operations one transaction carries.
-const maxBatchOps = 128
+// A transaction carries at most maxBatchOps operations and, beyond its
+// first operation, at most maxBatchWeight items (jobs added or finished):
+// a huge batch would not save more fsyncs, only delay its callers.
+const (
+	maxBatchOps    = 128
+	maxBatchWeight = 4096
+)
 
 // maxBusyRetries bounds the retries of a batch on SQLITE_BUSY, each after
 // the busy timeout.
@@ -51,6 +56,7 @@ const maxBusyRetries = 20
 // writeOp is one caller's operation.
 type writeOp struct {
 	ctx      context.Context
+	weight   int // items the op handles, for maxBatchWeight
 	fn       func(t *wtx) error
 	err      error
 	panicked any // a panic raised by fn, re-raised in the caller
@@ -101,13 +107,18 @@ func (d *Driver) stopWriter() {
 // shared with other callers' operations, and returns once that
 // transaction has committed (or fn failed and was rolled back).
 func (d *Driver) write(ctx context.Context, fn func(t *wtx) error) error {
+	return d.writeN(ctx, 1, fn)
+}
+
+// writeN is write for an operation that handles n items.
+func (d *Driver) writeN(ctx context.Context, n int, fn func(t *wtx) error) error {
 	if d.closed.Load() {
 		return jobqdriver.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &writeOp{ctx: ctx, fn: fn, done: make(chan struct{})}
+	o := &writeOp{ctx: ctx, weight: max(n, 1), fn: fn, done: make(chan struct{})}
 	q := &d.wq
 	q.mu.Lock()
 	if q.stopped {
@@ -135,7 +146,11 @@ func (d *Driver) writeLoop() {
 	for range q.kick {
 		for {
 			q.mu.Lock()
-			n := min(len(q.ops), maxBatchOps)
+			n, weight := 0, 0
+			for n < len(q.ops) && n < maxBatchOps && (n == 0 || weight+q.ops[n].weight <= maxBatchWeight) {
+				weight += q.ops[n].weight
+				n++
+			}
 			batch = append(batch[:0], q.ops[:n]...)
 			rest := copy(q.ops, q.ops[n:])
 			clear(q.ops[rest:])

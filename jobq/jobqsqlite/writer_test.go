@@ -336,3 +336,34 @@ func TestGroupCommitObliterateInBatch(t *testing.T) {
 		t.Fatalf("last event %s", last)
 	}
 }
+
+// TestGroupCommitWeightCap: queued writes are split into transactions of
+// at most maxBatchWeight items (a larger single write goes alone).
+func TestGroupCommitWeightCap(t *testing.T) {
+	t.Parallel()
+	d, _ := openTest(t)
+	before := d.commits.Load()
+	release := hold(t, d)
+	sizes := []int{maxBatchWeight / 2, maxBatchWeight / 2, 1, maxBatchWeight + 1}
+	var wg sync.WaitGroup
+	for i, n := range sizes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jobs := make([]*jobqdriver.Job, n)
+			for k := range jobs {
+				jobs[k] = &jobqdriver.Job{}
+			}
+			if _, err := d.Add(context.Background(), "q", jobs, 1); err != nil {
+				t.Error(err)
+			}
+		}()
+		waitQueued(t, d, i+1)
+	}
+	release()
+	wg.Wait()
+	// hold; then [half, half]; [1]; [big]
+	if n := d.commits.Load() - before; n != 4 {
+		t.Fatalf("%d commits, want 4", n)
+	}
+}

@@ -13,10 +13,22 @@
 // events and metrics have their own tables. The schema is embedded and
 // applied on Open, versioned and idempotent.
 //
-// Each driver method is one SQL transaction, the counterpart of one BullMQ
-// Lua script; events are written in the same transaction as the change
-// they describe. Batch methods (Add, Finish, Fetch with Max > 1) run the
-// whole batch in one transaction.
+// Each driver method is atomic, the counterpart of one BullMQ Lua script;
+// events are written in the same transaction as the change they describe.
+// Batch methods (Add, Finish, Fetch with Max > 1) run the whole batch in
+// one transaction.
+//
+// # Group commit
+//
+// A process's writes all go through one writer goroutine that owns the
+// write connection. Methods called concurrently (several workers' Fetch
+// and Finish, producers' Add) are merged into one transaction: the writer
+// takes whatever is queued when it becomes free (it never waits for more),
+// runs each method inside its own SAVEPOINT, so that a method's error
+// rolls back that method only, and commits once. Callers return after
+// that commit, each with its own result; waiters are woken after it. A
+// transaction that has to be retried because another process holds the
+// lock re-runs every method from scratch.
 //
 // # Durability
 //
@@ -26,10 +38,8 @@
 // set to "NORMAL", which fsyncs only at checkpoints: a process crash still
 // loses nothing, but a power loss or OS crash can roll back the last
 // transactions. FULL is the default because a commit costs one fsync
-// (about 0.3 ms here), which batching amortises: on a 2-core machine the
-// jobq worker at concurrency 100 processes about 8,700 no-op jobs/s with
-// FULL; the conformance load test (4 workers x 25) about 3,800 jobs/s with
-// FULL and 5,000 with NORMAL. Run the package benchmarks to measure.
+// (about 0.3 ms here), which batching and group commit amortise. Run the
+// package benchmarks to measure.
 //
 // # Several processes
 //
@@ -37,10 +47,10 @@
 // run beside the single writer. Every write transaction starts with BEGIN
 // IMMEDIATE, so it takes the write lock up front and never has to upgrade
 // a read lock (which could deadlock); a process funnels its own writes
-// through one dedicated connection, and contention between processes is
-// absorbed by SQLite's busy timeout (Config.BusyTimeout) plus a retry with
-// a small backoff, so SQLITE_BUSY does not reach callers under normal
-// contention. Transactions are short: no transaction waits on anything but
+// through one dedicated connection (see Group commit), and contention
+// between processes is absorbed by SQLite's busy timeout
+// (Config.BusyTimeout) plus a retry with a small backoff, so SQLITE_BUSY
+// does not reach callers under normal contention. Transactions are short: no transaction waits on anything but
 // SQLite.
 //
 // WAL requires all processes to be on the same host (it uses shared

@@ -76,7 +76,10 @@ func (s *Store) CountCities(ctx context.Context) (int64, error) {
 }
 
 // RefreshCityStats recomputes salon_count, review_count and avg_rating of
-// the given cities from their salons (all cities when ids is empty).
+// the given cities from their salons (all cities when ids is empty). On
+// PostgreSQL the city rows are locked before the statement that reads the
+// salons, so concurrent refreshes of one city serialise and the last one
+// to commit has seen every salon change committed before it started.
 func (s *Store) RefreshCityStats(ctx context.Context, now time.Time, ids ...int64) error {
 	q := `UPDATE cities SET
 		salon_count  = (SELECT count(*) FROM salons WHERE salons.city_id = cities.id),
@@ -85,16 +88,31 @@ func (s *Store) RefreshCityStats(ctx context.Context, now time.Time, ids ...int6
 		                         FROM salons WHERE salons.city_id = cities.id), 0),
 		stats_updated_at = ?`
 	args := []any{now.UTC()}
+	where, idArgs := "", []any{}
 	if len(ids) > 0 {
-		q += " WHERE id IN (?" + repeat(",?", len(ids)-1) + ")"
+		where = " WHERE id IN (?" + repeat(",?", len(ids)-1) + ")"
 		for _, id := range ids {
-			args = append(args, id)
+			idArgs = append(idArgs, id)
 		}
 	}
 	if s.dialect == SQLite {
-		q = replaceDouble(q)
+		if _, err := s.db.ExecContext(ctx, replaceDouble(q)+where, append(args, idArgs...)...); err != nil {
+			return fmt.Errorf("refresh city stats: %w", err)
+		}
+		return nil
 	}
-	if _, err := s.db.ExecContext(ctx, s.Rebind(q), args...); err != nil {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("refresh city stats: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.Rebind("SELECT id FROM cities"+where+" ORDER BY id FOR UPDATE"), idArgs...); err != nil {
+		return fmt.Errorf("refresh city stats: lock: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.Rebind(q+where), append(args, idArgs...)...); err != nil {
+		return fmt.Errorf("refresh city stats: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("refresh city stats: %w", err)
 	}
 	return nil

@@ -13,10 +13,10 @@ func TestNextRunEvery(t *testing.T) {
 	t.Parallel()
 	s := &jobqdriver.Scheduler{Every: 1000}
 	tests := []struct{ prev, now, want int64 }{
-		{0, 5000, 5000},    // first run at once when aligned
-		{0, 5001, 6000},    // else at the next multiple of Every
-		{5000, 5100, 6000}, // next tick
-		{5000, 9500, 9000}, // missed ticks skipped, phase kept
+		{0, 5000, 5000},     // first run at once when aligned
+		{0, 5001, 6000},     // else at the next multiple of Every
+		{5000, 5100, 6000},  // next tick
+		{5000, 9500, 10000}, // missed ticks skipped, phase kept
 	}
 	for _, tt := range tests {
 		got, err := nextRun(s, tt.prev, tt.now)

@@ -61,8 +61,9 @@ func nextRun(s *jobqdriver.Scheduler, prev, now int64) (int64, error) {
 		} else {
 			next = prev + s.Every
 			if next < now {
-				// Missed ticks are skipped, keeping the phase.
-				next += (now - next) / s.Every * s.Every
+				// Missed ticks are skipped: the next run is the first slot
+				// at or after now, keeping the phase (as BullMQ does).
+				next += (now - next + s.Every - 1) / s.Every * s.Every
 			}
 		}
 	case s.Pattern != "":

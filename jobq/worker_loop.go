@@ -180,6 +180,13 @@ func (w *Worker) complete(job *Job, result []byte) {
 		Queue: w.queue, ID: job.ID, Token: job.token, ReturnValue: result,
 		Keep: keep, MetricsMaxDataPoints: w.cfg.MetricsMaxDataPoints, Now: w.now(),
 	})
+	if errors.Is(err, ErrPendingChildren) {
+		// A parent started early (a child failed with ChildFailureContinue)
+		// may not complete while other children are pending: this attempt
+		// fails, as in BullMQ, and retries if attempts are left.
+		w.fail(context.Background(), job, err, true)
+		return
+	}
 	if err != nil {
 		w.reportErr(fmt.Errorf("jobq: complete job %s: %w", job.ID, err))
 		return

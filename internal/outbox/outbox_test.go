@@ -37,9 +37,13 @@ func (f *fakeJobs) Add(_ context.Context, queue, name string, data any, opts *jo
 	if f.err != nil {
 		return nil, f.err
 	}
-	f.adds[opts.JobID]++
-	f.data[opts.JobID], _ = data.(json.RawMessage)
-	return &jobq.Job{ID: opts.JobID, Queue: queue, Name: name}, nil
+	id := name
+	if opts != nil {
+		id = opts.JobID
+	}
+	f.adds[id]++
+	f.data[id], _ = data.(json.RawMessage)
+	return &jobq.Job{ID: id, Queue: queue, Name: name}, nil
 }
 
 func (f *fakeJobs) setErr(err error) {

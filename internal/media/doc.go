@@ -10,9 +10,21 @@
 // name or Content-Type; ErrUnsupportedFormat), reads the dimensions from
 // the header only and refuses more than Limits.MaxPixels (default 50 MP,
 // ErrTooManyPixels), stores the original under "incoming/<random>.<ext>",
-// inserts a media row (status processing) and enqueues generate-variants
-// {mediaId, storageKey} on queue "media" with job id JobID(id) =
-// "media-<id>" through Config.Enqueue. The handler answers 202 {id, status}.
+// and inserts a media row (status processing) through Config.Create: with
+// OutboxCreate the row and its MediaUploaded {mediaId, storageKey} outbox
+// event commit in one transaction, and the event is published after the
+// request's own work (fast path; else the relay). The outbox routes it to
+// generate-variants on queue "media" with job id JobID(id) = "media-<id>".
+// The handler answers 202 {id, status}.
+//
+// Rollout modes (Config.Mode, ATLAS_MODE_MEDIA): async (default) leaves
+// the variants to the worker; sync generates them in Accept (no event is
+// stored) and the handler answers 201 with the ready view; shadow does
+// both: Accept generates them and keeps the original, and the worker's
+// CompareShadow regenerates into side keys "shadow/media/<id>/…",
+// compares with the row (MatchShadow: same variant names, widths, heights
+// and formats, sizes within ShadowByteTolerance), records the result with
+// the rollout recorder, and deletes its side outputs and the original.
 //
 // The queue worker calls Service.GenerateVariants. It decodes the original
 // once, auto-orients it from EXIF, converts to sRGB, strips metadata,
@@ -26,7 +38,10 @@
 // are already recorded on the row and must become an unrecoverable job
 // error; all other errors are transient and retried (defaults for the
 // queue: concurrency = CPU count, limiter 10/s, 5 attempts, exponential
-// backoff from 1 s). When retries run out, call Service.MarkFailed.
+// backoff from 1 s). HandleGenerate (registered by Service.Register) is
+// the queue adapter: progress through job.UpdateProgress, ErrPermanent as
+// jobq.Unrecoverable, and MarkFailed on the last attempt's transient
+// failure.
 //
 // GET /api/v1/media/{id} returns Service.Get's View. Stored files are
 // served at /media/… by storage.Local.Handler("media/") with

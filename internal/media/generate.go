@@ -47,6 +47,12 @@ type Result struct {
 // recorded on the row (status failed, with the reason) and must not be
 // retried; every other error is transient.
 func (s *Service) GenerateVariants(ctx context.Context, mediaID int64, storageKey string, progress func(pct int)) (Result, error) {
+	return s.generate(ctx, mediaID, storageKey, progress, false)
+}
+
+// generate is GenerateVariants; keepOriginal leaves the original in place
+// (shadow mode's request, whose worker run needs it).
+func (s *Service) generate(ctx context.Context, mediaID int64, storageKey string, progress func(pct int), keepOriginal bool) (Result, error) {
 	if progress == nil {
 		progress = func(int) {}
 	}
@@ -59,15 +65,17 @@ func (s *Service) GenerateVariants(ctx context.Context, mediaID int64, storageKe
 	}
 	if rec.Status == StatusReady {
 		// Done before; only the original's deletion may be outstanding.
-		if err := s.store.Delete(ctx, storageKey); err != nil {
-			return Result{}, err
+		if !keepOriginal {
+			if err := s.store.Delete(ctx, storageKey); err != nil {
+				return Result{}, err
+			}
 		}
 		progress(100)
 		return Result{MediaID: mediaID, Width: rec.Width, Height: rec.Height, Variants: rec.Variants, Placeholder: rec.Placeholder}, nil
 	}
 	src, cleanup, err := s.localCopy(ctx, storageKey)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Result{}, s.fail(ctx, mediaID, storageKey, fmt.Errorf("original %s is missing: %w", storageKey, err))
+		return Result{}, s.fail(ctx, mediaID, storageKey, fmt.Errorf("original %s is missing: %w", storageKey, err), keepOriginal)
 	}
 	if err != nil {
 		return Result{}, err
@@ -77,7 +85,7 @@ func (s *Service) GenerateVariants(ctx context.Context, mediaID int64, storageKe
 	out, err := s.engine.Process(ctx, src, s.spec)
 	if err != nil {
 		if isFileError(err) {
-			return Result{}, s.fail(ctx, mediaID, storageKey, err)
+			return Result{}, s.fail(ctx, mediaID, storageKey, err, keepOriginal)
 		}
 		return Result{}, fmt.Errorf("process media %d: %w", mediaID, err)
 	}
@@ -100,8 +108,10 @@ func (s *Service) GenerateVariants(ctx context.Context, mediaID int64, storageKe
 		Variants: res.Variants, Placeholder: out.Placeholder}); err != nil {
 		return Result{}, err
 	}
-	if err := s.store.Delete(ctx, storageKey); err != nil {
-		return Result{}, err // the rerun sees status ready and retries the delete
+	if !keepOriginal {
+		if err := s.store.Delete(ctx, storageKey); err != nil {
+			return Result{}, err // the rerun sees status ready and retries the delete
+		}
 	}
 	progress(100)
 	s.log.InfoContext(ctx, "media variants ready", "media_id", mediaID, "engine", s.engine.Name(),
@@ -110,8 +120,9 @@ func (s *Service) GenerateVariants(ctx context.Context, mediaID int64, storageKe
 }
 
 // fail records a permanent failure: the row is marked failed with cause's
-// message, and the original and any variants already written are deleted.
-func (s *Service) fail(ctx context.Context, id int64, storageKey string, cause error) error {
+// message, and the original (unless keepOriginal) and any variants already
+// written are deleted.
+func (s *Service) fail(ctx context.Context, id int64, storageKey string, cause error, keepOriginal bool) error {
 	s.log.WarnContext(ctx, "media failed permanently", "media_id", id, "err", cause)
 	if err := s.repo.SetFailed(ctx, id, cause.Error()); err != nil {
 		return fmt.Errorf("record failure (%v): %w", cause, err) // transient: retry to record it
@@ -119,8 +130,10 @@ func (s *Service) fail(ctx context.Context, id int64, storageKey string, cause e
 	if err := s.removeStrays(ctx, id, nil); err != nil {
 		s.log.WarnContext(ctx, "media cleanup", "media_id", id, "err", err)
 	}
-	if err := s.store.Delete(ctx, storageKey); err != nil {
-		s.log.WarnContext(ctx, "media cleanup", "media_id", id, "err", err)
+	if !keepOriginal {
+		if err := s.store.Delete(ctx, storageKey); err != nil {
+			s.log.WarnContext(ctx, "media cleanup", "media_id", id, "err", err)
+		}
 	}
 	return permanent(cause)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
+	"github.com/sevra/atlas/internal/rollout"
 )
 
 // Queue and job names of the variant pipeline.
@@ -45,11 +46,33 @@ type Config struct {
 	// Spec is the variant set (default imaging.DefaultSpec; its MaxPixels
 	// is taken from Limits).
 	Spec imaging.Spec
-	// Enqueue, when set, is called by Accept after the row is created to
-	// schedule generate-variants with id JobID(p.MediaID). When it fails the
-	// row is marked failed and Accept returns the error.
+	// Mode is the media module's rollout mode (default async). In sync and
+	// shadow modes Accept generates the variants itself, before it
+	// returns; in shadow mode it also keeps the original for the worker's
+	// comparison run (see CompareShadow).
+	Mode rollout.Mode
+	// Create inserts the media row (and, atomically with it, whatever must
+	// accompany it: the MediaUploaded outbox event, see OutboxCreate).
+	// Default: Repo.Create, then Enqueue.
+	Create CreateFunc
+	// Enqueue, when set and Create is not, is called by Accept after the
+	// row is created to schedule generate-variants with id
+	// JobID(p.MediaID) (not in sync mode). When it fails the row is marked
+	// failed and Accept returns the error. Prefer Create with an outbox.
 	Enqueue func(ctx context.Context, p JobPayload) error
+	// Shadow records shadow comparisons (required by CompareShadow).
+	Shadow *rollout.Recorder
+	// ShadowFault, when set, alters a shadow run's side variants before the
+	// comparison (tests inject mismatches with it).
+	ShadowFault func(side map[string]Variant)
 }
+
+// CreateFunc inserts a media row in status processing for an original
+// stored at originalKey, together with anything that must commit with it,
+// and returns the id and a publish func that Accept calls once it is done
+// with the request's own work (the outbox fast path). mode is the module's
+// rollout mode, for the event.
+type CreateFunc func(ctx context.Context, owner Owner, originalKey string, mode rollout.Mode) (id int64, publish func(context.Context), err error)
 
 // Service is the media pipeline: upload intake, variant generation and
 // lookups. It is safe for concurrent use and starts no goroutines.
@@ -62,6 +85,10 @@ type Service struct {
 	limits  Limits
 	spec    imaging.Spec
 	enqueue func(ctx context.Context, p JobPayload) error
+	mode    rollout.Mode
+	create  CreateFunc
+	shadow  *rollout.Recorder
+	fault   func(map[string]Variant)
 }
 
 // New returns a Service.
@@ -72,6 +99,10 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Storage, engine: cfg.Engine, repo: cfg.Repo, log: cfg.Logger,
 		tempDir: cfg.TempDir, limits: cfg.Limits.withDefaults(), spec: cfg.Spec, enqueue: cfg.Enqueue,
+		mode: cfg.Mode, create: cfg.Create, shadow: cfg.Shadow, fault: cfg.ShadowFault,
+	}
+	if s.mode == "" {
+		s.mode = rollout.DefaultMode
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -86,19 +117,29 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Accepted is Accept's answer: the HTTP layer replies 202 {id, status}.
+// Accepted is Accept's answer: the HTTP layer replies 202 {id, status}
+// (201 with the view when the variants were made in the request).
 type Accepted struct {
 	ID         int64  `json:"id"`
 	Status     Status `json:"status"`
 	StorageKey string `json:"-"`
 }
 
+// Limits returns the upload limits in force.
+func (s *Service) Limits() Limits { return s.limits }
+
+// Mode returns the rollout mode the service runs in.
+func (s *Service) Mode() rollout.Mode { return s.mode }
+
 // Accept takes an uploaded file part: it streams it to a temporary file
 // and checks it (see Receive), stores it as an original under
-// "incoming/<random>.<ext>", inserts a media row in status processing and,
-// when Config.Enqueue is set, enqueues generate-variants. Errors from
-// Receive (ErrTooLarge, ErrUnsupportedFormat, ErrTooManyPixels,
-// ErrCorrupt) describe the upload; others are internal.
+// "incoming/<random>.<ext>" and inserts a media row in status processing
+// (through Config.Create: with an outbox, the row and its MediaUploaded
+// event commit together). In sync and shadow modes it then generates the
+// variants itself and answers with status ready (or the file's error,
+// recorded on the row as failed). Errors from Receive (ErrTooLarge,
+// ErrUnsupportedFormat, ErrTooManyPixels, ErrCorrupt) describe the upload;
+// others are internal.
 func (s *Service) Accept(ctx context.Context, owner Owner, part io.Reader) (Accepted, error) {
 	up, err := Receive(ctx, s.tempDir, part, s.limits)
 	if err != nil {
@@ -121,22 +162,61 @@ func (s *Service) Accept(ctx context.Context, owner Owner, part io.Reader) (Acce
 	if err != nil {
 		return Accepted{}, fmt.Errorf("store original: %w", err)
 	}
-	id, err := s.repo.Create(ctx, owner, key)
+	id, publish, err := s.createRow(ctx, owner, key)
 	if err != nil {
 		s.store.Delete(context.WithoutCancel(ctx), key)
 		return Accepted{}, err
 	}
-	if s.enqueue != nil {
+	defer publish(context.WithoutCancel(ctx)) // after the inline work: a shadow run compares with its result
+	s.log.InfoContext(ctx, "media accepted", "media_id", id, "format", up.Format,
+		"width", up.Width, "height", up.Height, "bytes", up.Bytes, "mode", s.mode)
+	acc := Accepted{ID: id, Status: StatusProcessing, StorageKey: key}
+	if !s.mode.Inline() {
+		return acc, nil
+	}
+	// sync and shadow: the request does the work; shadow keeps the
+	// original for the worker's comparison run.
+	keep := s.mode == rollout.Shadow
+	if _, err := s.generate(ctx, id, key, nil, keep); err != nil {
+		acc.Status = StatusFailed
+		if errors.Is(err, ErrPermanent) {
+			return acc, err // recorded on the row by generate
+		}
+		ctx := context.WithoutCancel(ctx)
+		if ferr := s.repo.SetFailed(ctx, id, "processing failed; upload the file again"); ferr != nil {
+			s.log.ErrorContext(ctx, "media: record failure", "media_id", id, "err", ferr)
+		}
+		if !keep {
+			s.store.Delete(ctx, key)
+		}
+		return acc, fmt.Errorf("process media %d in the request: %w", id, err)
+	}
+	acc.Status = StatusReady
+	return acc, nil
+}
+
+// createRow inserts the row through Config.Create, or Repo.Create and
+// Config.Enqueue.
+func (s *Service) createRow(ctx context.Context, owner Owner, key string) (int64, func(context.Context), error) {
+	if s.create != nil {
+		id, publish, err := s.create(ctx, owner, key, s.mode)
+		if publish == nil {
+			publish = func(context.Context) {}
+		}
+		return id, publish, err
+	}
+	id, err := s.repo.Create(ctx, owner, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	if s.enqueue != nil && s.mode.Enqueues() {
 		if err := s.enqueue(ctx, JobPayload{MediaID: id, StorageKey: key}); err != nil {
 			ctx := context.WithoutCancel(ctx)
 			s.repo.SetFailed(ctx, id, "could not schedule processing")
-			s.store.Delete(ctx, key)
-			return Accepted{}, fmt.Errorf("enqueue %s: %w", JobID(id), err)
+			return 0, nil, fmt.Errorf("enqueue %s: %w", JobID(id), err)
 		}
 	}
-	s.log.InfoContext(ctx, "media accepted", "media_id", id, "format", up.Format,
-		"width", up.Width, "height", up.Height, "bytes", up.Bytes)
-	return Accepted{ID: id, Status: StatusProcessing, StorageKey: key}, nil
+	return id, func(context.Context) {}, nil
 }
 
 // originalKey returns a fresh, unguessable key for an original.

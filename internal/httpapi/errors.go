@@ -39,6 +39,9 @@ type errorBody struct {
 // statusOf is the one place that maps an error to an HTTP status, a code
 // and a message safe to show to the client.
 func statusOf(err error) (int, string, string) {
+	if status, code, msg, ok := mediaStatusOf(err); ok {
+		return status, code, msg
+	}
 	var re *RequestError
 	switch {
 	case errors.As(err, &re):

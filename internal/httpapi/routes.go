@@ -45,6 +45,10 @@ type Deps struct {
 	// Users resolves the user behind a token (the admin token's system
 	// user for now).
 	Users Users
+	// Media accepts uploads and describes media; nil leaves /api/v1/media
+	// out. MediaFiles serves stored files at /media/ (local storage only).
+	Media      MediaService
+	MediaFiles http.Handler
 }
 
 // NewHandler returns the whole HTTP interface with logging, metrics and
@@ -85,6 +89,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	}
 	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
 	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now))
+	addMediaRoutes(mux, d) // POST /api/v1/media, GET /api/v1/media/{id}, GET /media/ (media.go)
 	mux.Handle("/api/", notFoundJSON(d.Logger))
 
 	mux.Handle("GET /healthz", healthz())

@@ -38,8 +38,14 @@
 // set to "NORMAL", which fsyncs only at checkpoints: a process crash still
 // loses nothing, but a power loss or OS crash can roll back the last
 // transactions. FULL is the default because a commit costs one fsync
-// (about 0.3 ms here), which batching and group commit amortise. Run the
-// package benchmarks to measure.
+// (about 0.3 ms here), which batching and group commit amortise: on a
+// 2-core machine the conformance load test (4 workers x 25, no-op jobs)
+// commits about 3.6 methods per transaction and processes 6,000 to 11,500
+// jobs/s with FULL, 2 to 3 times the rate without group commit in
+// back-to-back runs, with half the CPU per job. One worker alone gains
+// little: its Fetch and Finish alternate, so there is nothing to merge
+// (about 5,000 jobs/s at concurrency 10, 13,000 at 100). Run the package
+// benchmarks to measure.
 //
 // # Several processes
 //

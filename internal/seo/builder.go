@@ -108,24 +108,27 @@ func NewBuilder(cfg Config) (*Builder, error) {
 // BaseURL returns the validated base URL.
 func (b *Builder) BaseURL() BaseURL { return b.base }
 
-// Stats describes one rebuild.
+// Stats describes one rebuild. Durations encode in JSON as nanoseconds.
 type Stats struct {
 	// Generation is the id of the published generation.
-	Generation string
+	Generation string `json:"generation"`
 	// URLs listed per section, and image entries in the salon section.
-	Salons, Cities, Posts, Images int64
+	Salons int64 `json:"salons"`
+	Cities int64 `json:"cities"`
+	Posts  int64 `json:"posts"`
+	Images int64 `json:"images"`
 	// Skipped counts rows whose URL could not be listed (too long).
-	Skipped int64
+	Skipped int64 `json:"skipped"`
 	// Files is the number of child sitemaps; Bytes their uncompressed
 	// total.
-	Files int
-	Bytes int64
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
 	// Pages is the number of keyset page queries; MaxPageQuery the
 	// slowest of them (query and reading its rows).
-	Pages        int
-	MaxPageQuery time.Duration
+	Pages        int           `json:"pages"`
+	MaxPageQuery time.Duration `json:"max_page_query_ns"`
 	// Duration of the whole rebuild.
-	Duration time.Duration
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // section is one kind of page in the sitemap.
@@ -141,22 +144,42 @@ type section struct {
 // an estimated total. On any error, including cancellation, the new
 // generation is discarded and the previous sitemap stays live.
 func (b *Builder) Rebuild(ctx context.Context, progress func(done, total int64)) (Stats, error) {
+	st, _, err := b.build(ctx, progress, true)
+	return st, err
+}
+
+// BuildSide builds a complete generation exactly as Rebuild does but never
+// publishes it: the live sitemap is untouched. The caller compares it
+// (shadow mode) and must call Abort on it, which deletes it.
+func (b *Builder) BuildSide(ctx context.Context, progress func(done, total int64)) (Stats, *Generation, error) {
+	return b.build(ctx, progress, false)
+}
+
+func (b *Builder) build(ctx context.Context, progress func(done, total int64), publish bool) (Stats, *Generation, error) {
 	if !b.running.TryLock() {
-		return Stats{}, ErrRebuildRunning
+		return Stats{}, nil, ErrRebuildRunning
 	}
 	defer b.running.Unlock()
+	st, gen, err := b.buildLocked(ctx, progress, publish)
+	if err != nil && gen != nil {
+		gen.Abort()
+		gen = nil
+	}
+	return st, gen, err
+}
+
+func (b *Builder) buildLocked(ctx context.Context, progress func(done, total int64), publish bool) (Stats, *Generation, error) {
 	start := time.Now()
 	now := b.cfg.Now()
 	var st Stats
 	total, err := b.total(ctx, now)
 	if err != nil {
-		return st, fmt.Errorf("sitemap rebuild: %w", err)
+		return st, nil, fmt.Errorf("sitemap rebuild: %w", err)
 	}
 	gen, err := b.cfg.Publisher.Begin()
 	if err != nil {
-		return st, fmt.Errorf("sitemap rebuild: %w", err)
+		return st, nil, fmt.Errorf("sitemap rebuild: %w", err)
 	}
-	defer gen.Abort() // no-op after Commit
 	st.Generation = gen.ID()
 	var done int64
 	tick := func(n int) {
@@ -178,11 +201,11 @@ func (b *Builder) Rebuild(ctx context.Context, progress func(done, total int64))
 		n, err := s.stream(ctx, w, &st, tick)
 		if err != nil {
 			w.Abort()
-			return st, fmt.Errorf("sitemap rebuild %s: %w", s.name, err)
+			return st, gen, fmt.Errorf("sitemap rebuild %s: %w", s.name, err)
 		}
 		files, err := w.Close()
 		if err != nil {
-			return st, fmt.Errorf("sitemap rebuild %s: %w", s.name, err)
+			return st, gen, fmt.Errorf("sitemap rebuild %s: %w", s.name, err)
 		}
 		*s.count = n
 		for _, f := range files {
@@ -191,15 +214,23 @@ func (b *Builder) Rebuild(ctx context.Context, progress func(done, total int64))
 			index = append(index, IndexEntry{Loc: b.base.Join("sitemaps", f.Name), LastMod: f.LastMod})
 		}
 	}
-	err = gen.Commit(ctx, func(w io.Writer) error { return WriteIndex(w, index) })
-	if err != nil {
-		return st, fmt.Errorf("sitemap rebuild: %w", err)
+	writeIndex := func(w io.Writer) error { return WriteIndex(w, index) }
+	if !publish {
+		if err := gen.Seal(writeIndex); err != nil {
+			return st, gen, fmt.Errorf("sitemap side build: %w", err)
+		}
+		st.Duration = time.Since(start)
+		b.log.Info("sitemap side generation built", "generation", st.Generation, "files", st.Files, "duration", st.Duration)
+		return st, gen, nil
+	}
+	if err := gen.Commit(ctx, writeIndex); err != nil {
+		return st, gen, fmt.Errorf("sitemap rebuild: %w", err)
 	}
 	st.Duration = time.Since(start)
 	b.log.Info("sitemap rebuilt", "generation", st.Generation, "salons", st.Salons, "cities", st.Cities,
 		"posts", st.Posts, "images", st.Images, "files", st.Files, "bytes", st.Bytes, "skipped", st.Skipped,
 		"pages", st.Pages, "max_page_query", st.MaxPageQuery, "duration", st.Duration)
-	return st, nil
+	return st, gen, nil
 }
 
 // childName names child n of a section in generation id, such as

@@ -48,8 +48,8 @@ type PublisherOptions struct {
 }
 
 // Publisher owns the generations under <dataDir>/sitemaps/. It is safe for
-// concurrent use; cross-process exclusion of builds is the job queue's
-// singleton guarantee.
+// concurrent use; cross-process exclusion of builds is the Service's
+// database lease (see Service.RebuildNow and the rebuild-sitemap job).
 type Publisher struct {
 	dir  string
 	log  *slog.Logger
@@ -212,6 +212,30 @@ func (g *Generation) Commit(ctx context.Context, writeIndex func(io.Writer) erro
 		p.log.Warn("sitemap gc", "err", err)
 	}
 	return nil
+}
+
+// Dir returns the generation's directory.
+func (g *Generation) Dir() string { return g.dir }
+
+// Seal writes the index with writeIndex and makes the generation durable
+// without publishing it: a side generation for a shadow comparison. It
+// stays out of GC (in this process) until Abort removes it.
+func (g *Generation) Seal(writeIndex func(io.Writer) error) error {
+	if g.done {
+		return errors.New("sitemap generation: seal after commit or abort")
+	}
+	f, err := g.Create(IndexFile)
+	if err != nil {
+		return err
+	}
+	if err := writeIndex(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sitemap index: %w", err)
+	}
+	return syncDir(g.dir)
 }
 
 // Abort removes the unpublished generation. It is safe to call after

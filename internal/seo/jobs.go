@@ -8,15 +8,16 @@ import (
 	"log/slog"
 )
 
-// Queue and job names, and the fixed job id that makes the rebuild a
-// singleton: the queue adapter enqueues rebuild-sitemap with
-// RebuildJobID (and deduplication on it), so at most one is queued while
-// one runs.
+// Queue and job names. There is no fixed job id for the rebuild: a
+// completed job kept for an hour under a fixed id would swallow every
+// later request. A rebuild is requested in one way only, the
+// SitemapRebuildRequested outbox event (see Service), whose route gives
+// each request its own job id and coalesces requests with a
+// deduplication window; the singleton itself is the Service's lease.
 const (
 	Queue            = "maintenance"
 	JobRebuild       = "rebuild-sitemap"
 	JobSEORefresh    = "seo-refresh"
-	RebuildJobID     = "rebuild-sitemap"
 	EntitySalon      = "salon"
 	EntityCity       = "city"
 	EntityPost       = "post"
@@ -58,8 +59,9 @@ func (j *Jobs) RebuildSitemap(ctx context.Context, progress func(done, total int
 
 // SEORefresh is the seo-refresh job body (after VerificationApproved and
 // similar changes). It invalidates the entity's cache entry synchronously
-// and reports whether a sitemap rebuild should be requested; the queue
-// adapter then enqueues a deduplicated rebuild-sitemap. Every listed
+// and reports whether a sitemap rebuild should be requested; the Service
+// then writes a SitemapRebuildRequested event (coalesced by the outbox
+// route's deduplication window). Every listed
 // entity type asks for one: whether the entity appeared, disappeared or
 // changed, the sitemap's content or lastmod may differ, and the rebuild is
 // deduplicated anyway.

@@ -25,6 +25,16 @@ type RequestError struct {
 // Error returns the message shown to the client.
 func (e *RequestError) Error() string { return e.Message }
 
+// ConflictError is a request that conflicts with the resource's state
+// (409), such as approving an approved verification.
+type ConflictError struct {
+	Code    string // e.g. "already_approved"
+	Message string
+}
+
+// Error returns the message shown to the client.
+func (e *ConflictError) Error() string { return e.Message }
+
 // badRequest returns a *RequestError.
 func badRequest(code, msg string) error { return &RequestError{Code: code, Message: msg} }
 
@@ -43,9 +53,12 @@ func statusOf(err error) (int, string, string) {
 		return status, code, msg
 	}
 	var re *RequestError
+	var ce *ConflictError
 	switch {
 	case errors.As(err, &re):
 		return http.StatusBadRequest, re.Code, re.Message
+	case errors.As(err, &ce):
+		return http.StatusConflict, ce.Code, ce.Message
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not_found", "not found"
 	case errors.Is(err, ErrUnauthorized):

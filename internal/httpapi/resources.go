@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -111,9 +112,14 @@ func listPosts(log *slog.Logger, s Store, now func() time.Time) http.Handler {
 	})
 }
 
-func getPost(log *slog.Logger, s Store, now func() time.Time) http.Handler {
+// getPost is GET /api/v1/posts/{slug}; with posts set an old slug answers
+// 301 to the current one (slug history maps to the post, so one hop).
+func getPost(log *slog.Logger, s Store, now func() time.Time, posts PostSlugs) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.PostBySlug(r.Context(), now(), r.PathValue("slug"))
+		if errors.Is(err, store.ErrNotFound) && postRedirect(w, r, posts, s, now(), r.PathValue("slug")) {
+			return
+		}
 		if err != nil {
 			writeError(w, r, log, err)
 			return

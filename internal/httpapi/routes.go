@@ -49,6 +49,9 @@ type Deps struct {
 	// out. MediaFiles serves stored files at /media/ (local storage only).
 	Media      MediaService
 	MediaFiles http.Handler
+	// SEO serves the sitemap, robots.txt and the SEO admin routes (nil:
+	// routes off); see seo.go.
+	SEO *SEODeps
 }
 
 // NewHandler returns the whole HTTP interface with logging, metrics and
@@ -88,8 +91,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("POST /api/v1/salons/{slug}/reviews", createReview(d.Logger, d))
 	}
 	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
-	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now))
+	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs()))
 	addMediaRoutes(mux, d) // POST /api/v1/media, GET /api/v1/media/{id}, GET /media/ (media.go)
+	addSEORoutes(mux, d, salonCache)
 	mux.Handle("/api/", notFoundJSON(d.Logger))
 
 	mux.Handle("GET /healthz", healthz())

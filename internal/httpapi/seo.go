@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/store"
+)
+
+// SEOService is the SEO module; *seo.Service implements it.
+type SEOService interface {
+	RequestRebuild(ctx context.Context) (seo.RebuildResult, error)
+	Approve(ctx context.Context, id, reviewerID int64) (seo.Approval, error)
+	UpdateSalon(ctx context.Context, slug string, p seo.SalonPatch) (store.Salon, error)
+	Publisher() *seo.Publisher
+	BaseURL() seo.BaseURL
+}
+
+// PostSlugs resolves old post slugs; *seo.Redirects implements it.
+type PostSlugs interface {
+	ResolvePostSlug(ctx context.Context, slug string) (string, bool, error)
+}
+
+// SEODeps wires the SEO routes; nil Deps.SEO leaves them out.
+type SEODeps struct {
+	Service SEOService
+	// Caches receives this process's salon cache, so the service's
+	// invalidations reach it.
+	Caches *seo.CacheHub
+	// Posts, when set, makes GET /api/v1/posts/{old} answer 301.
+	Posts PostSlugs
+}
+
+// addSEORoutes adds the sitemap, robots.txt and SEO admin routes.
+func addSEORoutes(mux *http.ServeMux, d Deps, salons *ttlCache[salonLookup]) {
+	if d.SEO == nil || d.SEO.Service == nil {
+		return
+	}
+	svc := d.SEO.Service
+	if d.SEO.Caches != nil {
+		d.SEO.Caches.Attach(salonCacheInvalidator{salons})
+	}
+	files := seo.Handler(seo.HandlerConfig{Publisher: svc.Publisher(), BaseURL: svc.BaseURL(), Logger: d.Logger,
+		Robots: []string{"Disallow: /api/", "Disallow: /admin/"}})
+	mux.Handle("GET /sitemap.xml", files)
+	mux.Handle("GET /sitemaps/{file}", files)
+	mux.Handle("GET /robots.txt", files)
+	mux.Handle("POST /api/v1/admin/sitemap/rebuild", RequireAdmin(d.Logger, d.AdminToken, rebuildSitemap(d.Logger, svc)))
+	mux.Handle("POST /api/v1/admin/verifications/{id}/approve", RequireAdmin(d.Logger, d.AdminToken, approveVerification(d.Logger, d, svc)))
+	mux.Handle("PATCH /api/v1/salons/{slug}", RequireAdmin(d.Logger, d.AdminToken, patchSalon(d.Logger, svc)))
+}
+
+// seoError maps the SEO module's errors onto the API's.
+func seoError(err error) error {
+	var ie *seo.InputError
+	switch {
+	case errors.As(err, &ie):
+		return badRequest(ie.Code, ie.Message)
+	case errors.Is(err, seo.ErrRebuildRunning):
+		return &ConflictError{Code: "rebuild_running", Message: "a sitemap rebuild is already running"}
+	case errors.Is(err, seo.ErrAlreadyApproved):
+		return &ConflictError{Code: "already_approved", Message: "the verification is already approved"}
+	case errors.Is(err, seo.ErrAlreadyDecided):
+		return &ConflictError{Code: "already_decided", Message: "the verification was already decided"}
+	case errors.Is(err, seo.ErrSlugTaken):
+		return &ConflictError{Code: "slug_taken", Message: "another salon has that slug"}
+	}
+	return err
+}
+
+// rebuildSitemap is POST /api/v1/admin/sitemap/rebuild: 202 {job_id} when
+// the rebuild is enqueued (async), 200 with the stats when it ran in the
+// request (sync; shadow also returns the shadow job's id).
+func rebuildSitemap(log *slog.Logger, svc SEOService) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := svc.RequestRebuild(r.Context())
+		if err != nil {
+			writeError(w, r, log, seoError(err))
+			return
+		}
+		status := http.StatusAccepted
+		if res.Stats != nil {
+			status = http.StatusOK
+		}
+		writeJSON(w, status, res)
+	})
+}
+
+// approveVerification is POST /api/v1/admin/verifications/{id}/approve.
+func approveVerification(log *slog.Logger, d Deps, svc SEOService) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			writeError(w, r, log, badRequest("invalid_id", "verification id must be a positive integer"))
+			return
+		}
+		reviewer, err := authenticate(r, d)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		a, err := svc.Approve(r.Context(), id, reviewer)
+		if err != nil {
+			writeError(w, r, log, seoError(err))
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	})
+}
+
+// patchSalon is PATCH /api/v1/salons/{slug} {name?, slug?, verified?}.
+func patchSalon(log *slog.Logger, svc SEOService) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, seo.MaxPatchBytes))
+		if err != nil {
+			writeError(w, r, log, badRequest("invalid_json", "request body could not be read or is larger than 4 KiB"))
+			return
+		}
+		p, err := seo.ParseSalonPatch(body)
+		if err != nil {
+			writeError(w, r, log, seoError(err))
+			return
+		}
+		s, err := svc.UpdateSalon(r.Context(), r.PathValue("slug"), p)
+		if err != nil {
+			writeError(w, r, log, seoError(err))
+			return
+		}
+		writeJSON(w, http.StatusOK, s)
+	})
+}
+
+// postRedirect answers 301 when slug is an old slug of a published post;
+// it reports whether it answered.
+func postRedirect(w http.ResponseWriter, r *http.Request, posts PostSlugs, s Store, now time.Time, slug string) bool {
+	if posts == nil {
+		return false
+	}
+	cur, moved, err := posts.ResolvePostSlug(r.Context(), slug)
+	if err != nil || !moved || cur == slug {
+		return false
+	}
+	// Only redirect to a page that answers: a draft's new slug would 404.
+	if _, err := s.PostBySlug(r.Context(), now, cur); err != nil {
+		return false
+	}
+	loc := url.URL{Path: "/api/v1/posts/" + cur, RawQuery: r.URL.RawQuery}
+	w.Header().Set("Location", loc.String())
+	writeJSON(w, http.StatusMovedPermanently, map[string]string{"location": loc.String()})
+	return true
+}
+
+// salonCacheInvalidator deletes every cached lookup of a salon, under its
+// current or any old slug.
+type salonCacheInvalidator struct{ c *ttlCache[salonLookup] }
+
+func (i salonCacheInvalidator) Invalidate(_ context.Context, entityType string, id int64) error {
+	if entityType != seo.EntitySalon {
+		return nil
+	}
+	i.c.mu.Lock()
+	defer i.c.mu.Unlock()
+	for k, e := range i.c.entries {
+		if e.v.salon.ID == id {
+			delete(i.c.entries, k)
+		}
+	}
+	return nil
+}
+
+// postSlugs returns the post slug resolver, or nil.
+func (d Deps) postSlugs() PostSlugs {
+	if d.SEO == nil {
+		return nil
+	}
+	return d.SEO.Posts
+}

@@ -125,7 +125,10 @@ func (c *riverC) setup(ctx context.Context, s *Spec) error {
 		if err != nil {
 			return err
 		}
-		pc.MaxConns = int32(max(10, s.Conc+5))
+		// Capped so that c=100 stays under a default max_connections of
+		// 100 on a server others use too; producers beyond it wait for a
+		// connection.
+		pc.MaxConns = int32(min(max(10, s.Conc+5), 40))
 		if c.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 			return err
 		}

@@ -40,7 +40,7 @@ func main() {
 	flag.IntVar(&cfg.NAdd, "nadd", 20000, "single-add jobs per run")
 	flag.IntVar(&cfg.NSmall, "nsmall", 2000, "jobs in the delayed and retry scenarios")
 	flag.Float64Var(&cfg.SteadySecs, "steady", 60, "steady run length, seconds")
-	flag.IntVar(&cfg.Rate, "rate", 0, "steady offered rate, jobs/s (0: half of jobq-redis's burn-down peak in this run)")
+	flag.StringVar(&cfg.Rates, "rate", "half,1000", `steady offered rates, jobs/s, comma-separated; "half" = half of jobq-redis's burn-down peak (c=max, removed) in this run; every contender gets the same rate`)
 	flag.StringVar(&cfg.Contenders, "contenders", strings.Join(allContenders, ","), "comma-separated contenders")
 	flag.StringVar(&cfg.Scenarios, "scenarios", "add,bulk,burn,steady,delayed,retry", "comma-separated scenarios")
 	flag.StringVar(&cfg.Concs, "conc", "1,10,100", "concurrencies for add, bulk and burn")
@@ -71,14 +71,15 @@ var allContenders = []string{"jobq-redis", "jobq-sqlite", "bullmq", "asynq", "ri
 
 // Config is the whole run's configuration.
 type Config struct {
-	Smoke                          bool
-	N, NAdd, NSmall, Rate, RedisDB int
-	SteadySecs, Timeout            float64
-	Contenders, Scenarios, Concs   string
-	Redis, PG, Out, JSON, Profile  string
-	DelayMin, DelayMax             int
-	Attempts, BackoffMS, Batch     int
-	smokeFlags                     string
+	Smoke                         bool
+	N, NAdd, NSmall, RedisDB      int
+	Rates                         string
+	SteadySecs, Timeout           float64
+	Contenders, Scenarios, Concs  string
+	Redis, PG, Out, JSON, Profile string
+	DelayMin, DelayMax            int
+	Attempts, BackoffMS, Batch    int
+	smokeFlags                    string
 }
 
 func defaultConfig() *Config {
@@ -96,7 +97,9 @@ func (c *Config) applySmoke() {
 	def("n", &c.N, 2000)
 	def("nadd", &c.NAdd, 300)
 	def("nsmall", &c.NSmall, 100)
-	def("rate", &c.Rate, 300)
+	if !set["rate"] {
+		c.Rates = "300"
+	}
 	if !set["steady"] {
 		c.SteadySecs = 3
 	}
@@ -108,19 +111,20 @@ func (c *Config) applySmoke() {
 
 // Run is one contender × one scenario, measured.
 type Run struct {
-	Contender string  `json:"contender"`
-	Scenario  string  `json:"scenario"`
-	Conc      int     `json:"conc"`
-	Keep      bool    `json:"keep"`
-	N         int     `json:"n"`
-	Rate      int     `json:"rate,omitempty"`
-	Res       Result  `json:"result"`
-	ChildCPU  float64 `json:"childCPU"`  // seconds, measured phase
-	ServerCPU float64 `json:"serverCPU"` // seconds, measured phase; -1 = none
-	MaxRSSKB  int64   `json:"maxRSSKB"`
-	Cmds      int64   `json:"redisCmds"` // Redis command calls in the phase; -1 = n/a
+	Contender string           `json:"contender"`
+	Scenario  string           `json:"scenario"`
+	Conc      int              `json:"conc"`
+	Keep      bool             `json:"keep"`
+	N         int              `json:"n"`
+	Rate      int              `json:"rate,omitempty"`
+	Half      bool             `json:"half,omitempty"` // Rate is half of jobq-redis's peak
+	Res       Result           `json:"result"`
+	ChildCPU  float64          `json:"childCPU"`  // seconds, measured phase
+	ServerCPU float64          `json:"serverCPU"` // seconds, measured phase; -1 = none
+	MaxRSSKB  int64            `json:"maxRSSKB"`
+	Cmds      int64            `json:"redisCmds"` // Redis command calls in the phase; -1 = n/a
 	CmdStats  map[string]int64 `json:"redisCmdStats,omitempty"`
-	LoadAvg   string  `json:"loadavg"`
+	LoadAvg   string           `json:"loadavg"`
 }
 
 func (r *Run) rate() float64 {
@@ -279,10 +283,13 @@ func (e *env) plan(sc string, concs []int, maxConc int) []Spec {
 			}
 		}
 	case "steady":
-		s := base
-		s.Conc, s.Seconds, s.Rate = maxConc, c.SteadySecs, c.Rate
-		s.Timeout = c.SteadySecs*2 + 30
-		out = append(out, s)
+		for _, rate := range splitList(c.Rates) {
+			s := base
+			s.Conc, s.Seconds = maxConc, c.SteadySecs
+			s.Rate, _ = strconv.Atoi(rate) // "half": 0, resolved when it runs
+			s.Timeout = c.SteadySecs*1.5 + 30
+			out = append(out, s)
+		}
 	case "delayed":
 		s := base
 		s.Conc, s.N, s.DelayMin, s.DelayMax = min(10, maxConc), c.NSmall, c.DelayMin, c.DelayMax
@@ -300,6 +307,7 @@ func (e *env) runOne(s Spec) *Run {
 	if s.Scenario == "steady" {
 		if s.Rate == 0 {
 			s.Rate = e.autoRate()
+			r.Half = true
 		}
 		r.Rate = s.Rate
 	}
@@ -333,7 +341,7 @@ func (e *env) runOne(s Spec) *Run {
 	if e.cfg.Profile != "" && strings.HasPrefix(s.Contender, "jobq") &&
 		((s.Scenario == "burn" && s.Conc >= 100 && !s.Keep) || s.Scenario == "steady") {
 		_ = os.MkdirAll(e.cfg.Profile, 0o755)
-		s.Profile, _ = filepath.Abs(filepath.Join(e.cfg.Profile, fmt.Sprintf("%s-%s-c%d.pprof", s.Contender, s.Scenario, s.Conc)))
+		s.Profile, _ = filepath.Abs(filepath.Join(e.cfg.Profile, fmt.Sprintf("%s-%s-c%d-r%d.pprof", s.Contender, s.Scenario, s.Conc, s.Rate)))
 	}
 	spec, _ := json.Marshal(s)
 	var cmd *exec.Cmd

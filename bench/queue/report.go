@@ -26,9 +26,9 @@ var displayName = map[string]string{
 	"river-sqlite": "River SQLite",
 }
 
-func (e *env) find(contender, sc string, conc int, keep bool) *Run {
+func (e *env) find(contender string, k rowKey) *Run {
 	for _, r := range e.runs {
-		if r.Contender == contender && r.Scenario == sc && r.Conc == conc && r.Keep == keep {
+		if r.Contender == contender && r.Scenario == k.sc && r.Conc == k.conc && r.Keep == k.keep && r.Half == k.half {
 			return r
 		}
 	}
@@ -39,13 +39,14 @@ type rowKey struct {
 	sc   string
 	conc int
 	keep bool
+	half bool
 }
 
 func (e *env) rowKeys() []rowKey {
 	var keys []rowKey
 	seen := map[rowKey]bool{}
 	for _, r := range e.runs {
-		k := rowKey{r.Scenario, r.Conc, r.Keep}
+		k := rowKey{r.Scenario, r.Conc, r.Keep, r.Half}
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
@@ -67,13 +68,16 @@ func (k rowKey) label(e *env) string {
 		}
 		return fmt.Sprintf("burn-down, c=%d, %s (jobs/s)", k.conc, ret)
 	case "steady":
-		rate := 0
+		rate, how := 0, ""
 		for _, r := range e.runs {
-			if r.Scenario == "steady" {
+			if r.Scenario == "steady" && r.Half == k.half {
 				rate = r.Rate
 			}
 		}
-		return fmt.Sprintf("steady %d/s for %gs, c=%d: enqueue→start p50 / p99 / p999 ms (done/s)", rate, e.cfg.SteadySecs, k.conc)
+		if k.half {
+			how = " (half of jobq Redis's peak)"
+		}
+		return fmt.Sprintf("steady %d/s%s for %gs, c=%d: enqueue→start p50 / p99 / p999 ms (done/s)", rate, how, e.cfg.SteadySecs, k.conc)
 	case "delayed":
 		return fmt.Sprintf("delayed %d–%d ms, c=%d: lateness p50 / p99 ms", e.cfg.DelayMin, e.cfg.DelayMax, k.conc)
 	case "retry":
@@ -190,11 +194,10 @@ func (e *env) report(contenders []string, loadEnd string) string {
 	for _, k := range e.rowKeys() {
 		w("| %s |", k.label(e))
 		for _, c := range contenders {
-			w(" %s |", e.find(c, k.sc, k.conc, k.keep).cell())
+			w(" %s |", e.find(c, k).cell())
 		}
 		for _, p := range ratios {
-			a, bb := e.find(p.a, k.sc, k.conc, k.keep), e.find(p.b, k.sc, k.conc, k.keep)
-			// River only runs "kept": compare jobq's removed run with River's kept one? No: like with like.
+			a, bb := e.find(p.a, k), e.find(p.b, k)
 			w(" %s |", ratio(a, bb))
 		}
 		w("\n")
@@ -242,7 +245,11 @@ func (e *env) report(contenders []string, loadEnd string) string {
 			luaUS = fmt.Sprintf("%.1f", float64(us)/float64(r.Res.Jobs))
 		}
 		load := strings.Fields(r.LoadAvg + " ?")[0]
-		w("| %s | %d | %s | %s | %.0f | %.2f | %s | %d | %s | %s | %s | %s |\n", r.Scenario, r.Conc, ret, displayName[r.Contender],
+		sc := r.Scenario
+		if sc == "steady" {
+			sc = fmt.Sprintf("steady %d/s", r.Rate)
+		}
+		w("| %s | %d | %s | %s | %.0f | %.2f | %s | %d | %s | %s | %s | %s |\n", sc, r.Conc, ret, displayName[r.Contender],
 			r.rate(), r.ChildCPU*per, srv, r.MaxRSSKB/1024, cmds, lua, luaUS, load)
 	}
 	w("\n")

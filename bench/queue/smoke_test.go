@@ -37,7 +37,7 @@ func TestSmoke(t *testing.T) {
 	}
 	cfg := defaultConfig()
 	cfg.Smoke = true
-	cfg.N, cfg.NAdd, cfg.NSmall, cfg.Rate, cfg.SteadySecs = 2000, 300, 100, 300, 3
+	cfg.N, cfg.NAdd, cfg.NSmall, cfg.Rates, cfg.SteadySecs = 2000, 300, 100, "300", 3
 	cfg.Concs = "10"
 	cfg.DelayMin, cfg.DelayMax = 200, 1000
 	cfg.Timeout = 60

@@ -51,6 +51,9 @@ type Services struct {
 	Outbox *outbox.Outbox
 	// Shadow holds the shadow-mode comparison counts for the dashboard.
 	Shadow *rollout.Recorder
+	// SEO serves the sitemap, robots.txt and the SEO admin routes (nil:
+	// routes off; see seo.go).
+	SEO *httpapi.SEODeps
 	// Reviews serves POST /api/v1/salons/{slug}/reviews (nil: route off).
 	Reviews *review.Service
 }
@@ -123,6 +126,9 @@ func wireModules(s *Services, w Wiring, reg *jobs.Registry) error {
 		Shadow: shadow, Logger: w.Logger})
 	cities.Register(reg)
 	reviews.Register(reg)
+	if err := wireSEO(s, w, reg, ob, shadow, cities); err != nil {
+		return err
+	}
 	s.Outbox, s.Shadow, s.Reviews = ob, shadow, reviews
 	s.Components = append(s.Components, ob.NewRelay(outbox.RelayConfig{}))
 	s.Checks = append(s.Checks, httpapi.Check{Name: "outbox", Run: ob.Check})
@@ -177,6 +183,7 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 		if svc.Reviews != nil {
 			deps.Reviews = svc.Reviews
 		}
+		deps.SEO = svc.SEO
 		h, err := httpapi.NewHandler(deps)
 		if err != nil {
 			return err

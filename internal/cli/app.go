@@ -17,6 +17,7 @@ import (
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/review"
 	"github.com/sevra/atlas/internal/rollout"
@@ -51,11 +52,12 @@ type Services struct {
 	Outbox *outbox.Outbox
 	// Shadow holds the shadow-mode comparison counts for the dashboard.
 	Shadow *rollout.Recorder
-	// SEO serves the sitemap, robots.txt and the SEO admin routes (nil:
-	// routes off; see seo.go).
-	SEO *httpapi.SEODeps
 	// Reviews serves POST /api/v1/salons/{slug}/reviews (nil: route off).
 	Reviews *review.Service
+	// Media serves /api/v1/media (nil: routes off); MediaFiles serves
+	// /media/ for local storage (see media.go).
+	Media      *media.Service
+	MediaFiles http.Handler
 }
 
 // Wiring is what buildServices gets to construct components from.
@@ -126,7 +128,7 @@ func wireModules(s *Services, w Wiring, reg *jobs.Registry) error {
 		Shadow: shadow, Logger: w.Logger})
 	cities.Register(reg)
 	reviews.Register(reg)
-	if err := wireSEO(s, w, reg, ob, shadow, cities); err != nil {
+	if err := wireMedia(s, w, reg, ob, shadow); err != nil {
 		return err
 	}
 	s.Outbox, s.Shadow, s.Reviews = ob, shadow, reviews
@@ -183,7 +185,9 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 		if svc.Reviews != nil {
 			deps.Reviews = svc.Reviews
 		}
-		deps.SEO = svc.SEO
+		if svc.Media != nil {
+			deps.Media, deps.MediaFiles = svc.Media, svc.MediaFiles
+		}
 		h, err := httpapi.NewHandler(deps)
 		if err != nil {
 			return err

@@ -23,14 +23,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Demo            bool
 
-	// SEO holds the base URL and the nightly sitemap schedule.
-	SEO SEOConfig
-
 	// Modes are the rollout modes per module (ATLAS_MODE_<MODULE>).
 	Modes rollout.Modes
 	// QueueConcurrency and QueueLimiter override queue settings
 	// ("media=4,analytics=20", "media=10/1s").
 	QueueConcurrency, QueueLimiter string
+	// Media holds the media module's limits, widths and S3 settings.
+	Media MediaConfig
 	// Outbox backlog alert thresholds and retention of published rows.
 	OutboxAlertRows                 int
 	OutboxAlertAge, OutboxRetention time.Duration
@@ -74,7 +73,6 @@ func (c *Config) moduleSettings() []setting {
 	for _, m := range rollout.Modules {
 		out = append(out, modeSetting(c, m))
 	}
-	out = append(out, c.sitemapSettings()...)
 	return append(out,
 		checked(stringSetting(&c.QueueConcurrency, "queue-concurrency", "ATLAS_QUEUE_CONCURRENCY", "",
 			"per-queue worker concurrency, e.g. media=4,analytics=20 (defaults: media=CPUs, notifications=2, analytics=10, maintenance=1)"),
@@ -121,10 +119,8 @@ func modeSetting(c *Config, m rollout.Module) setting {
 }
 
 func (c *Config) serverSettings() []setting {
-	return append(append(c.queueSettings(), c.moduleSettings()...),
+	return append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
-		stringSetting(&c.Storage, "storage", "ATLAS_STORAGE", "",
-			"directory for uploaded files; empty means <data-dir>/media"),
 		stringSetting(&c.AdminToken, "admin-token", "ATLAS_ADMIN_TOKEN", "",
 			"Bearer token that acts as admin; empty disables admin access"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
@@ -140,7 +136,7 @@ func (c *Config) runSettings() []setting {
 }
 
 func (c *Config) workerSettings() []setting {
-	return append(append(c.queueSettings(), c.moduleSettings()...),
+	return append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...),
 		stringSetting(&c.WorkerQueues, "queues", "ATLAS_WORKER_QUEUES", "",
 			"comma-separated queues to work (media, notifications, analytics, maintenance); empty = all"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
@@ -159,10 +155,11 @@ func (c *Config) seedSettings() []setting {
 	)
 }
 
-// storageDir is where local files go.
+// storageDir is where local files go: the ATLAS_STORAGE directory, else
+// <data-dir>/media (also with S3 storage, where it stays empty).
 func (c *Config) storageDir() string {
-	if c.Storage != "" {
-		return c.Storage
+	if spec, err := parseStorage(c.Storage); err == nil && spec.Dir != "" {
+		return spec.Dir
 	}
 	return filepath.Join(c.DataDir, "media")
 }

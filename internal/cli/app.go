@@ -52,6 +52,9 @@ type Services struct {
 	Outbox *outbox.Outbox
 	// Shadow holds the shadow-mode comparison counts for the dashboard.
 	Shadow *rollout.Recorder
+	// SEO serves the sitemap, robots.txt and the SEO admin routes (nil:
+	// routes off; see seo.go).
+	SEO *httpapi.SEODeps
 	// Reviews serves POST /api/v1/salons/{slug}/reviews (nil: route off).
 	Reviews *review.Service
 	// Media serves /api/v1/media (nil: routes off); MediaFiles serves
@@ -131,6 +134,9 @@ func wireModules(s *Services, w Wiring, reg *jobs.Registry) error {
 	if err := wireMedia(s, w, reg, ob, shadow); err != nil {
 		return err
 	}
+	if err := wireSEO(s, w, reg, ob, shadow, cities); err != nil {
+		return err
+	}
 	s.Outbox, s.Shadow, s.Reviews = ob, shadow, reviews
 	s.Components = append(s.Components, ob.NewRelay(outbox.RelayConfig{}))
 	s.Checks = append(s.Checks, httpapi.Check{Name: "outbox", Run: ob.Check})
@@ -185,6 +191,7 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 		if svc.Reviews != nil {
 			deps.Reviews = svc.Reviews
 		}
+		deps.SEO = svc.SEO
 		if svc.Media != nil {
 			deps.Media, deps.MediaFiles = svc.Media, svc.MediaFiles
 		}

@@ -23,6 +23,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Demo            bool
 
+	// SEO holds the base URL and the nightly sitemap schedule.
+	SEO SEOConfig
+
 	// Modes are the rollout modes per module (ATLAS_MODE_<MODULE>).
 	Modes rollout.Modes
 	// QueueConcurrency and QueueLimiter override queue settings
@@ -73,6 +76,7 @@ func (c *Config) moduleSettings() []setting {
 	for _, m := range rollout.Modules {
 		out = append(out, modeSetting(c, m))
 	}
+	out = append(out, c.sitemapSettings()...)
 	return append(out,
 		checked(stringSetting(&c.QueueConcurrency, "queue-concurrency", "ATLAS_QUEUE_CONCURRENCY", "",
 			"per-queue worker concurrency, e.g. media=4,analytics=20 (defaults: media=CPUs, notifications=2, analytics=10, maintenance=1)"),

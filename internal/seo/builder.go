@@ -105,6 +105,9 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	return &Builder{cfg: cfg, base: base, log: cfg.Logger, read: reader{db: cfg.DB.DB(), d: cfg.DB.Dialect()}}, nil
 }
 
+// Publisher returns the publisher the builder writes to.
+func (b *Builder) Publisher() *Publisher { return b.cfg.Publisher }
+
 // BaseURL returns the validated base URL.
 func (b *Builder) BaseURL() BaseURL { return b.base }
 

@@ -1,0 +1,319 @@
+package cli
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/store"
+	"github.com/sevra/atlas/internal/store/storetest"
+	"github.com/sevra/atlas/jobq"
+)
+
+const (
+	testAdminToken = "seo-test-token"
+	testBaseURL    = "https://atlas.test"
+)
+
+// seoProc is one Atlas "process" of an SEO test: its own store handle,
+// queue backend handle, registry, outbox, SEO service, workers and HTTP
+// handler, on a data dir it may share with other processes.
+type seoProc struct {
+	t       *testing.T
+	dataDir string
+	st      *store.Store
+	backend *jobs.Backend
+	prod    *jobs.Producer
+	reg     *jobs.Registry
+	svc     Services
+	shadow  *rollout.Recorder
+	workers *jobs.Workers
+	srv     *httptest.Server
+}
+
+type procOpts struct {
+	mode    rollout.Mode
+	tune    func(*seo.ServiceConfig)
+	noHTTP  bool
+	noStart bool
+}
+
+// testRoutes are the default routes with short delays: rebuild requests
+// coalesce within 1 s and run 1.5 s after the first.
+func testRoutes() outbox.Routes {
+	rs := outbox.DefaultRoutes()
+	r := rs[outbox.SitemapRebuildRequested]
+	r.DedupTTL, r.Delay = time.Second, 1500*time.Millisecond
+	rs[outbox.SitemapRebuildRequested] = r
+	return rs
+}
+
+// newSEOProc starts a process on dataDir ("" for a fresh one).
+func newSEOProc(t *testing.T, dataDir string, o procOpts) *seoProc {
+	t.Helper()
+	ctx := context.Background()
+	if dataDir == "" {
+		dataDir = storetest.TempDataDir(t)
+	}
+	p := &seoProc{t: t, dataDir: dataDir}
+	st, err := store.Open(ctx, "", dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.st = st
+	t.Cleanup(func() { st.Close() })
+	p.backend, err = jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := jobs.NewRegistry()
+	p.reg = reg
+	p.prod = jobs.NewProducer(reg, p.backend.Driver)
+	ob, err := outbox.New(outbox.Config{Store: st, Jobs: p.prod, Routes: testRoutes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.shadow, _ = rollout.NewRecorder(nil, nil, 10)
+	mode := o.mode
+	if mode == "" {
+		mode = rollout.Async
+	}
+	cfg := &Config{DataDir: dataDir, Modes: rollout.Modes{rollout.Sitemap: mode},
+		SEO: SEOConfig{BaseURL: testBaseURL, Schedule: seo.DefaultSchedule, ScheduleTZ: seo.DefaultScheduleTZ}}
+	p.svc = Services{Jobs: p.prod}
+	w := Wiring{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Workers: true}
+	tune := func(sc *seo.ServiceConfig) {
+		sc.BusyRetry = 100 * time.Millisecond
+		if o.tune != nil {
+			o.tune(sc)
+		}
+	}
+	if err := wireSEOWith(&p.svc, w, reg, ob, p.shadow, nil, tune); err != nil {
+		t.Fatal(err)
+	}
+	if !o.noStart {
+		p.startWorkers()
+	}
+	t.Cleanup(func() {
+		if p.workers != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p.workers.Close(cctx)
+		}
+		p.backend.Close()
+	})
+	if !o.noHTTP {
+		h, err := httpapi.NewHandler(httpapi.Deps{Store: st, AdminToken: testAdminToken, Users: st, SEO: p.svc.SEO})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.srv = httptest.NewServer(h)
+		t.Cleanup(p.srv.Close)
+	}
+	return p
+}
+
+// seedSEO adds 3 cities, n salons (salon-1…), 3 posts (one draft) and a
+// pending verification request per salon (id = salon id).
+func seedSEO(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	for i, c := range []string{"tehran", "shiraz", "isfahan"} {
+		storetest.AddCity(t, st, int64(i+1), c, strings.ToUpper(c[:1])+c[1:])
+	}
+	for i := 1; i <= n; i++ {
+		storetest.AddSalon(t, st, int64(i), int64(i%3+1), fmt.Sprintf("salon-%d", i), fmt.Sprintf("Salon %d", i), 0, 0, storetest.Base)
+		storetest.Exec(t, st, `INSERT INTO verification_requests (id, salon_id, status, created_at) VALUES (?, ?, 'pending', ?)`,
+			i, i, storetest.Base)
+	}
+	storetest.Exec(t, st, `INSERT INTO posts (id, slug, title, body, published_at, updated_at) VALUES
+		(1, 'welcome', 'Welcome', 'b', ?, ?), (2, 'tips', 'Tips', 'b', ?, ?), (3, 'draft', 'Draft', 'b', NULL, ?)`,
+		storetest.Base, storetest.Base, storetest.Base, storetest.Base, storetest.Base)
+}
+
+// do sends a request with the admin token (when admin) and returns the
+// status and body; redirects are not followed.
+func (p *seoProc) do(method, path, body string, admin bool) (int, http.Header, []byte) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if admin {
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// maintenance returns the maintenance queue handle.
+func (p *seoProc) maintenance() *jobq.Queue { return p.prod.Queue(jobs.QueueMaintenance) }
+
+// waitIdle waits until the maintenance queue has no waiting, delayed or
+// active job (scheduler jobs aside).
+func (p *seoProc) waitIdle(timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		js, err := p.maintenance().GetJobs(context.Background(), []jobq.State{jobq.StateWaiting, jobq.StateDelayed,
+			jobq.StateActive, jobq.StatePrioritized}, 0, 999, true)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		busy := 0
+		for _, j := range js {
+			if j.RepeatJobKey == "" {
+				busy++
+			}
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("maintenance queue still busy after %s: %d jobs", timeout, busy)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// outcomes returns the results of finished rebuild-sitemap jobs, by
+// result ("published", "coalesced", "shadow"), and fails on failed jobs.
+func (p *seoProc) outcomes() map[string][]seo.RebuildOutcome {
+	p.t.Helper()
+	ctx := context.Background()
+	failed, _ := p.maintenance().GetJobs(ctx, []jobq.State{jobq.StateFailed}, 0, 999, true)
+	for _, j := range failed {
+		p.t.Errorf("job %s (%s) failed: %s", j.ID, j.Name, j.FailedReason)
+	}
+	done, err := p.maintenance().GetJobs(ctx, []jobq.State{jobq.StateCompleted}, 0, 9999, true)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	out := map[string][]seo.RebuildOutcome{}
+	for _, j := range done {
+		if j.Name != seo.JobRebuild {
+			continue
+		}
+		var o seo.RebuildOutcome
+		if err := json.Unmarshal(j.ReturnValue, &o); err != nil {
+			p.t.Fatalf("job %s result %s: %v", j.ID, j.ReturnValue, err)
+		}
+		out[o.Result] = append(out[o.Result], o)
+	}
+	return out
+}
+
+// waitJob waits for job id to finish and returns it.
+func (p *seoProc) waitJob(id string, timeout time.Duration) *jobq.Job {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		j, err := p.maintenance().GetJob(context.Background(), id)
+		if err == nil && !j.FinishedOn.IsZero() {
+			if j.FailedReason != "" && len(j.ReturnValue) == 0 {
+				p.t.Fatalf("job %s failed: %s", id, j.FailedReason)
+			}
+			return j
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("job %s not finished after %s (%v)", id, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// sitemap fetches /sitemap.xml and every child it lists through HTTP and
+// returns the index's child locations and all child URLs.
+func (p *seoProc) sitemap() (children, urls []string) {
+	p.t.Helper()
+	code, h, body := p.do("GET", "/sitemap.xml", "", false)
+	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "application/xml") {
+		p.t.Fatalf("/sitemap.xml = %d %s %s", code, h.Get("Content-Type"), body)
+	}
+	var idx struct {
+		Sitemaps []struct {
+			Loc string `xml:"loc"`
+		} `xml:"sitemap"`
+	}
+	if err := xml.Unmarshal(body, &idx); err != nil {
+		p.t.Fatalf("index: %v\n%s", err, body)
+	}
+	for _, s := range idx.Sitemaps {
+		children = append(children, s.Loc)
+		path, ok := strings.CutPrefix(s.Loc, testBaseURL)
+		if !ok {
+			p.t.Fatalf("child %s is not under %s", s.Loc, testBaseURL)
+		}
+		code, h, gz := p.do("GET", path, "", false)
+		if code != 200 || h.Get("Content-Type") != seo.ChildContentType {
+			p.t.Fatalf("%s = %d %s", path, code, h.Get("Content-Type"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			p.t.Fatalf("%s is not gzip: %v", path, err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		var set struct {
+			URLs []struct {
+				Loc string `xml:"loc"`
+			} `xml:"url"`
+		}
+		if err := xml.Unmarshal(plain, &set); err != nil {
+			p.t.Fatalf("%s: %v", path, err)
+		}
+		for _, u := range set.URLs {
+			urls = append(urls, u.Loc)
+		}
+	}
+	return children, urls
+}
+
+// liveID returns the live generation id, "" when none.
+func (p *seoProc) liveID() string {
+	l, err := p.svc.SEO.Service.Publisher().Live()
+	if err != nil {
+		return ""
+	}
+	return l.ID
+}
+
+// startWorkers starts the process's queue workers.
+func (p *seoProc) startWorkers() {
+	p.t.Helper()
+	var err error
+	p.workers, err = jobs.NewWorkers(p.reg, p.backend.Driver, jobs.WorkersConfig{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.workers.Start(context.Background()); err != nil {
+		p.t.Fatal(err)
+	}
+}

@@ -54,6 +54,8 @@ type Job struct {
 	raw   *jobqdriver.Job
 	drv   jobqdriver.Driver
 	token string
+	// slot is the worker slot the job runs in (nil outside a worker).
+	slot *jobSlot
 }
 
 // Decode unmarshals the job's data into v.

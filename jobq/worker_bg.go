@@ -3,6 +3,7 @@ package jobq
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sevra/atlas/jobq/jobqdriver"
@@ -11,19 +12,28 @@ import (
 // finishReq is one completion handed to the completer.
 type finishReq struct {
 	p    jobqdriver.FinishParams
+	slot *jobSlot
 	done chan error
 }
 
-// finishOne records a completion through the batching completer.
-func (w *Worker) finishOne(p jobqdriver.FinishParams) error {
-	req := finishReq{p: p, done: make(chan error, 1)}
+// jobSlot is a running job's concurrency slot. When the job's completion
+// commits, the completer may hand the slot straight to a job it fetched in
+// the same backend call; the job's goroutine then does not release it.
+type jobSlot struct{ handedOver atomic.Bool }
+
+// finishOne records a completion through the batching completer. slot, if
+// not nil, may be handed over to a newly fetched job.
+func (w *Worker) finishOne(p jobqdriver.FinishParams, slot *jobSlot) error {
+	req := finishReq{p: p, slot: slot, done: make(chan error, 1)}
 	w.finish <- req
 	return <-req.done
 }
 
 // completeLoop batches completions: whatever is queued when it wakes goes
-// to the backend in one call.
-func (w *Worker) completeLoop() {
+// to the backend in one call, which also fetches as many new jobs as the
+// batch frees slots (BullMQ's move-to-finished with fetch-next), unless the
+// worker is closing.
+func (w *Worker) completeLoop(fetchCtx context.Context) {
 	const maxBatch = 100
 	batch := make([]finishReq, 0, maxBatch)
 	for first := range w.finish {
@@ -41,18 +51,43 @@ func (w *Worker) completeLoop() {
 			}
 		}
 		items := make([]jobqdriver.FinishParams, len(batch))
+		freed := 0
 		for i, r := range batch {
 			items[i] = r.p
+			if r.slot != nil {
+				freed++
+			}
+		}
+		var next *jobqdriver.FetchParams
+		if freed > 0 && fetchCtx.Err() == nil {
+			p := w.fetchParams(freed)
+			next = &p
 		}
 		var errs []error
+		var fetched jobqdriver.FetchResult
 		var err error
 		for attempt := 0; ; attempt++ {
-			errs, _, err = w.drv.Finish(context.Background(), items, nil)
+			errs, fetched, err = w.drv.Finish(context.Background(), items, next)
 			if err == nil || attempt == 5 {
 				break
 			}
 			w.reportErr(fmt.Errorf("jobq: finish %d jobs: %w", len(items), err))
 			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+		}
+		// Hand the slots of committed completions to the fetched jobs;
+		// fetched jobs beyond that wait for a slot of their own.
+		handed := 0
+		for i, r := range batch {
+			if handed == len(fetched.Jobs) || err != nil {
+				break
+			}
+			if r.slot != nil && (i >= len(errs) || errs[i] == nil) {
+				r.slot.handedOver.Store(true)
+				handed++
+			}
+		}
+		for i, rj := range fetched.Jobs {
+			w.launch(rj, i >= handed)
 		}
 		for i, r := range batch {
 			switch {

@@ -32,17 +32,7 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 				break more
 			}
 		}
-		p := jobqdriver.FetchParams{
-			Queue: w.queue, WorkerName: w.cfg.Name, LockDuration: w.cfg.LockDuration.Milliseconds(),
-			Now: w.now(), Tokens: make([]string, n),
-		}
-		for i := range p.Tokens {
-			p.Tokens[i] = w.token()
-		}
-		if l := w.cfg.Limiter; l != nil {
-			p.Limiter = &jobqdriver.Limiter{Max: l.Max, Duration: l.Duration.Milliseconds()}
-		}
-		res, err := w.drv.Fetch(ctx, p)
+		res, err := w.drv.Fetch(ctx, w.fetchParams(n))
 		if err != nil {
 			w.release(n)
 			if ctx.Err() != nil {
@@ -88,13 +78,33 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 	}
 }
 
+// fetchParams asks for up to n jobs.
+func (w *Worker) fetchParams(n int) jobqdriver.FetchParams {
+	p := jobqdriver.FetchParams{
+		Queue: w.queue, WorkerName: w.cfg.Name, LockDuration: w.cfg.LockDuration.Milliseconds(),
+		Now: w.now(), Tokens: make([]string, n),
+	}
+	for i := range p.Tokens {
+		p.Tokens[i] = w.token()
+	}
+	if l := w.cfg.Limiter; l != nil {
+		p.Limiter = &jobqdriver.Limiter{Max: l.Max, Duration: l.Duration.Milliseconds()}
+	}
+	return p
+}
+
 func (w *Worker) release(n int) {
 	for range n {
 		<-w.slots
 	}
 }
 
-func (w *Worker) startJob(rj *jobqdriver.Job) {
+func (w *Worker) startJob(rj *jobqdriver.Job) { w.launch(rj, false) }
+
+// launch runs a fetched job in a goroutine. The job either already holds a
+// slot (taken by the fetch loop, or handed over by a finished job) or, with
+// acquire, waits for one first.
+func (w *Worker) launch(rj *jobqdriver.Job, acquire bool) {
 	jctx, cancel := context.WithCancelCause(w.jobsCtx)
 	w.mu.Lock()
 	w.active[rj.ID] = &activeJob{token: rj.Token, cancel: cancel}
@@ -102,14 +112,24 @@ func (w *Worker) startJob(rj *jobqdriver.Job) {
 	w.jobsWG.Add(1)
 	go func() {
 		defer w.jobsWG.Done()
-		defer func() { <-w.slots }()
+		if acquire {
+			w.slots <- struct{}{}
+		}
+		slot := &jobSlot{}
+		defer func() {
+			if !slot.handedOver.Load() {
+				<-w.slots
+			}
+		}()
 		defer func() {
 			w.mu.Lock()
 			delete(w.active, rj.ID)
 			w.mu.Unlock()
 			cancel(nil)
 		}()
-		w.run(jctx, fromDriver(w.drv, rj))
+		job := fromDriver(w.drv, rj)
+		job.slot = slot
+		w.run(jctx, job)
 	}()
 }
 
@@ -179,7 +199,7 @@ func (w *Worker) complete(job *Job, result []byte) {
 	err := w.finishOne(jobqdriver.FinishParams{
 		Queue: w.queue, ID: job.ID, Token: job.token, ReturnValue: result,
 		Keep: keep, MetricsMaxDataPoints: w.cfg.MetricsMaxDataPoints, Now: w.now(),
-	})
+	}, job.slot)
 	if errors.Is(err, ErrPendingChildren) {
 		// A parent started early (a child failed with ChildFailureContinue)
 		// may not complete while other children are pending: this attempt
@@ -238,7 +258,7 @@ func (w *Worker) fail(ctx context.Context, job *Job, cause error, mayRetry bool)
 		FailedReason: reason, Stacktrace: stack, Keep: keep,
 		RetriesExhausted:     mayRetry && job.AttemptsMade+1 >= attempts,
 		MetricsMaxDataPoints: w.cfg.MetricsMaxDataPoints, Now: w.now(),
-	})
+	}, job.slot)
 	if err != nil {
 		w.reportErr(fmt.Errorf("jobq: fail job %s: %w", job.ID, err))
 	}

@@ -317,3 +317,22 @@ func (p *seoProc) startWorkers() {
 		p.t.Fatal(err)
 	}
 }
+
+type httpResult struct {
+	code int
+	body string
+}
+
+func httpNewRequest(method, url string) (*http.Request, error) {
+	return http.NewRequest(method, url, nil)
+}
+
+func httpDo(r *http.Request) (httpResult, error) {
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return httpResult{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return httpResult{resp.StatusCode, string(b)}, err
+}

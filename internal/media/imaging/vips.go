@@ -133,6 +133,12 @@ func (e *VipsEngine) Process(ctx context.Context, src string, spec Spec) (Result
 	if len(targets) == 0 {
 		return Result{}, fmt.Errorf("%w: no variants to produce", ErrUnsupportedFormat)
 	}
+	if hdr.Format == JPEG {
+		// Shrink-on-load turns truncation into a warning; refuse it first.
+		if err := CheckJPEGComplete(src); err != nil {
+			return Result{}, err
+		}
+	}
 	params := vips.NewImportParams() // fail=true: truncated input is an error, not grey pixels
 	// One decode, shrunk on load to the largest target and auto-rotated.
 	base, err := vips.LoadThumbnailFromFile(src, targets[0].Width, 10_000_000, vips.InterestingNone, vips.SizeDown, params)

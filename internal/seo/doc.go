@@ -16,10 +16,19 @@
 // generation can never point at a child of another.
 //
 // The parts others plug in:
-//   - NewBuilder and Builder.Rebuild: the rebuild itself;
+//   - NewBuilder and Builder.Rebuild: the rebuild itself (BuildSide builds
+//     an unpublished side generation for shadow comparisons);
 //   - NewPublisher: the on-disk generations;
 //   - Handler: GET /sitemap.xml, /sitemaps/{file} and /robots.txt;
-//   - Jobs: job-handler-ready RebuildSitemap and SEORefresh;
+//   - Service: rebuild requests through the SitemapRebuildRequested outbox
+//     event (the only way to ask for one), the rebuild-sitemap and
+//     seo-refresh job handlers (Register), the singleton (a database lease
+//     across processes plus coalescing of queued requests), rollout modes
+//     with shadow fingerprints, verification approval, salon PATCH with
+//     slug history, and the nightly-sitemap scheduler (EnsureSchedule);
+//   - Jobs: the handler bodies RebuildSitemap and SEORefresh;
+//   - CacheHub: fans cache invalidations out to the HTTP layer's caches;
 //   - RenamePost and ResolvePostSlug: post slug history (salons are covered
-//     by internal/store's RenameSalon and ResolveSalonSlug).
+//     by internal/store's RenameSalon and ResolveSalonSlug, and by
+//     Service.UpdateSalon).
 package seo

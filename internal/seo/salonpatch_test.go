@@ -1,0 +1,58 @@
+package seo
+
+import (
+	"errors"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestParseSalonPatch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		code string // "" = valid
+	}{
+		{`{"name":" Rose ","slug":"rose-1","verified":true}`, ""},
+		{`{"verified":false}`, ""},
+		{`{}`, "empty_patch"},
+		{`{"slug":"a/b"}`, "invalid_slug"},
+		{`{"slug":""}`, "invalid_slug"},
+		{`{"name":"   "}`, "invalid_name"},
+		{`{"other":1}`, "invalid_json"},
+		{`{"name":"a"} {}`, "invalid_json"},
+		{`[]`, "invalid_json"},
+	}
+	for _, tc := range tests {
+		p, err := ParseSalonPatch([]byte(tc.in))
+		var ie *InputError
+		switch {
+		case tc.code == "" && err != nil:
+			t.Errorf("%s: %v", tc.in, err)
+		case tc.code != "" && (!errors.As(err, &ie) || ie.Code != tc.code):
+			t.Errorf("%s: err %v, want code %s", tc.in, err, tc.code)
+		}
+		if tc.code == "" && p.Name != nil && *p.Name != "Rose" {
+			t.Errorf("name not trimmed: %q", *p.Name)
+		}
+	}
+}
+
+func FuzzParseSalonPatch(f *testing.F) {
+	f.Add([]byte(`{"name":"x","slug":"y","verified":true}`))
+	f.Add([]byte(`{"slug":"../x"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseSalonPatch(data)
+		if err != nil {
+			return
+		}
+		if p.Name == nil && p.Slug == nil && p.Verified == nil {
+			t.Fatal("accepted an empty patch")
+		}
+		if p.Slug != nil && (checkSlug(*p.Slug) != nil || !utf8.ValidString(*p.Slug)) {
+			t.Fatalf("accepted slug %q", *p.Slug)
+		}
+		if p.Name != nil && (*p.Name == "" || !utf8.ValidString(*p.Name)) {
+			t.Fatalf("accepted name %q", *p.Name)
+		}
+	})
+}

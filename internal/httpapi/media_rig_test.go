@@ -74,7 +74,7 @@ func (l *syncLog) Write(p []byte) (int, error) {
 }
 func (l *syncLog) String() string { <-l.ch; defer func() { l.ch <- struct{}{} }(); return l.b.String() }
 
-func newMediaRig(t *testing.T, o mediaRigOpts) *mediaRig {
+func newMediaRig(t testing.TB, o mediaRigOpts) *mediaRig {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.OpenSQLite(t)

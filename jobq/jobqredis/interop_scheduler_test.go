@@ -113,8 +113,15 @@ func TestInteropSchedulerNodeUpsertGoAdvances(t *testing.T) {
 	}
 	node.proof("upsert-scheduler", obj{"id": "cr", "repeat": obj{"pattern": "*/1 * * * * *"},
 		"template": obj{"name": "tick-cr", "data": obj{"x": 2}}}, &up)
-	startGoWorker(t, d, "s11", goProcessor(nil), &jobq.WorkerConfig{Name: "go-sched", Concurrency: 2, DrainDelay: 100 * time.Millisecond})
+	gw := startGoWorker(t, d, "s11", goProcessor(nil), &jobq.WorkerConfig{Name: "go-sched", Concurrency: 2, DrainDelay: 100 * time.Millisecond})
 	time.Sleep(3300 * time.Millisecond)
+	// Stop the worker first: the snapshot below is several reads, and a
+	// run landing between them would make it inconsistent.
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := gw.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
 	var ps proofSchedulers
 	node.proof("schedulers", obj{}, &ps)
 	checkSchedulerRuns(t, ps, "ev", "cr", "go-sched")

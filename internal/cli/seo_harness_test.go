@@ -49,6 +49,8 @@ type seoProc struct {
 }
 
 type procOpts struct {
+	// dbURL selects the database; "" is SQLite in the data dir.
+	dbURL   string
 	mode    rollout.Mode
 	tune    func(*seo.ServiceConfig)
 	noHTTP  bool
@@ -73,7 +75,7 @@ func newSEOProc(t *testing.T, dataDir string, o procOpts) *seoProc {
 		dataDir = storetest.TempDataDir(t)
 	}
 	p := &seoProc{t: t, dataDir: dataDir}
-	st, err := store.Open(ctx, "", dataDir)
+	st, err := store.Open(ctx, o.dbURL, dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/store/storetest"
 	"github.com/sevra/atlas/jobq"
 )
 
@@ -76,7 +77,16 @@ func TestSitemapAdminRebuildEndToEnd(t *testing.T) {
 // not 20. A second approval is 409, an unknown id 404.
 func TestApproveVerificationsCoalesce(t *testing.T) {
 	t.Parallel()
-	p := newSEOProc(t, "", procOpts{})
+	testApproveVerificationsCoalesce(t, "")
+}
+
+func TestApproveVerificationsCoalescePostgres(t *testing.T) {
+	t.Parallel()
+	testApproveVerificationsCoalesce(t, storetest.IsolatedPostgresURL(t))
+}
+
+func testApproveVerificationsCoalesce(t *testing.T, dbURL string) {
+	p := newSEOProc(t, "", procOpts{dbURL: dbURL})
 	seedSEO(t, p.st, 20)
 	var before struct{ Verified bool }
 	code, _, body := p.do("GET", "/api/v1/salons/salon-1", "", false) // now cached for 10 s
@@ -109,7 +119,7 @@ func TestApproveVerificationsCoalesce(t *testing.T) {
 		t.Errorf("approval without token = %d", code)
 	}
 	var verified int
-	p.st.DB().QueryRow("SELECT count(*) FROM salons WHERE verified").Scan(&verified)
+	p.st.DB().QueryRow("SELECT count(*) FROM salons WHERE verified = TRUE").Scan(&verified)
 	if verified != 20 {
 		t.Errorf("%d salons verified, want 20", verified)
 	}
@@ -136,7 +146,16 @@ func TestApproveVerificationsCoalesce(t *testing.T) {
 // the new URL. Posts redirect the same way.
 func TestPatchSalonSlug(t *testing.T) {
 	t.Parallel()
-	p := newSEOProc(t, "", procOpts{})
+	testPatchSalonSlug(t, "")
+}
+
+func TestPatchSalonSlugPostgres(t *testing.T) {
+	t.Parallel()
+	testPatchSalonSlug(t, storetest.IsolatedPostgresURL(t))
+}
+
+func testPatchSalonSlug(t *testing.T, dbURL string) {
+	p := newSEOProc(t, "", procOpts{dbURL: dbURL})
 	seedSEO(t, p.st, 3)
 	if _, err := p.svc.SEO.Service.(*seo.Service).RebuildNow(context.Background()); err != nil {
 		t.Fatal(err)

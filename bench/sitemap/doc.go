@@ -1,10 +1,24 @@
-// Package sitemap benchmarks the sitemap rebuild (internal/seo) on SQLite:
-// rebuild time, allocation and peak heap for large salon counts seeded with
-// internal/seed. It holds no code outside its benchmark; run it with
+// Command sitemap benchmarks the sitemap rebuild (internal/seo) and compares
+// its writer with the npm `sitemap` package's streaming writer.
 //
-//	go test -run '^$' -bench . -benchtime 3x ./bench/sitemap
+//	go run ./bench/sitemap -salons 1000000        # or ./bench/sitemap/run.sh
 //
-// and set ATLAS_BENCH_SALONS=1000000 to add a 1M-salon case (seeding it
-// takes minutes and about 0.5 GB of disk). Figures and method are in
-// README.md.
-package sitemap
+// It seeds N salons (plus 200 cities, 1,000 posts and one ready media row on
+// every tenth salon) into SQLite (temporary directory) and PostgreSQL
+// (database atlas_bench_sitemap, created and dropped), then times, each in
+// a child process so that the peak RSS is that process's own (wait4
+// rusage):
+//
+//   - rebuild-sqlite, rebuild-pg: a full seo.Builder.Rebuild as the
+//     rebuild-sitemap job runs it (keyset pages, gzipped children, fsync,
+//     atomic switch, GC);
+//   - go-writer: seo.URLSetWriter + seo.WriteIndex alone, fed the URL list
+//     the SQLite rebuild produced, read from an NDJSON file (no database);
+//   - node-writer: npm sitemap's SitemapAndIndexStream on the same NDJSON
+//     file, gzipped children of 45,000 URLs (node/bench.js).
+//
+// Runs alternate (go-writer, node-writer, rebuild-sqlite, rebuild-pg per
+// round). BenchmarkRebuild (rebuild_test.go) is the in-process go test
+// benchmark of the rebuild on SQLite. Method and figures: README.md and
+// docs/BENCHMARKS.md.
+package main

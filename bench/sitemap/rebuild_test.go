@@ -1,4 +1,4 @@
-package sitemap_test
+package main
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sevra/atlas/internal/seed"
 	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
@@ -30,8 +29,8 @@ func sizes(b *testing.B) []int {
 	return out
 }
 
-// BenchmarkRebuild seeds N salons (200 cities, 1,000 posts, no reviews)
-// plus one ready media item on every tenth salon, then times full
+// BenchmarkRebuild seeds N salons with seedData (200 cities, 1,000 posts,
+// no reviews, one ready media item on every tenth salon), then times full
 // rebuilds: keyset pages of 5,000, 45,000 URLs per gzipped child, fsync
 // and atomic publish. It reports rows/s, the uncompressed and gzipped
 // output, and the peak Go heap (sampled every 5 ms) above the heap in use
@@ -50,18 +49,7 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatal(err)
 			}
 			t0 := time.Now()
-			if _, err := seed.Run(ctx, s, seed.Options{Cities: 200, Salons: n, Posts: 1_000, Seed: 1}); err != nil {
-				b.Fatal(err)
-			}
-			_, err = s.DB().ExecContext(ctx, `INSERT INTO media (owner_type, owner_id, status, original_key, variants, created_at, updated_at)
-				SELECT 'salon', id, 'ready', 'orig/' || id, '{"w400":"salons/' || id || '/400.webp","w1600":"salons/' || id || '/1600.webp"}',
-				created_at, updated_at FROM salons WHERE id % 10 = 0`)
-			if err != nil {
-				b.Fatal(err)
-			}
-			// A bulk load leaves a large WAL behind; fold it into the main
-			// file as a long-running database would have.
-			if _, err := s.DB().ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			if err := seedData(ctx, s, n); err != nil {
 				b.Fatal(err)
 			}
 			b.Logf("seeded %d salons in %v", n, time.Since(t0).Round(time.Millisecond))

@@ -11,9 +11,15 @@ import (
 
 func (b *Builder) streamSalons(ctx context.Context, w *URLSetWriter, st *Stats, tick func(int)) (int64, error) {
 	var after, n int64
+	var page []salonRow
+	// One lastmod and image slice reused for every URL: Add copies what
+	// it keeps.
+	var lastMod time.Time
+	var images []string
 	for {
-		page, err := timed(st, func() ([]salonRow, error) {
-			rows, err := b.read.salons(ctx, after, b.cfg.PageSize)
+		var err error
+		page, err = timed(st, func() ([]salonRow, error) {
+			rows, err := b.read.salons(ctx, after, b.cfg.PageSize, page)
 			if err == nil && !b.cfg.NoImages {
 				err = b.read.salonImages(ctx, rows)
 			}
@@ -23,10 +29,12 @@ func (b *Builder) streamSalons(ctx context.Context, w *URLSetWriter, st *Stats, 
 			return n, err
 		}
 		for _, s := range page {
-			u := URL{Loc: b.cfg.Paths.Salon(b.base, s.slug, s.citySlug), LastMod: ptr(s.updatedAt)}
+			lastMod = s.updatedAt
+			images = images[:0]
 			for _, k := range s.imageKeys {
-				u.Images = append(u.Images, b.cfg.Paths.Media(b.base, k))
+				images = append(images, b.cfg.Paths.Media(b.base, k))
 			}
+			u := URL{Loc: b.cfg.Paths.Salon(b.base, s.slug, s.citySlug), LastMod: &lastMod, Images: images}
 			ok, err := b.add(w, st, u)
 			if err != nil {
 				return n, err

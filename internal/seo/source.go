@@ -59,8 +59,9 @@ func (r reader) count(ctx context.Context, q string, args ...any) (int64, error)
 	return n, nil
 }
 
-// salons returns up to limit salons with id > after, in id order.
-func (r reader) salons(ctx context.Context, after int64, limit int) ([]salonRow, error) {
+// salons returns up to limit salons with id > after, in id order, reusing
+// buf's array (the previous page, already written) when it is large enough.
+func (r reader) salons(ctx context.Context, after int64, limit int, buf []salonRow) ([]salonRow, error) {
 	rows, err := r.db.QueryContext(ctx, r.q(`SELECT s.id, s.slug, c.slug, s.updated_at
 		FROM salons s JOIN cities c ON c.id = s.city_id
 		WHERE s.id > ? ORDER BY s.id LIMIT ?`), after, limit)
@@ -68,7 +69,10 @@ func (r reader) salons(ctx context.Context, after int64, limit int) ([]salonRow,
 		return nil, fmt.Errorf("salons page: %w", err)
 	}
 	defer rows.Close()
-	out := make([]salonRow, 0, limit)
+	out := buf[:0]
+	if cap(out) < limit {
+		out = make([]salonRow, 0, limit)
+	}
 	for rows.Next() {
 		var x salonRow
 		if err := rows.Scan(&x.id, &x.slug, &x.citySlug, &x.updatedAt); err != nil {

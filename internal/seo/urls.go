@@ -57,7 +57,12 @@ func (b BaseURL) IsZero() bool { return b.s == "" }
 // percent-escaped, so "/salons" and "my slug" give "<base>/salons/my%20slug".
 // Segments may not smuggle in a slash or a dot segment.
 func (b BaseURL) Join(segments ...string) string {
+	n := len(b.s)
+	for _, s := range segments {
+		n += 1 + len(s)
+	}
 	var sb strings.Builder
+	sb.Grow(n + n/8) // room for a few percent escapes: one allocation
 	sb.WriteString(b.s)
 	for _, s := range segments {
 		sb.WriteByte('/')

@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -37,7 +38,9 @@ type Run struct {
 	CPU      float64 `json:"cpuSeconds"`  // user+system CPU of the child
 	MaxRSSKB int64   `json:"maxRSSKB"`
 	Load     string  `json:"loadavg"` // /proc/loadavg just before the run
-	Result   Result  `json:"result"`
+	// DiskBytes is the output on disk: gzipped children plus the index.
+	DiskBytes int64  `json:"diskBytes"`
+	Result    Result `json:"result"`
 }
 
 func main() {
@@ -297,7 +300,39 @@ func (c *children) rebuild(round int, name, dbURL, dbDir, out string) (Run, erro
 	if round > 0 {
 		c.profiles(name, &sp)
 	}
-	return c.goChild(round, name, sp, 0)
+	r, err := c.goChild(round, name, sp, 0)
+	if err == nil {
+		r.DiskBytes, err = liveBytes(out)
+		c.runs[len(c.runs)-1].DiskBytes = r.DiskBytes
+	}
+	return r, err
+}
+
+// liveBytes sums the files of the live generation under dataDir.
+func liveBytes(dataDir string) (int64, error) {
+	pub, err := seo.NewPublisher(dataDir, nil)
+	if err != nil {
+		return 0, err
+	}
+	live, err := pub.Live()
+	if err != nil {
+		return 0, err
+	}
+	return dirBytes(live.Dir)
+}
+
+func dirBytes(dir string) (int64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n, nil
 }
 
 func (c *children) write(round int, out, list string, want int64) (Run, error) {
@@ -306,6 +341,10 @@ func (c *children) write(round int, out, list string, want int64) (Run, error) {
 	r, err := c.goChild(round, "go-writer", sp, want)
 	if err == nil && round == 1 {
 		err = checkCount(out, "sitemap-", want)
+	}
+	if err == nil {
+		r.DiskBytes, err = dirBytes(out)
+		c.runs[len(c.runs)-1].DiskBytes = r.DiskBytes
 	}
 	return r, err
 }
@@ -321,6 +360,10 @@ func (c *children) node(round int, out, list string, want int64) (Run, error) {
 	r, err := c.start(round, "node-writer", cmd, want)
 	if err == nil && round == 1 {
 		err = checkCount(out, "sitemap-", want)
+	}
+	if err == nil {
+		r.DiskBytes, err = dirBytes(out)
+		c.runs[len(c.runs)-1].DiskBytes = r.DiskBytes
 	}
 	return r, err
 }
@@ -401,15 +444,15 @@ func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6
 func (c *children) report(n int64) {
 	fmt.Printf("\n%d URLs\n\n", n)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| round\t run\t time s\t process s\t CPU s\t max RSS MiB\t URLs/s\t Go alloc MB\t loadavg\t")
-	fmt.Fprintln(tw, "|---\t---\t---\t---\t---\t---\t---\t---\t---\t")
+	fmt.Fprintln(tw, "| round\t run\t time s\t process s\t CPU s\t max RSS MiB\t URLs/s\t on disk MB\t Go alloc MB\t loadavg\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t")
 	for _, r := range c.runs {
 		alloc := "–"
 		if r.Result.TotalAlloc > 0 {
 			alloc = strconv.FormatFloat(float64(r.Result.TotalAlloc)/1e6, 'f', 0, 64)
 		}
-		fmt.Fprintf(tw, "| %d\t %s\t %.2f\t %.2f\t %.2f\t %.1f\t %.0fk\t %s\t %s\t\n", r.Round, r.Name, r.Seconds, r.Wall, r.CPU,
-			float64(r.MaxRSSKB)/1024, float64(r.Result.URLs)/r.Seconds/1e3, alloc, r.Load)
+		fmt.Fprintf(tw, "| %d\t %s\t %.2f\t %.2f\t %.2f\t %.1f\t %.0fk\t %.1f\t %s\t %s\t\n", r.Round, r.Name, r.Seconds, r.Wall, r.CPU,
+			float64(r.MaxRSSKB)/1024, float64(r.Result.URLs)/r.Seconds/1e3, float64(r.DiskBytes)/1e6, alloc, r.Load)
 	}
 	tw.Flush()
 	fmt.Println()

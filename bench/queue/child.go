@@ -372,7 +372,7 @@ func runSteady(ctx context.Context, c contender, s *Spec) (Result, error) {
 	}
 	r.Jobs, r.Lat = int(cnt.n.Load()), lat.pcts()
 	r.Seconds = time.Since(start).Seconds()
-	if r.Offered < total {
+	if float64(r.Offered) < 0.99*float64(total) {
 		r.Note = fmt.Sprintf("producers fell behind: offered %d of %d in %.0fs", r.Offered, total, s.Seconds)
 	}
 	return r, err

@@ -13,3 +13,9 @@ func TestConformance(t *testing.T) {
 	testURL(t)
 	jobqtest.Exercise(t, func(t *testing.T) jobqdriver.Driver { return newTestDriver(t) })
 }
+
+// BenchmarkConformance runs the shared jobq benchmarks against Redis.
+func BenchmarkConformance(b *testing.B) {
+	testURL(b)
+	jobqtest.Bench(b, func(tb testing.TB) jobqdriver.Driver { return newTestDriver(tb) })
+}

@@ -15,7 +15,7 @@ import (
 
 // testURL returns ATLAS_TEST_REDIS_URL or skips (fails under
 // ATLAS_TEST_REQUIRE_SERVICES=1).
-func testURL(t *testing.T) string {
+func testURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("ATLAS_TEST_REDIS_URL")
 	if u == "" {
@@ -35,12 +35,12 @@ func randHex(n int) string {
 
 // newTestDriver returns a driver with a unique hash-tagged prefix; every
 // key under it is deleted when the test ends.
-func newTestDriver(t *testing.T) *Driver {
+func newTestDriver(t testing.TB) *Driver {
 	t.Helper()
 	return newTestDriverPrefix(t, "{jqt-"+randHex(6)+"}")
 }
 
-func newTestDriverPrefix(t *testing.T, prefix string) *Driver {
+func newTestDriverPrefix(t testing.TB, prefix string) *Driver {
 	t.Helper()
 	ctx := context.Background()
 	d, err := Open(ctx, testURL(t), &Config{Prefix: prefix})
@@ -61,7 +61,7 @@ func newTestDriverPrefix(t *testing.T, prefix string) *Driver {
 	return d
 }
 
-func cleanupPrefix(t *testing.T, c redis.UniversalClient, prefix string) {
+func cleanupPrefix(t testing.TB, c redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	iter := c.Scan(ctx, 0, globEscape(prefix)+":*", 1000).Iterator()

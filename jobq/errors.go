@@ -28,7 +28,10 @@ var (
 // UnrecoverableError fails a job at once, skipping any attempts left.
 type UnrecoverableError struct{ Err error }
 
+// Error returns the wrapped error's message.
 func (e *UnrecoverableError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *UnrecoverableError) Unwrap() error { return e.Err }
 
 // Unrecoverable wraps err so the worker fails the job without retrying.
@@ -38,6 +41,7 @@ func Unrecoverable(err error) error { return &UnrecoverableError{Err: err} }
 // without counting an attempt.
 type DelayError struct{ Until time.Time }
 
+// Error describes the delay.
 func (e *DelayError) Error() string { return fmt.Sprintf("jobq: job delayed until %s", e.Until) }
 
 // DelayUntil returns a DelayError.
@@ -47,6 +51,7 @@ func DelayUntil(t time.Time) error { return &DelayError{Until: t} }
 // put the job back, without counting an attempt.
 type RateLimitError struct{ Wait time.Duration }
 
+// Error describes the rate limit.
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("jobq: queue rate limited for %s", e.Wait)
 }

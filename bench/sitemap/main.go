@@ -69,6 +69,7 @@ type options struct {
 	profile  string
 	jsonOut  string
 	nodeDir  string
+	nodeGzip int
 }
 
 func run() error {
@@ -83,6 +84,7 @@ func run() error {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory and the PostgreSQL database")
 	flag.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of the first Go runs into this directory")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every run as JSON to this file")
+	flag.IntVar(&o.nodeGzip, "node-gzip", -1, "gzip level of the Node contender's children (-1 = zlib default 6, as its README; 1 = the Go writer's BestSpeed)")
 	flag.StringVar(&o.nodeDir, "node-dir", "", "directory of the Node contender (default: bench/sitemap/node next to the sources)")
 	flag.Parse()
 	if o.salons <= 0 || o.rounds <= 0 {
@@ -355,7 +357,11 @@ func (c *children) goChild(round int, name string, sp Spec, want int64) (Run, er
 }
 
 func (c *children) node(round int, out, list string, want int64) (Run, error) {
-	cmd := exec.Command("node", filepath.Join(c.o.nodeDir, "bench.js"), list, out, baseURL)
+	args := []string{filepath.Join(c.o.nodeDir, "bench.js"), list, out, baseURL}
+	if c.o.nodeGzip >= 0 {
+		args = append(args, strconv.Itoa(c.o.nodeGzip))
+	}
+	cmd := exec.Command("node", args...)
 	cmd.Dir = c.o.nodeDir
 	r, err := c.start(round, "node-writer", cmd, want)
 	if err == nil && round == 1 {
@@ -500,7 +506,11 @@ func printEnv(o options) {
 		if b, err := os.ReadFile(filepath.Join(o.nodeDir, "node_modules", "sitemap", "package.json")); err == nil {
 			json.Unmarshal(b, &pkg)
 		}
-		fmt.Printf("node: %s, npm sitemap %s\n", strings.TrimSpace(string(v)), pkg.Version)
+		level := "zlib default (6)"
+		if o.nodeGzip >= 0 {
+			level = strconv.Itoa(o.nodeGzip)
+		}
+		fmt.Printf("node: %s, npm sitemap %s, gzip level %s; Go writer: gzip.BestSpeed (1)\n", strings.TrimSpace(string(v)), pkg.Version, level)
 	}
 	if o.pg != "" {
 		if v, err := exec.Command("psql", "--version").Output(); err == nil {

@@ -7,7 +7,9 @@
 //   {"seconds": <wall time of the write>, "urls": <lines read>, "files": <children>,
 //    "vmHWMKB": <peak RSS from /proc/self/status>}
 //
-// usage: node bench.js <list.ndjson> <out-dir> <hostname>
+// usage: node bench.js <list.ndjson> <out-dir> <hostname> [gzip-level]
+// (gzip-level defaults to zlib's default, 6, as in the README; pass 1 to
+// match the Go writer's gzip.BestSpeed)
 
 const { createReadStream, createWriteStream, mkdirSync, readFileSync } = require('node:fs');
 const { resolve } = require('node:path');
@@ -21,7 +23,8 @@ const {
 } = require('sitemap');
 
 async function main() {
-  const [list, outDir, hostname] = process.argv.slice(2);
+  const [list, outDir, hostname, level] = process.argv.slice(2);
+  const gzipOpts = level === undefined ? {} : { level: Number(level) };
   if (!list || !outDir || !hostname) {
     console.error('usage: node bench.js <list.ndjson> <out-dir> <hostname>');
     process.exit(2);
@@ -37,7 +40,7 @@ async function main() {
       const sitemapStream = new SitemapStream({ hostname });
       const path = `sitemap-${i}.xml`;
       const ws = sitemapStream
-        .pipe(createGzip())
+        .pipe(createGzip(gzipOpts))
         .pipe(createWriteStream(resolve(outDir, path + '.gz')));
       return [new URL(path + '.gz', hostname + '/sitemaps/').toString(), sitemapStream, ws];
     },

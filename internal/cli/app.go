@@ -192,6 +192,9 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 			deps.Reviews = svc.Reviews
 		}
 		deps.SEO = svc.SEO
+		if deps.Dashboard, err = newDashboard(svc, cfg, e.log); err != nil {
+			return err
+		}
 		if svc.Media != nil {
 			deps.Media, deps.MediaFiles = svc.Media, svc.MediaFiles
 		}
@@ -266,7 +269,7 @@ func printURLs(e *env, addr net.Addr) {
 	}
 	base := "http://" + net.JoinHostPort(host, port)
 	fmt.Fprintf(e.stdout, "  API:       %s/api/v1/salons\n", base)
-	fmt.Fprintf(e.stdout, "  Dashboard: %s/admin/jobs   (arrives with jobq)\n", base)
+	fmt.Fprintf(e.stdout, "  Dashboard: %s/admin/jobs   (log in with the admin token, ATLAS_ADMIN_TOKEN)\n", base)
 	fmt.Fprintf(e.stdout, "  Sitemap:   %s/sitemap.xml  (after the first rebuild: POST /api/v1/admin/sitemap/rebuild, or nightly)\n", base)
 	fmt.Fprintf(e.stdout, "  Health:    %s/healthz  %s/readyz  %s/metrics\n", base, base, base)
 }

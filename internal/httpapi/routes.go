@@ -52,6 +52,9 @@ type Deps struct {
 	// SEO serves the sitemap, robots.txt and the SEO admin routes (nil:
 	// routes off); see seo.go.
 	SEO *SEODeps
+	// Dashboard serves /admin/login and /admin/jobs (nil: routes off); see
+	// dashboard.go.
+	Dashboard Dashboard
 }
 
 // NewHandler returns the whole HTTP interface with logging, metrics and
@@ -94,6 +97,10 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs()))
 	addMediaRoutes(mux, d) // POST /api/v1/media, GET /api/v1/media/{id}, GET /media/ (media.go)
 	addSEORoutes(mux, d, salonCache)
+	// GET/POST /admin/login, POST /admin/logout, GET /admin/assets/dashboard.css,
+	// GET /admin/jobs, GET /admin/jobs/{queue}, GET /admin/jobs/{queue}/{id},
+	// POST /admin/jobs/{queue}/{action}, POST /admin/jobs/{queue}/{id}/{action}
+	addDashboardRoutes(mux, d) // (dashboard.go)
 	mux.Handle("/api/", notFoundJSON(d.Logger))
 
 	mux.Handle("GET /healthz", healthz())

@@ -1,0 +1,181 @@
+// Package dashboard is Atlas's server-rendered job dashboard under
+// /admin/jobs: queue counts and throughput, schedulers, the queue backend's
+// readiness, the outbox backlog, rollout modes and shadow results, job
+// lists with actions (retry, promote, remove, pause, resume, clean) and job
+// details.
+//
+// It reads and acts on the queues only through jobq's public API
+// (jobq.Queue). Pages are html/template (everything escaped; job data is
+// untrusted), the stylesheet is embedded, and there is no JavaScript.
+//
+// Access needs the admin token: as "Authorization: Bearer <token>", or as
+// the session cookie that /admin/login sets after the token was typed into
+// its form. The cookie holds an expiry and an HMAC keyed by the token,
+// never the token; changing the token ends every session. Every POST must
+// be same-origin (Origin / Referer / Sec-Fetch-Site) and, with the cookie,
+// carry the session's CSRF token.
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/jobq"
+)
+
+// Backlog reads the outbox backlog; *outbox.Outbox implements it.
+type Backlog interface {
+	Backlog(ctx context.Context) (outbox.Backlog, error)
+}
+
+// Shadow reads shadow-mode results; *rollout.Recorder implements it.
+type Shadow interface {
+	Counts() []rollout.Counts
+	RecentMismatches() []rollout.Comparison
+}
+
+// Config configures the dashboard.
+type Config struct {
+	// Backend is the queue backend (required).
+	Backend *jobs.Backend
+	// Queues are the queues shown and accepted in URLs. Default:
+	// jobs.Queues.
+	Queues []string
+	// Outbox reports the outbox backlog; nil: the section says so.
+	Outbox Backlog
+	// Shadow reports shadow comparisons; nil: none shown.
+	Shadow Shadow
+	// Modes are the rollout modes per module.
+	Modes rollout.Modes
+	// AdminToken is ATLAS_ADMIN_TOKEN; empty: nobody can log in.
+	AdminToken string
+	// SessionTTL is how long a login lasts. Default: 12h.
+	SessionTTL time.Duration
+	// PageSize is the number of jobs per page. Default: 25.
+	PageSize int
+	// Logger receives action logs and errors. Default: discarding.
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Server serves the dashboard. Its methods return the handlers that
+// internal/httpapi mounts (routes.go lists the paths).
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	pages map[string]*template.Template
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets/dashboard.css
+var stylesheet []byte
+
+// ErrNoBackend is returned by New without a queue backend.
+var ErrNoBackend = errors.New("dashboard: no queue backend")
+
+// New returns a dashboard server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Backend == nil {
+		return nil, ErrNoBackend
+	}
+	if len(cfg.Queues) == 0 {
+		cfg.Queues = jobs.Queues
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 25
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, pages: pages}, nil
+}
+
+// queue returns a handle on a configured queue, or false.
+func (s *Server) queue(name string) (*jobq.Queue, bool) {
+	if !slices.Contains(s.cfg.Queues, name) {
+		return nil, false
+	}
+	return jobq.NewQueue(name, s.cfg.Backend.Driver, &jobq.QueueConfig{Clock: s.cfg.Now, Logger: s.log}), true
+}
+
+// Assets serves the embedded stylesheet.
+func (s *Server) Assets() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Write(stylesheet)
+	})
+}
+
+// securityHeaders are set on every HTML answer: no scripts at all, no
+// framing, no caching of admin pages.
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+// render writes page with data and status.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	t, ok := s.pages[page]
+	if !ok {
+		panic(fmt.Sprintf("dashboard: no page %q", page))
+	}
+	if pd, ok := data.(pageData); ok {
+		pd.Queues, pd.Now = s.cfg.Queues, s.cfg.Now()
+		data = pd
+	}
+	securityHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := t.ExecuteTemplate(w, "layout", data); err != nil {
+		s.log.ErrorContext(r.Context(), "render dashboard page", "page", page, "err", err)
+	}
+}
+
+// errorPage shows an error message (escaped) with status.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, a auth, status int, msg string) {
+	s.render(w, r, status, "error", pageData{Title: http.StatusText(status), Auth: a, Body: struct {
+		Status  int
+		Message string
+	}{status, msg}})
+}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Title string
+	Auth  auth
+	// Queues are the queue names for the navigation.
+	Queues []string
+	// Now is the time the page was rendered.
+	Now time.Time
+	// Body is the page's own data.
+	Body any
+}

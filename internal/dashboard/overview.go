@@ -1,0 +1,196 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/jobq"
+	"github.com/sevra/atlas/jobq/jobqredis"
+)
+
+// listStates are the states the dashboard counts and lists, in order.
+var listStates = []jobq.State{jobq.StateWaiting, jobq.StatePrioritized, jobq.StateDelayed, jobq.StateActive,
+	jobq.StateCompleted, jobq.StateFailed, jobq.StateWaitingChildren}
+
+// stateCount is one state's count.
+type stateCount struct {
+	State jobq.State
+	N     int64
+}
+
+type queueSummary struct {
+	Name   string
+	Paused bool
+	Counts []stateCount
+	// CompletedHour and FailedHour come from the per-minute metrics.
+	CompletedHour, FailedHour int64
+	Schedulers                []jobq.JobScheduler
+	Err                       string
+}
+
+type backendView struct {
+	Kind, Location string
+	Ready          bool
+	ReadyErr       string
+	// Redis is set for the Redis backend.
+	Redis    *jobqredis.HealthReport
+	RedisErr string
+}
+
+type backlogView struct {
+	Configured bool
+	Pending    int64
+	Oldest     time.Time
+	Alert      bool
+	Err        string
+}
+
+type moduleView struct {
+	Module           rollout.Module
+	Mode             rollout.Mode
+	Match, Mismatch  int64
+	HasShadowResults bool
+}
+
+type overviewView struct {
+	Queues     []queueSummary
+	Backend    backendView
+	Backlog    backlogView
+	Modules    []moduleView
+	Mismatches []rollout.Comparison
+	Now        time.Time
+}
+
+// redisHealth is implemented by the Redis backend (jobqredis.Driver).
+type redisHealth interface {
+	Health(ctx context.Context) (jobqredis.HealthReport, error)
+}
+
+// maxMismatches is how many recent shadow mismatches the overview lists.
+const maxMismatches = 20
+
+// Overview serves GET /admin/jobs.
+func (s *Server) Overview() http.Handler {
+	return s.requireAdmin(func(w http.ResponseWriter, r *http.Request, a auth) {
+		ctx := r.Context()
+		v := overviewView{Now: s.cfg.Now()}
+		for _, name := range s.cfg.Queues {
+			q, _ := s.queue(name)
+			v.Queues = append(v.Queues, s.summarize(ctx, q))
+		}
+		v.Backend = s.backend(ctx)
+		v.Backlog = s.backlog(ctx)
+		v.Modules, v.Mismatches = s.rollout()
+		s.render(w, r, http.StatusOK, "overview", pageData{Title: "Jobs", Auth: a, Body: v})
+	})
+}
+
+func (s *Server) summarize(ctx context.Context, q *jobq.Queue) queueSummary {
+	sum := queueSummary{Name: q.Name()}
+	counts, err := q.GetJobCounts(ctx, listStates...)
+	if err != nil {
+		sum.Err = err.Error()
+		return sum
+	}
+	for _, st := range listStates {
+		sum.Counts = append(sum.Counts, stateCount{st, counts[st]})
+	}
+	if sum.Paused, err = q.IsPaused(ctx); err != nil {
+		sum.Err = err.Error()
+	}
+	now := s.cfg.Now()
+	for _, k := range []jobq.MetricsKind{jobq.MetricsCompleted, jobq.MetricsFailed} {
+		m, err := q.GetMetrics(ctx, k, 0, 60)
+		if err != nil {
+			sum.Err = err.Error()
+			continue
+		}
+		n := lastHour(m, now)
+		if k == jobq.MetricsCompleted {
+			sum.CompletedHour = n
+		} else {
+			sum.FailedHour = n
+		}
+	}
+	if sum.Schedulers, err = q.GetJobSchedulers(ctx); err != nil {
+		sum.Err = err.Error()
+	}
+	return sum
+}
+
+// lastHour counts events in the 60 minutes up to now. As in BullMQ,
+// Count-PrevCount events happened in PrevTS's minute, and point i of Data
+// (newest first) is the minute before that minus i.
+func lastHour(m jobq.Metrics, now time.Time) int64 {
+	if m.PrevTS == 0 {
+		return 0
+	}
+	newest, from := m.PrevTS/60000, now.UnixMilli()/60000-59
+	var n int64
+	if newest >= from {
+		n += m.Count - m.PrevCount
+	}
+	for i, d := range m.Data {
+		if newest-1-int64(i) < from {
+			break
+		}
+		n += d
+	}
+	return n
+}
+
+func (s *Server) backend(ctx context.Context) backendView {
+	b := s.cfg.Backend
+	v := backendView{Kind: b.Kind, Location: b.Location}
+	if err := b.Check(ctx); err != nil {
+		v.ReadyErr = err.Error()
+	} else {
+		v.Ready = true
+	}
+	if rh, ok := b.Driver.(redisHealth); ok {
+		h, err := rh.Health(ctx)
+		if err != nil {
+			v.RedisErr = err.Error()
+		} else {
+			v.Redis = &h
+		}
+	}
+	return v
+}
+
+func (s *Server) backlog(ctx context.Context) backlogView {
+	if s.cfg.Outbox == nil {
+		return backlogView{}
+	}
+	b, err := s.cfg.Outbox.Backlog(ctx)
+	if err != nil {
+		return backlogView{Configured: true, Err: err.Error()}
+	}
+	return backlogView{Configured: true, Pending: b.Pending, Oldest: b.Oldest, Alert: b.Alert}
+}
+
+// rollout lists every module's mode and shadow counts, and the recent
+// mismatches, newest first.
+func (s *Server) rollout() ([]moduleView, []rollout.Comparison) {
+	var counts []rollout.Counts
+	var recent []rollout.Comparison
+	if s.cfg.Shadow != nil {
+		counts, recent = s.cfg.Shadow.Counts(), s.cfg.Shadow.RecentMismatches()
+	}
+	var mods []moduleView
+	for _, m := range rollout.Modules {
+		mv := moduleView{Module: m, Mode: s.cfg.Modes.Mode(m)}
+		if i := slices.IndexFunc(counts, func(c rollout.Counts) bool { return c.Module == m }); i >= 0 {
+			mv.Match, mv.Mismatch, mv.HasShadowResults = counts[i].Match, counts[i].Mismatch, true
+		}
+		mods = append(mods, mv)
+	}
+	slices.Reverse(recent)
+	if len(recent) > maxMismatches {
+		recent = recent[:maxMismatches]
+	}
+	return mods, recent
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,11 +25,29 @@ func WorkerClientName(prefix, queue, workerName string) string {
 }
 
 // waiter blocks with BZPOPMIN on the queue's marker over its own named
-// connection.
+// connection. The BZPOPMIN runs in a goroutine the waiter owns and may
+// outlive a Wait: Wait returns on a local timer when its timeout passes
+// (Redis resolves blocking timeouts only at its hz, 10/s by default, which
+// made delayed jobs start up to 100 ms late), and a marker popped after
+// that is kept for the next Wait. Wait is not safe for concurrent use.
 type waiter struct {
-	client redis.UniversalClient
-	marker string
+	client   redis.UniversalClient
+	marker   string
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	inflight chan popResult // the BZPOPMIN in flight, nil when none
 }
+
+// popResult is the outcome of one BZPOPMIN.
+type popResult struct {
+	z   *redis.ZWithKey
+	err error
+}
+
+// waitBlock is how long one BZPOPMIN blocks on the server. Wait does not
+// depend on it (its own timer ends it); it only bounds how often an idle
+// waiter re-issues the command.
+const waitBlock = 10 * time.Second
 
 // NewWaiter opens a dedicated connection (pool size 1) named as a BullMQ
 // worker, so Node's Queue.getWorkers() and bull-board list Go workers.
@@ -69,6 +86,7 @@ func (d *Driver) NewWaiter(ctx context.Context, queue, workerName string) (jobqd
 		return nil, fmt.Errorf("jobqredis: waiter needs *redis.Client or *redis.ClusterClient, got %T", d.client)
 	}
 	w := &waiter{client: c, marker: d.key(queue, "marker")}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	if err := c.Ping(ctx).Err(); err != nil {
 		d.log.Warn("jobqredis: waiter connection not ready", "queue", queue, "err", err)
 	}
@@ -80,47 +98,59 @@ func (d *Driver) NewWaiter(ctx context.Context, queue, workerName string) (jobqd
 // until that time (or the timeout); new "0" markers still wake it.
 func (w *waiter) Wait(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
-		left := time.Until(deadline)
-		if left < time.Millisecond {
+		if time.Until(deadline) < time.Millisecond {
 			return nil
 		}
-		if left > 10*time.Second {
-			left = 10 * time.Second
+		if w.inflight == nil {
+			w.pop()
 		}
-		secs := strconv.FormatFloat(left.Seconds(), 'f', 3, 64)
-		res, err := w.client.Do(ctx, "BZPOPMIN", w.marker, secs).Slice()
-		if errors.Is(err, redis.Nil) {
-			if time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		case r := <-w.inflight:
+			w.inflight = nil
+			if errors.Is(r.err, redis.Nil) {
 				continue
 			}
-			return nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if r.err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("jobqredis: wait on %s: %w", w.marker, r.err)
 			}
-			return fmt.Errorf("jobqredis: wait on %s: %w", w.marker, err)
-		}
-		if len(res) == 3 {
-			member, _ := res[1].(string)
-			score, _ := strconv.ParseFloat(fmt.Sprint(res[2]), 64)
-			if member == "1" {
-				due := time.UnixMilli(int64(score))
+			if r.z.Member == "1" {
+				due := time.UnixMilli(int64(r.z.Score))
 				if due.After(time.Now()) {
 					if due.Before(deadline) {
 						deadline = due
+						timer.Reset(time.Until(due))
 					}
 					continue
 				}
 			}
+			return nil
 		}
-		return nil
 	}
 }
 
-// Close closes the waiter's connection.
+// pop starts a BZPOPMIN in the background; its result goes to w.inflight.
+func (w *waiter) pop() {
+	ch := make(chan popResult, 1)
+	w.inflight = ch
+	go func() {
+		z, err := w.client.BZPopMin(w.ctx, waitBlock, w.marker).Result()
+		ch <- popResult{z: z, err: err}
+	}()
+}
+
+// Close stops the BZPOPMIN in flight and closes the waiter's connection.
 func (w *waiter) Close() error {
+	w.cancel()
 	if err := w.client.Close(); err != nil {
 		return fmt.Errorf("jobqredis: close waiter: %w", err)
 	}

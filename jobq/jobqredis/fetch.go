@@ -10,12 +10,16 @@ import (
 
 // fetchArgv encodes FetchParams for fetchMany in lib.lua.
 func fetchArgv(p *jobqdriver.FetchParams) []any {
+	return appendFetchArgv(make([]any, 0, 4+len(p.Tokens)), p)
+}
+
+func appendFetchArgv(args []any, p *jobqdriver.FetchParams) []any {
 	limMax, limDur := "", ""
 	if p.Limiter != nil && p.Limiter.Max > 0 {
 		limMax = strconv.Itoa(p.Limiter.Max)
 		limDur = strconv.FormatInt(p.Limiter.Duration, 10)
 	}
-	args := []any{strconv.FormatInt(p.LockDuration, 10), p.WorkerName, limMax, limDur}
+	args = append(args, strconv.FormatInt(p.LockDuration, 10), p.WorkerName, limMax, limDur)
 	for _, t := range p.Tokens {
 		args = append(args, t)
 	}
@@ -86,68 +90,119 @@ func finishErr(code int64, queue, id string) error {
 	return fmt.Errorf("jobqredis: job %s/%s: script code %d", queue, id, code)
 }
 
-// Finish completes or fails jobs in one pipeline; the last item's script
-// also fetches next when next is set and targets the same queue.
+// Finish completes or fails jobs with one script call per queue (the
+// calls of several queues go in one pipeline); the call for next's queue
+// also fetches next.
 func (d *Driver) Finish(ctx context.Context, items []jobqdriver.FinishParams, next *jobqdriver.FetchParams) ([]error, jobqdriver.FetchResult, error) {
 	if err := d.checkOpen(); err != nil {
 		return nil, jobqdriver.FetchResult{}, err
 	}
-	calls := make([]*pipedCall, 0, len(items)+1)
-	fetchIdx := -1
-	for i, it := range items {
-		args, err := finishArgv(&it)
-		if err != nil {
-			return nil, jobqdriver.FetchResult{}, err
+	if next != nil && len(next.Tokens) == 0 {
+		next = nil
+	}
+	// group the items by queue, keeping their order within a queue
+	type group struct {
+		queue string
+		idx   []int
+		fetch bool
+		call  *pipedCall
+	}
+	var groups []*group
+	for i := range items {
+		var g *group
+		for _, x := range groups {
+			if x.queue == items[i].Queue {
+				g = x
+				break
+			}
 		}
-		if i == len(items)-1 && next != nil && next.Queue == it.Queue && len(next.Tokens) > 0 {
+		if g == nil {
+			g = &group{queue: items[i].Queue}
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, i)
+	}
+	calls := make([]*pipedCall, 0, len(groups)+1)
+	fetchInFinish := false
+	for _, g := range groups {
+		args := make([]any, 0, 1+10*len(g.idx)+6+len(items))
+		args = append(args, strconv.Itoa(len(g.idx)))
+		for _, i := range g.idx {
+			var err error
+			if args, err = appendFinishArgv(args, &items[i]); err != nil {
+				return nil, jobqdriver.FetchResult{}, err
+			}
+		}
+		if next != nil && next.Queue == g.queue && !fetchInFinish {
+			g.fetch, fetchInFinish = true, true
 			args = append(args, "1")
-			args = append(args, fetchArgv(next)...)
-			fetchIdx = i
+			args = appendFetchArgv(args, next)
 		} else {
 			args = append(args, "0")
 		}
-		calls = append(calls, &pipedCall{name: "finish", queue: it.Queue, args: args})
+		g.call = &pipedCall{name: "finish", queue: g.queue, args: args}
+		calls = append(calls, g.call)
 	}
-	if next != nil && fetchIdx < 0 && len(next.Tokens) > 0 {
+	var fetchCall *pipedCall
+	if next != nil && !fetchInFinish {
 		args := append([]any{strconv.FormatInt(next.Now, 10)}, fetchArgv(next)...)
-		calls = append(calls, &pipedCall{name: "fetch", queue: next.Queue, args: args})
+		fetchCall = &pipedCall{name: "fetch", queue: next.Queue, args: args}
+		calls = append(calls, fetchCall)
+	}
+	if len(calls) == 0 {
+		return nil, jobqdriver.FetchResult{}, nil
 	}
 	if err := d.runPiped(ctx, calls); err != nil {
 		return nil, jobqdriver.FetchResult{}, err
 	}
 	errs := make([]error, len(items))
 	var fetched jobqdriver.FetchResult
-	for i, c := range calls {
-		v, err := c.cmd.Result()
+	for _, g := range groups {
+		v, err := g.call.cmd.Result()
 		if err != nil {
-			if i < len(items) {
-				errs[i] = fmt.Errorf("jobqredis: finish %s/%s: %w%s", c.queue, items[i].ID, err, d.crossSlotHint(err))
-				continue
-			}
-			return errs, fetched, fmt.Errorf("jobqredis: fetch from %q: %w", c.queue, err)
-		}
-		if i >= len(items) {
-			if fetched, err = decodeFetch(c.queue, v); err != nil {
-				return errs, fetched, err
+			for _, i := range g.idx {
+				errs[i] = fmt.Errorf("jobqredis: finish %s/%s: %w%s", g.queue, items[i].ID, err, d.crossSlotHint(err))
 			}
 			continue
 		}
 		arr, _ := v.([]any)
-		if len(arr) < 2 {
-			errs[i] = fmt.Errorf("jobqredis: finish %s/%s: unexpected reply", c.queue, items[i].ID)
+		codes, _ := arrAt(arr, 0).([]any)
+		if len(arr) < 2 || len(codes) != len(g.idx) {
+			for _, i := range g.idx {
+				errs[i] = fmt.Errorf("jobqredis: finish %s/%s: unexpected reply", g.queue, items[i].ID)
+			}
 			continue
 		}
-		errs[i] = finishErr(toInt64(arr[0]), c.queue, items[i].ID)
-		if i == fetchIdx {
-			if fetched, err = decodeFetch(c.queue, arr[1]); err != nil {
+		for k, i := range g.idx {
+			errs[i] = finishErr(toInt64(codes[k]), g.queue, items[i].ID)
+		}
+		if g.fetch {
+			if fetched, err = decodeFetch(g.queue, arr[1]); err != nil {
 				return errs, fetched, err
 			}
+		}
+	}
+	if fetchCall != nil {
+		v, err := fetchCall.cmd.Result()
+		if err != nil {
+			return errs, fetched, fmt.Errorf("jobqredis: fetch from %q: %w", fetchCall.queue, err)
+		}
+		if fetched, err = decodeFetch(fetchCall.queue, v); err != nil {
+			return errs, fetched, err
 		}
 	}
 	return errs, fetched, nil
 }
 
-func finishArgv(it *jobqdriver.FinishParams) ([]any, error) {
+func arrAt(a []any, i int) any {
+	if i < len(a) {
+		return a[i]
+	}
+	return nil
+}
+
+// appendFinishArgv appends one job's 10 entries of finish.lua's ARGV.
+func appendFinishArgv(args []any, it *jobqdriver.FinishParams) ([]any, error) {
 	target, value := "completed", string(it.ReturnValue)
 	if it.Failed {
 		target, value = "failed", it.FailedReason
@@ -178,8 +233,8 @@ func finishArgv(it *jobqdriver.FinishParams) ([]any, error) {
 	if it.RetriesExhausted {
 		exhausted = "1"
 	}
-	return []any{
+	return append(args,
 		it.ID, it.Token, strconv.FormatInt(it.Now, 10), target, value, st, count, age,
 		exhausted, strconv.Itoa(it.MetricsMaxDataPoints),
-	}, nil
+	), nil
 }

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -13,8 +14,8 @@ import (
 //go:embed lua/*.lua
 var luaFS embed.FS
 
-// scriptSet holds the loaded operation scripts, each with lib.lua
-// prepended.
+// scriptSet holds the loaded operation scripts, each with the parts of
+// lib.lua it uses prepended.
 type scriptSet map[string]*redis.Script
 
 // scriptNames lists the operation scripts under lua/.
@@ -30,15 +31,113 @@ func loadScripts() (scriptSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobqredis: read lib.lua: %w", err)
 	}
+	head, defs := splitLib(string(lib))
 	set := scriptSet{}
 	for _, name := range scriptNames {
 		src, err := luaFS.ReadFile("lua/" + name + ".lua")
 		if err != nil {
 			return nil, fmt.Errorf("jobqredis: read %s.lua: %w", name, err)
 		}
-		set[name] = redis.NewScript(string(lib) + "\n" + string(src))
+		set[name] = redis.NewScript(head + libFor(defs, string(src)) + "\n" + string(src))
 	}
 	return set, nil
+}
+
+// libDef is one top-level definition of lib.lua ("local function f" or
+// "local x =") with the lines up to the next one.
+type libDef struct {
+	name, text string
+	uses       []string // names of other definitions it refers to
+}
+
+var (
+	libDefStart   = regexp.MustCompile(`^local (?:function )?([A-Za-z_][A-Za-z0-9_]*)\b`)
+	libMultiLocal = regexp.MustCompile(`^local [A-Za-z_][A-Za-z0-9_]*\s*,`)
+	luaIdent      = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+)
+
+// splitLib splits lib.lua into its head (everything before the first
+// single-name top-level local: rcall, the KEYS names, prefix), which every
+// script gets, and its definitions in order.
+func splitLib(lib string) (head string, defs []libDef) {
+	var hb strings.Builder
+	var cur *libDef
+	var cb strings.Builder
+	flush := func() {
+		if cur != nil {
+			cur.text = cb.String()
+			defs = append(defs, *cur)
+		}
+		cb.Reset()
+	}
+	for _, line := range strings.SplitAfter(lib, "\n") {
+		if m := libDefStart.FindStringSubmatch(line); m != nil && !libMultiLocal.MatchString(line) && m[1] != "rcall" && m[1] != "prefix" {
+			flush()
+			cur = &libDef{name: m[1]}
+		}
+		if cur == nil {
+			hb.WriteString(line)
+		} else {
+			cb.WriteString(line)
+		}
+	}
+	flush()
+	names := map[string]bool{}
+	for _, d := range defs {
+		names[d.name] = true
+	}
+	for i := range defs {
+		for _, id := range identsOf(defs[i].text) {
+			if names[id] && id != defs[i].name {
+				defs[i].uses = append(defs[i].uses, id)
+			}
+		}
+	}
+	return hb.String(), defs
+}
+
+// identsOf lists the identifiers in Lua source, comments left out.
+func identsOf(src string) []string {
+	var out []string
+	for _, line := range strings.Split(src, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		out = append(out, luaIdent.FindAllString(line, -1)...)
+	}
+	return out
+}
+
+// libFor returns, in lib.lua's order, the definitions src needs, directly
+// or through other definitions: a script re-runs its whole prelude on
+// every call, so each carries only what it uses.
+func libFor(defs []libDef, src string) string {
+	byName := map[string]*libDef{}
+	for i := range defs {
+		byName[defs[i].name] = &defs[i]
+	}
+	need := map[string]bool{}
+	var add func(name string)
+	add = func(name string) {
+		d, ok := byName[name]
+		if !ok || need[name] {
+			return
+		}
+		need[name] = true
+		for _, u := range d.uses {
+			add(u)
+		}
+	}
+	for _, id := range identsOf(src) {
+		add(id)
+	}
+	var b strings.Builder
+	for _, d := range defs {
+		if need[d.name] {
+			b.WriteString(d.text)
+		}
+	}
+	return b.String()
 }
 
 // run executes a script over the queue's key set plus ARGV (the prefix

@@ -1,28 +1,25 @@
--- finish: moves an active job to completed or failed, then optionally
--- fetches. ARGV: [2] id, [3] token, [4] now, [5] "completed"/"failed",
--- [6] return value JSON / failed reason, [7] stacktrace JSON or "",
--- [8] keep count ("" = unlimited), [9] keep age s ("" = unlimited),
--- [10] "1" = retries exhausted, [11] metrics max points ("0" = off),
--- [12] "1" = fetch next, [13] lock ms, [14] worker, [15] limiter max,
--- [16] limiter duration, [17..] tokens.
--- Returns {code, fetch result or 0}; code 0 ok, -1 missing job, -2/-6 lock,
--- -3 not active, -4 pending children, -9 failed children.
-local id, token, now, target = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local jk = prefix .. id
-local code = 0
-if rcall("EXISTS", jk) == 0 then
-  code = -1
-elseif target == "completed" and rcall("SCARD", jk .. ":dependencies") > 0 then
-  code = -4
-elseif target == "completed" and rcall("ZCARD", jk .. ":unsuccessful") > 0 then
-  code = -9
-else
-  code = removeLockChecked(jk, id, token)
-  if code == 0 and rcall("LREM", kActive, -1, id) == 0 then code = -3 end
-end
-if code == 0 then
-  local value = ARGV[6]
-  local a = rcall("HMGET", jk, "parentKey", "parent", "deid")
+-- finish: moves active jobs to completed or failed, then optionally
+-- fetches, in one call. ARGV: [2] number of jobs n, then 10 entries per
+-- job from [3]: id, token, now, "completed"/"failed", return value JSON /
+-- failed reason, stacktrace JSON or "", keep count ("" = unlimited), keep
+-- age s ("" = unlimited), "1" = retries exhausted, metrics max points
+-- ("0" = off); then at f = 3 + 10n: "1" = fetch next, lock ms, worker,
+-- limiter max, limiter duration, tokens...
+-- Returns {{code per job}, fetch result or 0}; code 0 ok, -1 missing job,
+-- -2/-6 lock, -3 not active, -4 pending children, -9 failed children.
+
+local function finishOne(id, token, now, target, value, st, keepCount, keepAge, exhausted, mp)
+  local jk = prefix .. id
+  -- every stored job has a name field; EXISTS only tells an odd hash apart
+  local a = rcall("HMGET", jk, "parentKey", "parent", "deid", "name")
+  if not a[4] and rcall("EXISTS", jk) == 0 then return -1 end
+  if target == "completed" and rcall("EXISTS", jk .. ":dependencies", jk .. ":unsuccessful") > 0 then
+    if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
+    if rcall("ZCARD", jk .. ":unsuccessful") > 0 then return -9 end
+  end
+  local code = removeLockChecked(jk, id, token)
+  if code ~= 0 then return code end
+  if rcall("LREM", kActive, -1, id) == 0 then return -3 end
   if a[3] then
     local dk = prefix .. "de:" .. a[3]
     local ttl = rcall("PTTL", dk)
@@ -38,41 +35,64 @@ if code == 0 then
       failChild(a[2], jk, value, now)
     end
   end
-  local atm = rcall("HINCRBY", jk, "atm", 1)
-  local keepCount, keepAge = tonumber(ARGV[8]), tonumber(ARGV[9])
   local setKey = kCompleted
   local field = "returnvalue"
   if target == "failed" then setKey, field = kFailed, "failedReason" end
+  local atm
   if keepCount == 0 then
+    if target == "failed" and exhausted == "1" then atm = rcall("HINCRBY", jk, "atm", 1) end
     removeJobKeys(jk)
     if a[1] and rcall("SREM", a[1] .. ":dependencies", jk) == 1 then releaseParentIfReady(a[1], now) end
   else
+    atm = rcall("HINCRBY", jk, "atm", 1)
     rcall("ZADD", setKey, now, id)
-    rcall("HSET", jk, field, value, "finishedOn", now)
     if target == "failed" then
+      if st ~= "" then
+        rcall("HSET", jk, field, value, "finishedOn", now, "stacktrace", st)
+      else
+        rcall("HSET", jk, field, value, "finishedOn", now)
+      end
       rcall("HDEL", jk, "defa")
-      if ARGV[7] ~= "" then rcall("HSET", jk, "stacktrace", ARGV[7]) end
+    else
+      rcall("HSET", jk, field, value, "finishedOn", now)
     end
     trimFinished(setKey, now, keepCount, keepAge)
   end
   emit(target, "jobId", id, field, value, "prev", "active")
-  if target == "failed" and ARGV[10] == "1" then
+  if target == "failed" and exhausted == "1" then
     emit("retries-exhausted", "jobId", id, "attemptsMade", atm)
   end
-  local mp = tonumber(ARGV[11]) or 0
   if mp > 0 then
     local mk = kMetricsCompleted
     if target == "failed" then mk = kMetricsFailed end
     collectMetrics(mk, mp, now)
   end
+  return 0
 end
+
+local n = tonumber(ARGV[2])
+local codes = {}
+local anyOK = false
+local now = "0"
+for i = 0, n - 1 do
+  local b = 3 + i * 10
+  now = ARGV[b + 2]
+  local code = finishOne(ARGV[b], ARGV[b + 1], now, ARGV[b + 3], ARGV[b + 4], ARGV[b + 5],
+    tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7]), ARGV[b + 8], tonumber(ARGV[b + 9]) or 0)
+  codes[i + 1] = code
+  if code == 0 then anyOK = true end
+end
+local f = 3 + n * 10
 local fetched = 0
-if ARGV[12] == "1" then
+local got = 0
+if ARGV[f] == "1" then
   local tokens = {}
-  for i = 17, #ARGV do tokens[#tokens + 1] = ARGV[i] end
-  fetched = fetchMany(now, tokens, ARGV[13], ARGV[14], tonumber(ARGV[15]), tonumber(ARGV[16]))
+  for i = f + 5, #ARGV do tokens[#tokens + 1] = ARGV[i] end
+  fetched = fetchMany(now, tokens, ARGV[f + 1], ARGV[f + 2], tonumber(ARGV[f + 3]), tonumber(ARGV[f + 4]))
+  got = #fetched[1]
 end
-if code == 0 and rcall("LLEN", kWait) == 0 and rcall("LLEN", kActive) == 0 and rcall("ZCARD", kPrio) == 0 then
+-- a job fetched just now is active, so the queue cannot be drained
+if anyOK and got == 0 and rcall("LLEN", kWait) == 0 and rcall("LLEN", kActive) == 0 and rcall("ZCARD", kPrio) == 0 then
   emit("drained")
 end
-return {code, fetched}
+return {codes, fetched}

@@ -162,66 +162,64 @@ local function removeLockChecked(jobKey, jobId, token)
   return -2
 end
 
--- activate moves one ready job to active and locks it. It returns the
--- job's fields and id, or nil plus the limiter TTL (ms) when rate limited.
-local function activate(now, token, lockMs, worker, limMax, limDur)
+-- fetchMany activates up to #tokens ready jobs after promoting due delayed
+-- ones, locking each with its token. The queue's meta is read once; the
+-- limiter key is read before each job while a limit may apply (a manual
+-- rate limit stores 2^53-1 and applies without a configured max).
+-- It returns {{{id, fields, token}...}, limiterTTL, nextDelayed, paused}.
+local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
+  promoteDue(now)
   local meta = rcall("HMGET", kMeta, "paused", "concurrency", "max", "duration")
   local maxJobs = tonumber(meta[3]) or limMax
   local dur = tonumber(meta[4]) or limDur
-  local used = tonumber(rcall("GET", kLimiter))
-  -- a manual rate limit stores 2^53-1 and applies without a configured max
-  if used and ((maxJobs and maxJobs > 0 and maxJobs <= used) or used >= 9007199254740991) then
-    do
-      local ttl = rcall("PTTL", kLimiter)
-      if ttl > 0 then return nil, ttl end
-      if ttl == 0 or ttl == -1 then rcall("DEL", kLimiter) end
-    end
-  end
-  if meta[1] then return nil, 0 end
-  if meta[2] and rcall("LLEN", kActive) >= tonumber(meta[2]) then return nil, 0 end
-  local id = rcall("RPOPLPUSH", kWait, kActive)
-  if not id then
-    local p = rcall("ZPOPMIN", kPrio)
-    if p[1] then
-      id = p[1]
-      rcall("LPUSH", kActive, id)
-    else
-      rcall("DEL", kPc)
-      return nil, 0
-    end
-  end
-  local jk = prefix .. id
-  if maxJobs and maxJobs > 0 and rcall("HEXISTS", jk, "defa") == 0 then
-    if rcall("INCR", kLimiter) == 1 and dur then
-      rcall("PEXPIRE", kLimiter, math.floor(math.abs(dur)))
-    end
-  end
-  rcall("SET", jk .. ":lock", token, "PX", lockMs)
-  if worker ~= "" then
-    rcall("HSET", jk, "processedOn", now, "pb", worker)
-  else
-    rcall("HSET", jk, "processedOn", now)
-  end
-  rcall("HINCRBY", jk, "ats", 1)
-  emit("active", "jobId", id, "prev", "waiting")
-  rcall("ZADD", kMarker, 0, "0")
-  return {id, rcall("HGETALL", jk)}, 0
-end
-
--- fetchMany activates up to #tokens jobs after promoting due delayed ones.
--- It returns {jobs, limiterTTL, nextDelayed, paused}.
-local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
-  promoteDue(now)
+  local limited = maxJobs and maxJobs > 0
+  local conc = tonumber(meta[2])
+  local checkLimiter = true
   local jobs = {}
   local ttl = 0
   for i = 1, #tokens do
-    local j, t = activate(now, tokens[i], lockMs, worker, limMax, limDur)
-    if not j then ttl = t break end
-    j[3] = tokens[i]
-    jobs[#jobs + 1] = j
+    if checkLimiter then
+      local used = tonumber(rcall("GET", kLimiter))
+      if used and ((limited and maxJobs <= used) or used >= 9007199254740991) then
+        local t = rcall("PTTL", kLimiter)
+        if t > 0 then ttl = t break end
+        if t == 0 or t == -1 then rcall("DEL", kLimiter) end
+      end
+      -- without a max nothing below sets the key: no need to read it again
+      if not used and not limited then checkLimiter = false end
+    end
+    if meta[1] then break end
+    if conc and rcall("LLEN", kActive) >= conc then break end
+    local id = rcall("RPOPLPUSH", kWait, kActive)
+    if not id then
+      local p = rcall("ZPOPMIN", kPrio)
+      if not p[1] then
+        rcall("DEL", kPc)
+        break
+      end
+      id = p[1]
+      rcall("LPUSH", kActive, id)
+    end
+    local jk = prefix .. id
+    if limited and rcall("HEXISTS", jk, "defa") == 0 then
+      if rcall("INCR", kLimiter) == 1 and dur then
+        rcall("PEXPIRE", kLimiter, math.floor(math.abs(dur)))
+      end
+    end
+    rcall("SET", jk .. ":lock", tokens[i], "PX", lockMs)
+    if worker ~= "" then
+      rcall("HSET", jk, "processedOn", now, "pb", worker)
+    else
+      rcall("HSET", jk, "processedOn", now)
+    end
+    rcall("HINCRBY", jk, "ats", 1)
+    emit("active", "jobId", id, "prev", "waiting")
+    jobs[#jobs + 1] = {id, rcall("HGETALL", jk), tokens[i]}
   end
+  if #jobs > 0 then rcall("ZADD", kMarker, 0, "0") end
   local nd = nextDelayedOf(kDelayed)
-  local paused = rcall("HEXISTS", kMeta, "paused")
+  local paused = 0
+  if meta[1] then paused = 1 end
   return {jobs, ttl, nd and tostring(nd) or "0", paused}
 end
 

@@ -5,6 +5,24 @@ package imaging
 /*
 #cgo pkg-config: vips
 #include <vips/vips.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+// atlas_limit_arenas caps glibc's malloc arenas at n. glibc gives each
+// thread that mallocs its own arena (up to 8 per CPU); libvips' worker
+// threads, running on whichever OS threads Go schedules cgo calls on,
+// scatter and fragment large pixel buffers over many arenas. Measured in
+// bench/media (4000×3000 JPEG, 2 images at once on 2 CPUs): peak RSS 324
+// MiB with the default, 207 MiB with 2 arenas, same CPU time. The
+// remedy Sharp's and libvips' documentation give is jemalloc or
+// MALLOC_ARENA_MAX; this is the latter, applied by the engine. No-op on
+// other C libraries.
+static void atlas_limit_arenas(int n) {
+#if defined(__GLIBC__)
+	mallopt(M_ARENA_MAX, n);
+#endif
+}
 
 // atlas_block_loaders refuses every libvips loader except the formats Atlas
 // accepts. vips_block_untrusted_set covers the loaders libvips itself marks
@@ -80,6 +98,9 @@ func NewVipsEngine(cfg Config) (*VipsEngine, error) {
 		conc := cfg.Concurrency
 		if conc <= 0 {
 			conc = 1
+		}
+		if os.Getenv("MALLOC_ARENA_MAX") == "" { // an operator's setting wins
+			C.atlas_limit_arenas(2)
 		}
 		vips.Startup(&vips.Config{ConcurrencyLevel: conc, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
 		C.atlas_block_loaders()

@@ -225,6 +225,11 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 	var started []Component
 	for _, c := range svc.Components {
 		if err := c.Start(gctx); err != nil {
+			if ctx.Err() != nil {
+				// SIGINT/SIGTERM arrived during start-up: a normal
+				// shutdown of what has started, not a failure.
+				break
+			}
 			err = fmt.Errorf("start %s: %w", c.Name(), err)
 			g.Go(func() error { return err }) // cancels gctx, so shutdown below runs
 			break

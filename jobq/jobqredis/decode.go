@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/sevra/atlas/jobq/jobqdriver"
 )
@@ -15,9 +16,11 @@ func decodeJob(queue, id string, h map[string]string) (*jobqdriver.Job, error) {
 		j.Data = json.RawMessage(v)
 	}
 	if v := h["opts"]; v != "" {
-		if err := json.Unmarshal([]byte(v), &j.Opts); err != nil {
+		o, err := decodeOpts(v)
+		if err != nil {
 			return nil, fmt.Errorf("jobqredis: job %s/%s: %w", queue, id, err)
 		}
+		j.Opts = o
 	}
 	j.Timestamp = atoi64(h["timestamp"])
 	j.Delay = atoi64(h["delay"])
@@ -54,6 +57,73 @@ func decodeJob(queue, id string, h map[string]string) (*jobqdriver.Job, error) {
 	j.DeduplicationID = h["deid"]
 	j.DeferredFailure = h["defa"]
 	return j, nil
+}
+
+// optsCache maps recently decoded opts JSON to its value: producers tend
+// to add many jobs with the same options, and decoding them was a tenth of
+// a busy worker's CPU. Emptied when full.
+var optsCache struct {
+	sync.Mutex
+	m map[string]jobqdriver.Opts
+}
+
+const (
+	optsCacheMax    = 256
+	optsCacheMaxLen = 512 // longer opts are decoded every time
+)
+
+// decodeOpts decodes a job's opts JSON. The result shares nothing with
+// other jobs' opts.
+func decodeOpts(v string) (jobqdriver.Opts, error) {
+	if len(v) <= optsCacheMaxLen {
+		optsCache.Lock()
+		o, ok := optsCache.m[v]
+		optsCache.Unlock()
+		if ok {
+			return cloneOpts(o), nil
+		}
+	}
+	var o jobqdriver.Opts
+	if err := json.Unmarshal([]byte(v), &o); err != nil {
+		return o, err
+	}
+	if len(v) <= optsCacheMaxLen {
+		optsCache.Lock()
+		if optsCache.m == nil || len(optsCache.m) >= optsCacheMax {
+			optsCache.m = make(map[string]jobqdriver.Opts, optsCacheMax)
+		}
+		optsCache.m[v] = cloneOpts(o)
+		optsCache.Unlock()
+	}
+	return o, nil
+}
+
+// cloneOpts copies o with its own pointers and Extra map.
+func cloneOpts(o jobqdriver.Opts) jobqdriver.Opts {
+	if o.Backoff != nil {
+		b := *o.Backoff
+		o.Backoff = &b
+	}
+	if o.RemoveOnComplete != nil {
+		k := *o.RemoveOnComplete
+		o.RemoveOnComplete = &k
+	}
+	if o.RemoveOnFail != nil {
+		k := *o.RemoveOnFail
+		o.RemoveOnFail = &k
+	}
+	if o.Dedup != nil {
+		d := *o.Dedup
+		o.Dedup = &d
+	}
+	if o.Extra != nil {
+		m := make(map[string]json.RawMessage, len(o.Extra))
+		for k, v := range o.Extra {
+			m[k] = append(json.RawMessage(nil), v...)
+		}
+		o.Extra = m
+	}
+	return o
 }
 
 // pairsToMap turns a flat [field, value, ...] reply into a map.

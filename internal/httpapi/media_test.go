@@ -170,6 +170,22 @@ func TestMediaHostileUploads(t *testing.T) {
 			b, c := mp("x.jpg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`))
 			return post(b, c, "Bearer tok")
 		}, 415, "unsupported_media_type"},
+		{"20000x20000 PNG claim", func() (int, map[string]any) {
+			b, c := mp("small.png", pngBombHeader(20000, 20000))
+			return post(b, c, "Bearer tok")
+		}, 422, "too_many_pixels"},
+		{"zero-byte file", func() (int, map[string]any) {
+			b, c := mp("empty.jpg", nil)
+			return post(b, c, "Bearer tok")
+		}, 422, "corrupt_image"},
+		{"HTML named .jpg", func() (int, map[string]any) {
+			b, c := mp("photo.jpg", []byte("<!doctype html><html><script>alert(1)</script></html>"))
+			return post(b, c, "Bearer tok")
+		}, 415, "unsupported_media_type"},
+		{"JPEG magic followed by HTML (polyglot)", func() (int, map[string]any) {
+			b, c := mp("poly.jpg", append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, []byte("<html><script>alert(1)</script></html>")...))
+			return post(b, c, "Bearer tok")
+		}, 422, "corrupt_image"},
 		{"truncated header", func() (int, map[string]any) {
 			b, c := mp("x.jpg", gradientJPEG(t, 64, 64, 0, 80)[:40])
 			return post(b, c, "Bearer tok")

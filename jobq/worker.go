@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,7 +247,8 @@ func (w *Worker) Close(ctx context.Context) error {
 func (w *Worker) now() int64 { return w.cfg.Clock().UnixMilli() }
 
 func (w *Worker) token() string {
-	return fmt.Sprintf("%s:%d", w.id, w.seq.Add(1))
+	var b [64]byte
+	return string(strconv.AppendUint(append(append(b[:0], w.id...), ':'), w.seq.Add(1), 10))
 }
 
 func (w *Worker) reportErr(err error) {

@@ -157,7 +157,12 @@ func testRedisOutage(t *testing.T, databaseURL string) {
 					continue
 				}
 				created.Add(1)
-				if lat > time.Second {
+				// A request pays at most the fast path's publish timeout
+				// (500 ms) on top of its own work; the bound leaves room
+				// for a loaded 2-core CI machine running other packages'
+				// tests at the same time. Without fail-open, requests
+				// would wait for the Redis client's dial retries or fail.
+				if lat > outageLatencyBound {
 					slow.Add(1)
 				}
 				for {
@@ -178,7 +183,7 @@ func testRedisOutage(t *testing.T, databaseURL string) {
 		t.Fatalf("%d of %d POSTs answered 201 while Redis was down", created.Load(), n)
 	}
 	if slow.Load() > 0 {
-		t.Errorf("%d POSTs took over 1s while Redis was down (max %s)", slow.Load(), time.Duration(maxLatency.Load()))
+		t.Errorf("%d POSTs took over %s while Redis was down (max %s)", slow.Load(), outageLatencyBound, time.Duration(maxLatency.Load()))
 	}
 	t.Logf("1000 POSTs with Redis down: max latency %s", time.Duration(maxLatency.Load()))
 
@@ -237,3 +242,6 @@ func testRedisOutage(t *testing.T, databaseURL string) {
 		t.Errorf("/readyz has no outbox check: %v", ready.Checks)
 	}
 }
+
+// outageLatencyBound is the longest a POST may take while Redis is down.
+const outageLatencyBound = 2500 * time.Millisecond

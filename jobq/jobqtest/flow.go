@@ -119,13 +119,7 @@ func testFlowTree(h *harness) {
 func testChildFailureFailParent(h *harness) {
 	t := h.t
 	fs := h.flowSetup()
-	root := h.addFlow(jobq.FlowJob{
-		Name: "root", Queue: fs.parent.Name(),
-		Children: []jobq.FlowJob{
-			{Name: "fail-x", Queue: fs.child.Name(), Opts: &jobq.JobOptions{OnChildFailure: jobq.ChildFailureFailParent}},
-			{Name: "gated", Queue: fs.child.Name()},
-		},
-	})
+	root := h.addPolicyFlow(fs, "fail-x", jobq.ChildFailureFailParent)
 	h.waitState(fs.child, root.Children[0].Job.ID, jobq.StateFailed)
 	h.waitState(fs.parent, root.Job.ID, jobq.StateFailed)
 	if n := fs.parentRuns.len(); n != 0 {
@@ -136,21 +130,10 @@ func testChildFailureFailParent(h *harness) {
 func testChildFailureIgnore(h *harness) {
 	t := h.t
 	fs := h.flowSetup()
-	root := h.addFlow(jobq.FlowJob{
-		Name: "root", Queue: fs.parent.Name(),
-		Children: []jobq.FlowJob{
-			{Name: "fail-ignored", Queue: fs.child.Name(), Opts: &jobq.JobOptions{OnChildFailure: jobq.ChildFailureIgnore}},
-			{Name: "gated", Queue: fs.child.Name()},
-		},
-	})
+	root := h.addPolicyFlow(fs, "fail-ignored", jobq.ChildFailureIgnore)
 	failed := root.Children[0].Job
 	h.waitState(fs.child, failed.ID, jobq.StateFailed)
-	never(t, 300*time.Millisecond, func() string {
-		if s := h.state(fs.parent, root.Job.ID); s != jobq.StateWaitingChildren {
-			return fmt.Sprintf("parent is %s while a child is still running, want waiting-children", s)
-		}
-		return ""
-	})
+	h.parentKeepsWaiting(fs, root)
 	fs.gate.open()
 	h.waitState(fs.parent, root.Job.ID, jobq.StateCompleted)
 	runs := fs.parentRuns.all()
@@ -176,13 +159,7 @@ func testChildFailureContinue(h *harness) {
 		return "parent-done", release.wait(ctx)
 	})
 	fs.parentProc.Store(&proc)
-	root := h.addFlow(jobq.FlowJob{
-		Name: "root", Queue: fs.parent.Name(),
-		Children: []jobq.FlowJob{
-			{Name: "fail-continue", Queue: fs.child.Name(), Opts: &jobq.JobOptions{OnChildFailure: jobq.ChildFailureContinue}},
-			{Name: "gated", Queue: fs.child.Name()},
-		},
-	})
+	root := h.addPolicyFlow(fs, "fail-continue", jobq.ChildFailureContinue)
 	failed, gated := root.Children[0].Job, root.Children[1].Job
 	eventually(t, waitTimeout, func() string {
 		if fs.parentRuns.len() == 0 {
@@ -211,21 +188,10 @@ func testChildFailureContinue(h *harness) {
 func testChildFailureRemove(h *harness) {
 	t := h.t
 	fs := h.flowSetup()
-	root := h.addFlow(jobq.FlowJob{
-		Name: "root", Queue: fs.parent.Name(),
-		Children: []jobq.FlowJob{
-			{Name: "fail-removed", Queue: fs.child.Name(), Opts: &jobq.JobOptions{OnChildFailure: jobq.ChildFailureRemove}},
-			{Name: "gated", Queue: fs.child.Name()},
-		},
-	})
+	root := h.addPolicyFlow(fs, "fail-removed", jobq.ChildFailureRemove)
 	failed := root.Children[0].Job
 	h.waitState(fs.child, failed.ID, jobq.StateFailed)
-	never(t, 300*time.Millisecond, func() string {
-		if s := h.state(fs.parent, root.Job.ID); s != jobq.StateWaitingChildren {
-			return fmt.Sprintf("parent is %s while a child is still running, want waiting-children", s)
-		}
-		return ""
-	})
+	h.parentKeepsWaiting(fs, root)
 	fs.gate.open()
 	h.waitState(fs.parent, root.Job.ID, jobq.StateCompleted)
 	runs := fs.parentRuns.all()
@@ -307,4 +273,29 @@ func testRemoveWithChildren(h *harness) {
 			t.Errorf("job %s/%s survived Remove with children: %v", n.Job.Queue, n.Job.ID, err)
 		}
 	}
+}
+
+// addPolicyFlow adds a parent with two children on the child queue: name,
+// which fails under policy, and "gated", which completes only when the
+// flow setup's gate opens.
+func (h *harness) addPolicyFlow(fs *flowSetup, name string, policy jobq.ChildFailurePolicy) *jobq.FlowNode {
+	return h.addFlow(jobq.FlowJob{
+		Name: "root", Queue: fs.parent.Name(),
+		Children: []jobq.FlowJob{
+			{Name: name, Queue: fs.child.Name(), Opts: &jobq.JobOptions{OnChildFailure: policy}},
+			{Name: "gated", Queue: fs.child.Name()},
+		},
+	})
+}
+
+// parentKeepsWaiting checks for a while that root stays in
+// waiting-children (its gated child is still running).
+func (h *harness) parentKeepsWaiting(fs *flowSetup, root *jobq.FlowNode) {
+	h.t.Helper()
+	never(h.t, 300*time.Millisecond, func() string {
+		if s := h.state(fs.parent, root.Job.ID); s != jobq.StateWaitingChildren {
+			return fmt.Sprintf("parent is %s while a child is still running, want waiting-children", s)
+		}
+		return ""
+	})
 }

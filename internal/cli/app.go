@@ -21,6 +21,7 @@ import (
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/review"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -55,6 +56,11 @@ type Services struct {
 	// SEO serves the sitemap, robots.txt and the SEO admin routes (nil:
 	// routes off; see seo.go).
 	SEO *httpapi.SEODeps
+	// Sitemaps builds sitemaps in the caller's goroutine (the first build
+	// after a demo seed); nil when the SEO module is not wired.
+	Sitemaps interface {
+		RebuildNow(ctx context.Context) (seo.Stats, error)
+	}
 	// Reviews serves POST /api/v1/salons/{slug}/reviews (nil: route off).
 	Reviews *review.Service
 	// Media serves /api/v1/media (nil: routes off); MediaFiles serves
@@ -169,8 +175,9 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 			err = fmt.Errorf("close database: %w", cerr)
 		}
 	}()
+	seeded := false
 	if cfg.Demo {
-		if err := seedDemo(ctx, e, st); err != nil {
+		if seeded, err = seedDemo(ctx, e, st); err != nil {
 			return err
 		}
 	}
@@ -211,6 +218,18 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 	}
 	if withWorkers && len(svc.Components) == 0 {
 		fmt.Fprintln(e.stdout, "no queue has job handlers yet; workers idle until SIGINT/SIGTERM")
+	}
+
+	if seeded && svc.Sitemaps != nil && ctx.Err() == nil {
+		// Fresh demo data: publish a first sitemap now (a few thousand
+		// URLs, milliseconds) rather than at the nightly rebuild, so
+		// /sitemap.xml answers from the start; before serving, so an admin
+		// rebuild cannot race it.
+		if st, err := svc.Sitemaps.RebuildNow(ctx); err != nil {
+			e.log.Warn("first sitemap build after the demo seed failed", "err", err)
+		} else {
+			e.log.Info("first sitemap built after the demo seed", "generation", st.Generation, "salons", st.Salons)
+		}
 	}
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -166,6 +166,11 @@ func testRunEndToEnd(t *testing.T, env map[string]string) {
 	if code := getJSON(t, base+"/api/v1/salons/"+list.Items[0].Slug, &salon); code != 200 || salon.Slug != list.Items[0].Slug {
 		t.Errorf("salon %s = %d %+v", list.Items[0].Slug, code, salon)
 	}
+	// A fresh demo seed builds a first sitemap before serving, so
+	// /sitemap.xml answers without an admin call.
+	if code := getJSON(t, base+"/sitemap.xml", nil); code != 200 {
+		t.Errorf("/sitemap.xml after a --demo start = %d, want 200", code)
+	}
 	cancel()
 	select {
 	case code := <-done:

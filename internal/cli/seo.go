@@ -89,6 +89,7 @@ func wireSEOWith(s *Services, w Wiring, reg *jobs.Registry, ob *outbox.Outbox, s
 		return err
 	}
 	svc.Register(reg)
+	s.Sitemaps = svc
 	s.SEO = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: seo.NewRedirects(w.Store)}
 	s.Components = append(s.Components, &scheduleComponent{svc: svc, sch: seo.Schedule{Pattern: cfg.SEO.Schedule, TZ: cfg.SEO.ScheduleTZ}})
 	return nil

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +40,7 @@ func startRedis(addr string, db int, tmp string) (*redisServer, error) {
 		r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
 			"--maxmemory-policy", "noeviction", "--logfile", filepath.Join(dir, "redis.log"))
+		r.cmd.SysProcAttr = dieWithParent()
 		if err := r.cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start redis-server: %w", err)
 		}
@@ -182,4 +184,12 @@ func preparePG(url string) (string, error) {
 	var v string
 	err = conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
 	return v, err
+}
+
+// dieWithParent makes a child process (redis-server, a contender) get
+// SIGKILL when the harness dies, so an interrupted run leaves no orphan
+// server or worker competing for the CPU with the next run. Linux only, as
+// is the harness (it reads /proc).
+func dieWithParent() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

@@ -350,6 +350,7 @@ func (e *env) runOne(s Spec) *Run {
 	} else {
 		cmd = exec.Command(e.exe, "child", string(spec))
 	}
+	cmd.SysProcAttr = dieWithParent()
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

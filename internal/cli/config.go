@@ -135,7 +135,7 @@ func (c *Config) serverSettings() []setting {
 func (c *Config) runSettings() []setting {
 	return append(c.serverSettings(),
 		boolSetting(&c.Demo, "demo", "ATLAS_DEMO", false,
-			"seed a small demo data set on first start (when the database has no cities)"),
+			"seed a small demo data set on first start (when the database has no cities) and build its sitemap"),
 	)
 }
 

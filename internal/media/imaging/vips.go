@@ -60,8 +60,10 @@ import (
 	"image"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/davidbyttow/govips/v2/vips"
 )
@@ -205,12 +207,9 @@ func (e *VipsEngine) Process(ctx context.Context, src string, spec Spec) (Result
 		// vips_thumbnail reads its source sequentially, so the pipeline can
 		// be evaluated once only. Materialise the shrunk image so every
 		// variant derives from the same decoded pixels.
-		mem, err := materialize(base)
-		if err != nil {
+		if err := materialize(base); err != nil {
 			return Result{}, err
 		}
-		defer mem.Close()
-		base = mem
 	}
 	res := Result{Width: ow, Height: oh}
 	// Each width is derived from the previous, larger one (a reduction of
@@ -279,25 +278,49 @@ func resizeVips(src *vips.ImageRef, w, h int, keep bool) (*vips.ImageRef, error)
 	if !keep {
 		return img, nil
 	}
-	mem, err := materialize(img)
-	img.Close()
-	return mem, err
+	if err := materialize(img); err != nil {
+		img.Close()
+		return nil, err
+	}
+	return img, nil
 }
 
-// materialize evaluates img into a random-access in-memory image. govips
-// exposes no vips_image_copy_memory, so it round-trips through an
-// uncompressed, unfiltered PNG: a memory copy plus checksums, small next to
-// the encodes that follow.
-func materialize(img *vips.ImageRef) (*vips.ImageRef, error) {
-	buf, _, err := img.ExportPng(&vips.PngExportParams{Compression: 0, Filter: vips.PngFilterNone, StripMetadata: true})
+// materialize replaces img's pipeline with its evaluated pixels in memory
+// (vips_image_copy_memory), so that it can be read more than once and in
+// any order. img must not be in use by another goroutine.
+func materialize(img *vips.ImageRef) error {
+	field, err := vipsImageField(img)
 	if err != nil {
-		return nil, fmt.Errorf("%w: decode: %v", ErrCorrupt, err)
+		return err
 	}
-	mem, err := vips.LoadImageFromBuffer(buf, nil)
-	if err != nil {
-		return nil, fmt.Errorf("reload decoded image: %w", err)
+	mem := C.vips_image_copy_memory((*C.VipsImage)(*field))
+	if mem == nil {
+		return fmt.Errorf("%w: decode: %s", ErrCorrupt, vipsError())
 	}
-	return mem, nil
+	C.g_object_unref(C.gpointer(*field))
+	*field = unsafe.Pointer(mem)
+	return nil
+}
+
+// vipsImageField returns the address of ref's *C.VipsImage. govips keeps
+// it in the unexported field ImageRef.image and has no copy_memory of its
+// own; the field is looked up by reflection and its type checked against
+// this package's C.VipsImage, so a govips that renames or retypes it makes
+// materialize fail (and the tests with it) rather than corrupt memory.
+func vipsImageField(ref *vips.ImageRef) (*unsafe.Pointer, error) {
+	f, ok := reflect.TypeFor[vips.ImageRef]().FieldByName("image")
+	want := reflect.TypeFor[C.VipsImage]()
+	if !ok || f.Type.Kind() != reflect.Pointer || f.Type.Elem().Name() != want.Name() || f.Type.Elem().Size() != want.Size() {
+		return nil, errors.New("govips: vips.ImageRef has no field image *C.VipsImage")
+	}
+	return (*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(ref), f.Offset)), nil
+}
+
+// vipsError returns and clears libvips' error buffer.
+func vipsError() string {
+	msg := C.vips_error_buffer_copy()
+	defer C.g_free(C.gpointer(msg))
+	return strings.TrimSpace(C.GoString(msg))
 }
 
 // headerOfFile reads the header of the file at path.

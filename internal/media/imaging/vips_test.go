@@ -60,3 +60,28 @@ func BenchmarkVipsSharpShape(b *testing.B) { benchEngine(b, testVips, sharpShape
 func BenchmarkVipsDefaultSet(b *testing.B) { benchEngine(b, testVips, Spec{}) }
 
 func BenchmarkVipsSharpShapeParallel(b *testing.B) { benchParallel(b, testVips, sharpShape) }
+
+// TestVipsMaterialize checks materialize's reach into govips' ImageRef: the
+// in-memory image replaces the pipeline and can be encoded repeatedly.
+func TestVipsMaterialize(t *testing.T) {
+	t.Parallel()
+	img, err := vips.LoadThumbnailFromFile(writeTemp(t, makePNG(t, 64, 48)), 32, 32, vips.InterestingNone, vips.SizeDown, vips.NewImportParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if _, err := vipsImageField(img); err != nil {
+		t.Fatal(err)
+	}
+	if err := materialize(img); err != nil {
+		t.Fatal(err)
+	}
+	if img.Width() != 32 || img.Height() != 24 {
+		t.Fatalf("materialised %d×%d, want 32×24", img.Width(), img.Height())
+	}
+	for range 2 {
+		if _, err := exportVips(img, WebP, 80); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -24,11 +24,17 @@ package imaging
 // where freed ones stay resident and fragment.
 //
 // Measured in bench/media (4000x3000 JPEG, 2 images at once on 2 CPUs,
-// N=8, peak RSS from wait4): 245-266 MiB with 2 arenas alone, 184-193 MiB
-// with 2 arenas and a 128 KiB threshold (215 MiB with 16 arenas and that
-// threshold), for about 0.4 s more system time over 22 s of CPU. Sharp's
-// and libvips' documentation recommend jemalloc or MALLOC_ARENA_MAX; this
-// is glibc tuning applied by the engine. No-op on other C libraries.
+// N=8, peak RSS from wait4, materialising with vips_image_copy_memory):
+// 189-198 MiB with 2 arenas and the dynamic threshold, 149-164 MiB with 2
+// arenas and a fixed 128 KiB threshold, 154-158 MiB with that threshold
+// and glibc's default arenas (16 here), for about 0.35 s more system time
+// over 22 s of CPU. Before the fixed threshold, the arena cap alone took
+// the engine from 324 to 207 MiB (with a PNG round-trip for
+// materialising); the threshold now does most of that work. The cap is
+// kept because glibc's default grows with the CPU count (not measured
+// beyond 2 CPUs). Sharp's and libvips'
+// documentation recommend jemalloc or MALLOC_ARENA_MAX; this is glibc
+// tuning applied by the engine. No-op on other C libraries.
 static void atlas_tune_malloc(int arenas, int mmap_threshold) {
 #if defined(__GLIBC__)
 	if (arenas > 0)

@@ -55,6 +55,36 @@ func runMillis(t *testing.T, ps proofSchedulers, sid, by string) []int64 {
 	return out
 }
 
+// waitSchedulerRuns waits (up to 30 s) until each of the schedulers has at
+// least n completed runs in q. Polling instead of a fixed sleep keeps the
+// tests from depending on how fast a worker (a Node process) starts on a
+// loaded machine.
+func waitSchedulerRuns(t *testing.T, q *jobq.Queue, n int, ids ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		jobs, err := q.GetJobs(context.Background(), []jobq.State{jobq.StateCompleted}, 0, -1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs := map[string]int{}
+		for _, j := range jobs {
+			runs[j.RepeatJobKey]++
+		}
+		done := true
+		for _, id := range ids {
+			done = done && runs[id] >= n
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("schedulers %v: completed runs %v after 30s, want %d each", ids, runs, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // checkSchedulerRuns checks that both schedulers ran at least 3 times, one
 // second apart, that Node's getJobSchedulers counts the iterations and
 // names the next run, and that exactly that next job is pending.
@@ -114,7 +144,7 @@ func TestInteropSchedulerNodeUpsertGoAdvances(t *testing.T) {
 	node.proof("upsert-scheduler", obj{"id": "cr", "repeat": obj{"pattern": "*/1 * * * * *"},
 		"template": obj{"name": "tick-cr", "data": obj{"x": 2}}}, &up)
 	gw := startGoWorker(t, d, "s11", goProcessor(nil), &jobq.WorkerConfig{Name: "go-sched", Concurrency: 2, DrainDelay: 100 * time.Millisecond})
-	time.Sleep(3300 * time.Millisecond)
+	waitSchedulerRuns(t, jobq.NewQueue("s11", d, nil), 3, "ev", "cr")
 	// Stop the worker first: the snapshot below is several reads, and a
 	// run landing between them would make it inconsistent.
 	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -155,7 +185,7 @@ func TestInteropSchedulerGoUpsertNodeAdvances(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := node.bgProof("work", obj{"name": "node-sched", "concurrency": 2, "timeout": 30000})
-	time.Sleep(3300 * time.Millisecond)
+	waitSchedulerRuns(t, q, 3, "gev", "gcr")
 	w.stop(nil)
 	var ps proofSchedulers
 	node.proof("schedulers", obj{}, &ps)

@@ -610,3 +610,82 @@ func TestInteropGoAddsNodeWorkerProcesses(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestInteropGoAddsNodeWorkerOrder (proof point 7, the other way): Go's
+// Queue.Add and AddBulk with the option kinds that decide order (LIFO,
+// FIFO, priority, delay, deduplication) on a paused queue; once it is
+// resumed, a BullMQ Worker at concurrency 1 takes them in BullMQ's order:
+// LIFO, then FIFO waiting, then by priority, delayed after their delay.
+// It also shows the Node worker honouring Go's Pause and Resume: had it
+// taken jobs while paused, w1 would come first.
+func TestInteropGoAddsNodeWorkerOrder(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	node := newNode(t, d, "g7o")
+	ctx := context.Background()
+	q := jobq.NewQueue("g7o", d, nil)
+	if err := q.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	orderKey := d.QueueKey("g7o-order") // under the test prefix, so cleanup removes it
+	// The worker is up before the adds, so the delays below run from the
+	// adds, not from however long Node takes to start.
+	w := node.bgProof("work", obj{"count": 12, "timeout": 30000, "lite": true, "order": orderKey})
+	adds := []struct {
+		name string
+		opts *jobq.JobOptions
+	}{
+		{"w1", &jobq.JobOptions{JobID: "w1"}},
+		{"p5", &jobq.JobOptions{JobID: "p5", Priority: 5}},
+		{"l1", &jobq.JobOptions{JobID: "l1", LIFO: true}},
+		{"p1", &jobq.JobOptions{JobID: "p1", Priority: 1}},
+		{"w2", &jobq.JobOptions{JobID: "w2"}},
+		{"l2", &jobq.JobOptions{JobID: "l2", LIFO: true}},
+		{"d1", &jobq.JobOptions{JobID: "d1", Delay: time.Second}},
+		{"p5b", &jobq.JobOptions{JobID: "p5b", Priority: 5}},
+		{"dd1", &jobq.JobOptions{JobID: "dd1", Deduplication: &jobq.Deduplication{ID: "dk", TTL: time.Minute}}},
+		{"dd2", &jobq.JobOptions{JobID: "dd2", Deduplication: &jobq.Deduplication{ID: "dk", TTL: time.Minute}}},
+	}
+	for i, a := range adds {
+		j, err := q.Add(ctx, a.name, obj{"x": i}, a.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.name == "dd2" && j.ID != "dd1" {
+			t.Fatalf("dd2 added as %q, want it deduplicated into dd1", j.ID)
+		}
+	}
+	bulk, err := q.AddBulk(ctx, []jobq.BulkJob{
+		{Name: "w3", Data: obj{"x": 20}},
+		{Name: "l3", Data: obj{"x": 21}, Opts: &jobq.JobOptions{JobID: "l3", LIFO: true}},
+		{Name: "d2", Data: obj{"x": 22}, Opts: &jobq.JobOptions{JobID: "d2", Delay: 1500 * time.Millisecond}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Finished, Completed, Failed int }
+	w.wait(&res)
+	if res.Completed != 12 || res.Failed != 0 {
+		t.Fatalf("node worker: %+v", res)
+	}
+	var order []string
+	if err := d.client.LRange(ctx, orderKey, 0, -1).ScanSlice(&order); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"l3", "l2", "l1", "w1", "w2", "dd1", bulk[0].ID, "p1", "p5", "p5b", "d1", "d2"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("node processing order %v, want %v", order, want)
+	}
+	for id, due := range map[string]time.Duration{"d1": time.Second, "d2": 1500 * time.Millisecond} {
+		j, err := q.GetJob(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.ProcessedOn.Sub(j.Timestamp) < due {
+			t.Fatalf("delayed job %s processed %v after its add, due after %v", id, j.ProcessedOn.Sub(j.Timestamp), due)
+		}
+	}
+}

@@ -689,3 +689,67 @@ func TestInteropGoAddsNodeWorkerOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropSharedRateLimiter: a Go jobq.Worker and a BullMQ Worker on one
+// queue, each configured with the same limiter (5 jobs per second), share
+// BullMQ's limiter key, so together they start at most 5 jobs in each
+// window: 20 jobs take at least three more windows after the first. Had
+// either worker ignored the key, it would have taken the jobs the other
+// was held back from, at up to twice the rate.
+func TestInteropSharedRateLimiter(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	node := newNode(t, d, "g9l")
+	ctx := context.Background()
+	q := jobq.NewQueue("g9l", d, nil)
+	if err := q.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	jobs := make([]jobq.BulkJob, n)
+	for i := range jobs {
+		jobs[i] = jobq.BulkJob{Name: "lim", Data: obj{"x": i}}
+	}
+	if _, err := q.AddBulk(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	w := node.bgProof("work", obj{"name": "node-lim", "concurrency": 5, "lite": true, "timeout": 30000,
+		"limiter": obj{"max": 5, "duration": 1000}})
+	startGoWorker(t, d, "g9l", goProcessor(nil), &jobq.WorkerConfig{Name: "go-lim", Concurrency: 5,
+		DrainDelay: 100 * time.Millisecond, Limiter: &jobq.Limiter{Max: 5, Duration: time.Second}})
+	if err := q.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitCounts(t, d, "g9l", map[string]int64{"completed": n}, 20*time.Second)
+	var res struct{ Completed int }
+	w.stop(&res)
+	done, err := q.GetJobs(ctx, []jobq.State{jobq.StateCompleted}, 0, -1, true)
+	if err != nil || len(done) != n {
+		t.Fatalf("completed jobs %d %v", len(done), err)
+	}
+	starts := make([]time.Time, 0, n)
+	by := map[string]int{}
+	for _, j := range done {
+		starts = append(starts, j.ProcessedOn)
+		by[j.ProcessedBy]++
+	}
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	// Fixed windows: at most 5 starts in each, so any 10 consecutive starts
+	// span more than one window boundary, and 20 starts need 4 windows.
+	const slack = 50 * time.Millisecond // clock granularity between processes
+	for i := 0; i+10 < n; i++ {
+		if gap := starts[i+10].Sub(starts[i]); gap < time.Second-slack {
+			t.Fatalf("11 jobs started within %v (starts %v; by worker %v)", gap, starts, by)
+		}
+	}
+	if span := starts[n-1].Sub(starts[0]); span < 2*time.Second-slack {
+		t.Fatalf("%d jobs started within %v, want at least 3 windows after the first (by worker %v)", n, span, by)
+	}
+	// Both workers were up with free slots and jobs waiting the whole
+	// time, so whichever took fewer jobs (often none) was held back by the
+	// limiter the other one had used up.
+	if by["go-lim"]+by["node-lim"] != n || res.Completed != by["node-lim"] {
+		t.Fatalf("jobs by worker %v, node reports %d completed", by, res.Completed)
+	}
+	t.Logf("jobs by worker %v over %v", by, starts[n-1].Sub(starts[0]))
+}

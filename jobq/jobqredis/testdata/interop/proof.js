@@ -118,7 +118,7 @@ async function main() {
         // A Node Worker. arg: {name, concurrency, count (stop after that
         // many finished jobs), lite (only record and return), results (a hash: HINCRBY <id> per
         // processing), order (a list: RPUSH <id>), stalledInterval,
-        // lockDuration, maxStalledCount, timeout}.
+        // lockDuration, maxStalledCount, limiter ({max, duration}), timeout}.
         const rc = new IORedis(connection);
         const rec = (arg.results || arg.order) ? async (job) => {
           if (arg.results) await rc.hincrby(arg.results, job.id, 1);
@@ -128,7 +128,7 @@ async function main() {
         let resolveDone;
         const done = new Promise(r => { resolveDone = r; });
         const opts = { connection, prefix, name: arg.name || 'nodew', concurrency: arg.concurrency || 1, drainDelay: 1 };
-        for (const k of ['stalledInterval', 'lockDuration', 'maxStalledCount']) if (arg[k] !== undefined) opts[k] = arg[k];
+        for (const k of ['stalledInterval', 'lockDuration', 'maxStalledCount', 'limiter']) if (arg[k] !== undefined) opts[k] = arg[k];
         const worker = new Worker(name, (job) => nodeProcess(job, rec), opts);
         worker.on('error', (e) => process.stderr.write('worker error: ' + (e && e.stack || e) + '\n'));
         worker.on('stalled', (id) => stalled.push(id));

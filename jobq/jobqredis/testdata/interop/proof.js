@@ -100,8 +100,10 @@ async function main() {
         break;
       }
       case 'events': {
-        // Records the queue's events until SIGTERM.
-        const qe = new QueueEvents(name, { connection, prefix, blockingTimeout: 200 });
+        // Records the queue's events until SIGTERM, from the start of the
+        // stream: QueueEvents' default ('$') would miss events written
+        // between "ready" and its first XREAD.
+        const qe = new QueueEvents(name, { connection, prefix, blockingTimeout: 200, lastEventId: '0-0' });
         await qe.waitUntilReady();
         const seen = [];
         for (const ev of arg.names || ['completed', 'failed', 'progress', 'stalled', 'retries-exhausted', 'delayed']) {

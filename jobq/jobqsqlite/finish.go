@@ -96,7 +96,10 @@ func (t *wtx) finishOne(p *jobqdriver.FinishParams, ret map[retentionKey]int64, 
 		args = []any{p.Now, m.nextSeq(), p.Now, nullJSON(p.ReturnValue)}
 	}
 	var r finishedRow
-	found, err := t.row(q, append(args, p.Queue, p.ID, p.Token, false), &r.atm, &r.parentKey, &r.parent, &r.deid, &r.opts)
+	// Pending children block completing a parent, not failing it (as in
+	// BullMQ): a parent started early that fails keeps its dependencies,
+	// and children finishing later leave it failed.
+	found, err := t.row(q, append(args, p.Queue, p.ID, p.Token, p.Failed), &r.atm, &r.parentKey, &r.parent, &r.deid, &r.opts)
 	if err != nil {
 		return nil, err
 	}

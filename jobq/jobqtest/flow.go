@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ func flowTests(t *testing.T, nb newBackendFunc) {
 		{"ChildFailureFailParent", testChildFailureFailParent},
 		{"ChildFailureIgnore", testChildFailureIgnore},
 		{"ChildFailureContinue", testChildFailureContinue},
+		{"ParentDoneWithPendingChild", testParentDoneWithPendingChild},
 		{"ChildFailureRemove", testChildFailureRemove},
 		{"ChildFailureWait", testChildFailureWait},
 		{"RemoveWithChildren", testRemoveWithChildren},
@@ -180,6 +182,36 @@ func testChildFailureContinue(h *harness) {
 	eventually(t, waitTimeout, func() string {
 		if s := h.state(fs.parent, root.Job.ID); s != jobq.StateCompleted && s != jobq.StateFailed {
 			return fmt.Sprintf("parent is %s, want finished", s)
+		}
+		return ""
+	})
+}
+
+// testParentDoneWithPendingChild: a parent started early (a child failed
+// with ChildFailureContinue) that returns while its other child is still
+// running may not complete; as in BullMQ, the attempt fails (with one
+// attempt, the parent ends failed) instead of staying active.
+func testParentDoneWithPendingChild(h *harness) {
+	t := h.t
+	fs := h.flowSetup()
+	root := h.addPolicyFlow(fs, "fail-continue", jobq.ChildFailureContinue)
+	gated := root.Children[1].Job
+	h.waitState(fs.parent, root.Job.ID, jobq.StateFailed)
+	if s := h.state(fs.child, gated.ID); s != jobq.StateActive {
+		t.Errorf("the gated child is %s, want still active when the parent failed", s)
+	}
+	p, err := fs.parent.GetJob(h.ctx, root.Job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.FailedReason, "pending children") {
+		t.Errorf("parent's failed reason %q, want it to name the pending children", p.FailedReason)
+	}
+	fs.gate.open()
+	h.waitState(fs.child, gated.ID, jobq.StateCompleted)
+	never(t, 300*time.Millisecond, func() string {
+		if s := h.state(fs.parent, root.Job.ID); s != jobq.StateFailed {
+			return fmt.Sprintf("parent is %s after its last child completed, want it to stay failed", s)
 		}
 		return ""
 	})

@@ -753,3 +753,75 @@ func TestInteropSharedRateLimiter(t *testing.T) {
 	}
 	t.Logf("jobs by worker %v over %v", by, starts[n-1].Sub(starts[0]))
 }
+
+// TestInteropKeepLastIfActiveGoWorker: a BullMQ producer deduplicates with
+// keepLastIfActive while a Go worker runs the job; the latest of the
+// deduplicated adds is kept in BullMQ's dn:<id> hash, and when the Go
+// worker finishes the active job it creates that job (as BullMQ's finish
+// does), which then runs. The adds in between are dropped.
+func TestInteropKeepLastIfActiveGoWorker(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	node := newNode(t, d, "g10k")
+	ctx := context.Background()
+	release := make(chan struct{})
+	started := make(chan string, 8)
+	var mu sync.Mutex
+	var ran []string
+	startGoWorker(t, d, "g10k", func(ctx context.Context, j *jobq.Job) (any, error) {
+		var data struct{ V string }
+		if err := json.Unmarshal(j.Data, &data); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		ran = append(ran, data.V)
+		mu.Unlock()
+		started <- data.V
+		if data.V == "first" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return data.V, nil
+	}, &jobq.WorkerConfig{Name: "go-klia", Concurrency: 2, DrainDelay: 100 * time.Millisecond})
+	de := obj{"id": "k", "keepLastIfActive": true}
+	var first struct{ IDs []string }
+	node.proof("add", obj{"adds": []any{add("j", obj{"v": "first"}, obj{"deduplication": de})}}, &first)
+	select {
+	case v := <-started:
+		if v != "first" {
+			t.Fatalf("started %q, want first", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first job did not start")
+	}
+	var later struct{ IDs []string }
+	node.proof("add", obj{"adds": []any{
+		add("j", obj{"v": "middle"}, obj{"deduplication": de}),
+		add("j", obj{"v": "last"}, obj{"deduplication": de}),
+	}}, &later)
+	if len(later.IDs) != 2 || later.IDs[0] != first.IDs[0] || later.IDs[1] != first.IDs[0] {
+		t.Fatalf("adds while active returned %v, want both deduplicated into %s", later.IDs, first.IDs[0])
+	}
+	if n, err := d.Client().Exists(ctx, d.QueueKey("g10k")+":dn:k").Result(); err != nil || n != 1 {
+		t.Fatalf("BullMQ's dn:k hash exists = %d, %v; want it written by the Node add", n, err)
+	}
+	close(release)
+	waitCounts(t, d, "g10k", map[string]int64{"completed": 2}, 10*time.Second)
+	mu.Lock()
+	got := slices.Clone(ran)
+	mu.Unlock()
+	if !slices.Equal(got, []string{"first", "last"}) {
+		t.Fatalf("jobs run %v, want [first last]", got)
+	}
+	if n, _ := d.Client().Exists(ctx, d.QueueKey("g10k")+":dn:k").Result(); n != 0 {
+		t.Fatal("dn:k still exists after the requeued job was created")
+	}
+	var st proofState
+	node.proof("state", obj{"ids": []string{first.IDs[0]}}, &st)
+	if st.Counts["completed"] != 2 || st.Counts["waiting"] != 0 || st.Counts["active"] != 0 {
+		t.Fatalf("node counts %v", st.Counts)
+	}
+}

@@ -24,6 +24,7 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
     local dk = prefix .. "de:" .. a[3]
     local ttl = rcall("PTTL", dk)
     if ttl == 0 or (ttl == -1 and rcall("GET", dk) == id) then rcall("DEL", dk) end
+    requeueDedupNext(a[3], now)
   end
   if a[1] then
     if target == "completed" then

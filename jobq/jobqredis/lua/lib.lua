@@ -296,6 +296,37 @@ local function addJob(qkey, j)
   return 0, id, ""
 end
 
+-- requeueDedupNext creates the job a BullMQ producer left in dn:<deid>
+-- (deduplication with keepLastIfActive: the latest add made while the
+-- deduplicated job was active) once that job has finished, as BullMQ's
+-- finish does. The hash holds name, data, opts (BullMQ's JSON), jid (the
+-- id the add was given) and, for a child, pk/pd (parent key and JSON).
+local function requeueDedupNext(deid, now)
+  local nk = prefix .. "dn:" .. deid
+  local v = rcall("HMGET", nk, "name", "data", "opts", "pk", "pd", "rjk", "jid")
+  if not v[1] then return end
+  local ok, o = pcall(cjson.decode, v[3] or "{}")
+  if not ok or type(o) ~= "table" then o = {} end
+  local code, id = addJob(string.sub(prefix, 1, -2), {id = v[7] or "", name = v[1], ts = now,
+    data = v[2] or "{}", opts = v[3] or "{}", delay = tostring(tonumber(o["delay"]) or 0),
+    priority = tostring(tonumber(o["priority"]) or 0), lifo = o["lifo"] == true,
+    parentKey = v[4] or "", parent = v[5] or "", rjk = v[6] or "", deid = "", dettl = 0})
+  if code == 0 then
+    local de = o["de"]
+    local dk = prefix .. "de:" .. deid
+    local ttl = type(de) == "table" and tonumber(de["ttl"]) or 0
+    rcall("HSET", prefix .. id, "deid", deid)
+    if type(de) == "table" and de["keepLastIfActive"] then
+      rcall("SET", dk, id)
+    elseif ttl > 0 then
+      rcall("SET", dk, id, "PX", ttl)
+    else
+      rcall("SET", dk, id)
+    end
+  end
+  rcall("DEL", nk)
+end
+
 -- jobArgs reads one job description of 13 ARGV entries starting at i.
 local function jobArgs(i)
   return {id = ARGV[i], name = ARGV[i + 1], ts = ARGV[i + 2], data = ARGV[i + 3],

@@ -48,6 +48,9 @@ func (o *JobOptions) validate() error {
 	if o.Deduplication != nil && o.Deduplication.ID == "" {
 		return fmt.Errorf("%w: deduplication without id", ErrInvalidOption)
 	}
+	if o.Deduplication != nil && o.Deduplication.Extend && o.Deduplication.TTL <= 0 {
+		return fmt.Errorf("%w: deduplication extend needs a TTL", ErrInvalidOption)
+	}
 	if o.Parent != nil && (o.Parent.ID == "" || o.Parent.Queue == "") {
 		return fmt.Errorf("%w: parent needs id and queue", ErrInvalidOption)
 	}
@@ -80,7 +83,8 @@ func toDriver(d jobqdriver.Driver, queue, name string, data []byte, o *JobOption
 		op.Backoff = &jobqdriver.Backoff{Type: string(o.Backoff.Type), Delay: o.Backoff.Delay.Milliseconds(), Jitter: o.Backoff.Jitter}
 	}
 	if o.Deduplication != nil {
-		op.Dedup = &jobqdriver.Dedup{ID: o.Deduplication.ID, TTL: o.Deduplication.TTL.Milliseconds()}
+		op.Dedup = &jobqdriver.Dedup{ID: o.Deduplication.ID, TTL: o.Deduplication.TTL.Milliseconds(),
+			Extend: o.Deduplication.Extend, Replace: o.Deduplication.Replace}
 		j.DeduplicationID = o.Deduplication.ID
 	}
 	switch o.OnChildFailure {
@@ -118,7 +122,8 @@ func optionsFromDriver(op jobqdriver.Opts) JobOptions {
 		o.Backoff = &Backoff{Type: BackoffType(op.Backoff.Type), Delay: time.Duration(op.Backoff.Delay) * time.Millisecond, Jitter: op.Backoff.Jitter}
 	}
 	if op.Dedup != nil {
-		o.Deduplication = &Deduplication{ID: op.Dedup.ID, TTL: time.Duration(op.Dedup.TTL) * time.Millisecond}
+		o.Deduplication = &Deduplication{ID: op.Dedup.ID, TTL: time.Duration(op.Dedup.TTL) * time.Millisecond,
+			Extend: op.Dedup.Extend, Replace: op.Dedup.Replace}
 	}
 	switch {
 	case op.FailParentOnFailure:

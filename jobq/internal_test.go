@@ -107,6 +107,7 @@ func TestValidate(t *testing.T) {
 		{JobID: "123"},
 		{JobID: "a:b"},
 		{Deduplication: &Deduplication{}},
+		{Deduplication: &Deduplication{ID: "x", Extend: true}},
 		{Backoff: &Backoff{Jitter: 2}},
 		{Parent: &Parent{ID: "x"}},
 	}
@@ -115,7 +116,8 @@ func TestValidate(t *testing.T) {
 			t.Errorf("validate(%+v) = %v; want ErrInvalidOption", o, err)
 		}
 	}
-	good := []JobOptions{{}, {JobID: "media-1"}, {JobID: "a:b:c"}, {Priority: MaxPriority}}
+	good := []JobOptions{{}, {JobID: "media-1"}, {JobID: "a:b:c"}, {Priority: MaxPriority},
+		{Deduplication: &Deduplication{ID: "x", TTL: time.Second, Extend: true, Replace: true}}}
 	for _, o := range good {
 		if err := o.validate(); err != nil {
 			t.Errorf("validate(%+v) = %v", o, err)

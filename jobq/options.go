@@ -104,10 +104,20 @@ func KeepFor(age time.Duration, maxCount int) *Keep {
 }
 
 // Deduplication drops adds that carry the same ID while the first job is
-// alive, or, with TTL > 0, for TTL after the first add.
+// alive, or, with TTL > 0, for TTL after the first add. The modes are
+// BullMQ's:
+//   - Extend (needs TTL): an add dropped within the TTL starts the TTL
+//     again from that add, so a steady stream of adds keeps one job.
+//   - Replace (debounce): while the job holding the ID is still delayed, a
+//     new add removes it (a "removed" event) and takes its place, so the
+//     job that finally runs carries the latest data. Once the holder is
+//     waiting or running, adds are dropped as usual. Without Extend the
+//     replacing job keeps the remaining TTL.
 type Deduplication struct {
-	ID  string
-	TTL time.Duration
+	ID      string
+	TTL     time.Duration
+	Extend  bool
+	Replace bool
 }
 
 // Parent names an existing parent job.

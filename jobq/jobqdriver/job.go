@@ -100,10 +100,13 @@ type Backoff struct {
 	Jitter float64 `json:"jitter,omitempty"` // 0..1
 }
 
-// Dedup is opts.de: deduplication id and optional TTL (ms).
+// Dedup is opts.de: deduplication id, optional TTL (ms) and BullMQ's
+// extend and replace modes (see jobq.Deduplication).
 type Dedup struct {
-	ID  string `json:"id"`
-	TTL int64  `json:"ttl,omitempty"`
+	ID      string `json:"id"`
+	TTL     int64  `json:"ttl,omitempty"`
+	Extend  bool   `json:"extend,omitempty"`
+	Replace bool   `json:"replace,omitempty"`
 }
 
 // Opts is the job's options object, stored as the "opts" JSON with BullMQ's

@@ -825,3 +825,43 @@ func TestInteropKeepLastIfActiveGoWorker(t *testing.T) {
 		t.Fatalf("node counts %v", st.Counts)
 	}
 }
+
+// TestInteropDedupReplaceBothWays: BullMQ's replace (debounce) mode across
+// languages. A Go add replaces a delayed job a Node add holds the id with,
+// then a Node add replaces that Go job; the last one is the only job left,
+// with its data.
+func TestInteropDedupReplaceBothWays(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	node := newNode(t, d, "g12r")
+	ctx := context.Background()
+	q := jobq.NewQueue("g12r", d, nil)
+	de := obj{"id": "deb", "ttl": 60000, "replace": true}
+	var n1 struct{ IDs []string }
+	node.proof("add", obj{"adds": []any{add("j", obj{"v": "node-1"}, obj{"delay": 3600000, "deduplication": de})}}, &n1)
+	g, err := q.Add(ctx, "j", obj{"v": "go"}, &jobq.JobOptions{Delay: time.Hour,
+		Deduplication: &jobq.Deduplication{ID: "deb", TTL: time.Minute, Replace: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.ID == n1.IDs[0] {
+		t.Fatalf("go add returned node's delayed job %s, want it replaced", g.ID)
+	}
+	var n2 struct{ IDs []string }
+	node.proof("add", obj{"adds": []any{add("j", obj{"v": "node-2"}, obj{"delay": 3600000, "deduplication": de})}}, &n2)
+	if n2.IDs[0] == g.ID {
+		t.Fatalf("node add returned go's delayed job %s, want it replaced", g.ID)
+	}
+	for _, id := range []string{n1.IDs[0], g.ID} {
+		if _, err := q.GetJob(ctx, id); !errors.Is(err, jobq.ErrJobNotFound) {
+			t.Errorf("replaced job %s: %v, want ErrJobNotFound", id, err)
+		}
+	}
+	last, err := q.GetJob(ctx, n2.IDs[0])
+	if err != nil || !jsonEq(last.Data, `{"v":"node-2"}`) || last.DeduplicationID != "deb" {
+		t.Fatalf("surviving job %+v, %v", last, err)
+	}
+	if c, _ := q.GetJobCounts(ctx, jobq.StateDelayed, jobq.StateWaiting); c[jobq.StateDelayed] != 1 || c[jobq.StateWaiting] != 0 {
+		t.Fatalf("counts %v, want one delayed job", c)
+	}
+}

@@ -156,17 +156,13 @@ func (t *wtx) addJob(queue string, j *jobqdriver.Job, now int64, hasChildren boo
 	}
 
 	de := j.Opts.Dedup
+	var dedupExpires int64 // when the new job's dedup key expires (0: with the job)
 	if de != nil && de.ID != "" {
-		var owner string
-		var expires int64
-		found, err := t.row(`SELECT job_id, expires_at FROM dedup WHERE queue = ? AND dedup_id = ?`,
-			[]any{queue, de.ID}, &owner, &expires)
-		if err != nil {
-			return jobqdriver.AddResult{}, err
+		if de.TTL > 0 {
+			dedupExpires = now + de.TTL
 		}
-		if found && (expires == 0 || expires > now) {
-			t.emit(queue, "deduplicated", "jobId", owner, "deduplicationId", de.ID, "deduplicatedJobId", id)
-			return jobqdriver.AddResult{ID: owner, DeduplicatedBy: owner}, nil
+		if r, done, err := t.deduplicate(queue, id, de, now, &dedupExpires); err != nil || done {
+			return r, err
 		}
 		j.DeduplicationID = de.ID
 	}
@@ -219,13 +215,9 @@ func (t *wtx) addJob(queue string, j *jobqdriver.Job, now int64, hasChildren boo
 	}
 	j.State = state
 	if de != nil && de.ID != "" {
-		var expires int64
-		if de.TTL > 0 {
-			expires = now + de.TTL
-		}
 		if _, err := t.exec(`INSERT INTO dedup (queue, dedup_id, job_id, expires_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (queue, dedup_id) DO UPDATE SET job_id = excluded.job_id, expires_at = excluded.expires_at`,
-			queue, de.ID, id, expires); err != nil {
+			queue, de.ID, id, dedupExpires); err != nil {
 			return jobqdriver.AddResult{}, err
 		}
 	}
@@ -257,4 +249,44 @@ func (t *wtx) addDependency(pq, pid, cq, cid string) error {
 	}
 	_, err := t.exec(`UPDATE jobs SET has_deps = 1 WHERE queue = ? AND id = ? AND has_deps = 0`, pq, pid)
 	return err
+}
+
+// deduplicate applies de to an add of job id. done means the add is
+// dropped (r names the job holding the id). Otherwise the add goes ahead;
+// *expires may be changed to keep a replaced holder's remaining TTL. The
+// modes follow BullMQ's: extend restarts a live key's TTL, replace removes
+// a holder that is still delayed and takes its place.
+func (t *wtx) deduplicate(queue, id string, de *jobqdriver.Dedup, now int64, expires *int64) (r jobqdriver.AddResult, done bool, err error) {
+	var owner string
+	var ownerExpires int64
+	found, err := t.row(`SELECT job_id, expires_at FROM dedup WHERE queue = ? AND dedup_id = ?`,
+		[]any{queue, de.ID}, &owner, &ownerExpires)
+	if err != nil || !found || (ownerExpires != 0 && ownerExpires <= now) {
+		return r, false, err
+	}
+	dropped := jobqdriver.AddResult{ID: owner, DeduplicatedBy: owner}
+	switch {
+	case de.Replace:
+		var state string
+		if _, err := t.row(`SELECT state FROM jobs WHERE queue = ? AND id = ?`, []any{queue, owner}, &state); err != nil {
+			return r, false, err
+		}
+		if state != jobqdriver.StateDelayed {
+			return dropped, true, nil
+		}
+		if _, err := t.removeJob(queue, owner, now, true); err != nil {
+			return r, false, err
+		}
+		t.emit(queue, "deduplicated", "jobId", id, "deduplicationId", de.ID, "deduplicatedJobId", owner)
+		if !de.Extend && de.TTL > 0 {
+			*expires = ownerExpires
+		}
+		return r, false, nil
+	case de.Extend && de.TTL > 0:
+		if _, err := t.exec(`UPDATE dedup SET expires_at = ? WHERE queue = ? AND dedup_id = ?`, now+de.TTL, queue, de.ID); err != nil {
+			return r, false, err
+		}
+	}
+	t.emit(queue, "deduplicated", "jobId", owner, "deduplicationId", de.ID, "deduplicatedJobId", id)
+	return dropped, true, nil
 }

@@ -14,6 +14,7 @@ func accuracyTests(t *testing.T, nb newBackendFunc) {
 	runGroup(t, nb, []testCase{
 		{"RetentionByCountAndAge", testRetentionCountAndAge},
 		{"DeduplicationTTLExpiry", testDeduplicationTTL},
+		{"DeduplicationExtend", testDeduplicationExtend},
 		{"RateLimitAccuracy", testRateLimitAccuracy},
 	})
 }

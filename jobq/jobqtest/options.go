@@ -29,6 +29,7 @@ func optionTests(t *testing.T, nb newBackendFunc) {
 		{"KeepForAge", testKeepForAge},
 		{"WorkerDefaultRetention", testWorkerDefaultRetention},
 		{"Deduplication", testDeduplication},
+		{"DeduplicationReplace", testDeduplicationReplace},
 		{"ParentOption", testParentOption},
 		{"ParentMissing", testParentMissing},
 	})
@@ -300,4 +301,43 @@ func testDeduplication(h *harness) {
 		t.Error("dedup id still held after its job completed")
 	}
 	wantJSON(t, "new job's data", h.job(q, third.ID).Data, `{"n":3}`)
+}
+
+// testDeduplicationReplace: BullMQ's replace (debounce) mode. While the job
+// holding the id is delayed, an add removes it and takes its place; once
+// the holder is waiting, adds are dropped.
+func testDeduplicationReplace(h *harness) {
+	t := h.t
+	q := h.queue("", nil)
+	dd := &jobq.Deduplication{ID: "deb", Replace: true}
+	first := h.add(q, "d", map[string]int{"n": 1}, &jobq.JobOptions{Delay: time.Hour, Deduplication: dd})
+	second := h.add(q, "d", map[string]int{"n": 2}, &jobq.JobOptions{Delay: time.Hour, Deduplication: dd})
+	if second.ID == first.ID {
+		t.Fatalf("replace add returned the delayed holder %s, want a new job", first.ID)
+	}
+	if _, err := q.GetJob(h.ctx, first.ID); !errors.Is(err, jobq.ErrJobNotFound) {
+		t.Errorf("replaced delayed job %s: GetJob err = %v, want ErrJobNotFound", first.ID, err)
+	}
+	if got := h.job(q, second.ID); got.DeduplicationID != "deb" {
+		t.Errorf("replacing job's DeduplicationID = %q, want deb", got.DeduplicationID)
+	}
+	wantJSON(t, "replacing job's data", h.job(q, second.ID).Data, `{"n":2}`)
+	// an add without a delay replaces the delayed holder too, and waits
+	third := h.add(q, "d", map[string]int{"n": 3}, &jobq.JobOptions{Deduplication: dd})
+	if third.ID == second.ID {
+		t.Fatalf("replace add returned the delayed holder %s, want a new job", second.ID)
+	}
+	if s := h.state(q, third.ID); s != jobq.StateWaiting {
+		t.Errorf("replacing job without delay is %s, want waiting", s)
+	}
+	// the holder is waiting now: the next add is dropped
+	fourth := h.add(q, "d", map[string]int{"n": 4}, &jobq.JobOptions{Deduplication: dd})
+	if fourth.ID != third.ID {
+		t.Errorf("add while the holder waits returned %s, want it dropped into %s", fourth.ID, third.ID)
+	}
+	c := h.counts(q, jobq.StateWaiting, jobq.StateDelayed)
+	if c[jobq.StateWaiting] != 1 || c[jobq.StateDelayed] != 0 {
+		t.Errorf("counts %v, want 1 waiting, 0 delayed", c)
+	}
+	wantJSON(t, "surviving job's data", h.job(q, third.ID).Data, `{"n":3}`)
 }

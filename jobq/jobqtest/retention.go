@@ -199,3 +199,38 @@ func testDeduplicationTTL(h *harness) {
 		t.Errorf("waiting = %d, want 2 (first, and the one after the TTL)", n)
 	}
 }
+
+// testDeduplicationExtend: with Extend, each dropped add restarts the TTL,
+// so an add after the first add's TTL is still dropped when an add in
+// between extended it. Both the producer's clock and real time move
+// (backends whose keys expire in real time).
+func testDeduplicationExtend(h *harness) {
+	t := h.t
+	clk := newFakeClock()
+	q := h.queue("", &jobq.QueueConfig{Clock: clk.Now})
+	dd := &jobq.Deduplication{ID: "ext", TTL: 2 * time.Second, Extend: true}
+	step := func() { clk.Advance(1200 * time.Millisecond); time.Sleep(1200 * time.Millisecond) }
+	first := h.add(q, "d", map[string]int{"n": 1}, &jobq.JobOptions{Deduplication: dd})
+	step()
+	if again := h.add(q, "d", map[string]int{"n": 2}, &jobq.JobOptions{Deduplication: dd}); again.ID != first.ID {
+		t.Fatalf("add within the TTL created job %s, want it dropped into %s", again.ID, first.ID)
+	}
+	step() // 2.4 s after the first add: its own TTL is over, the extension is not
+	if again := h.add(q, "d", map[string]int{"n": 3}, &jobq.JobOptions{Deduplication: dd}); again.ID != first.ID {
+		t.Fatalf("add 2.4 s after the first, 1.2 s after an extending add, created job %s; want it dropped into %s",
+			again.ID, first.ID)
+	}
+	clk.Advance(2500 * time.Millisecond)
+	// The probe does not extend: every dropped extending add would restart
+	// the TTL it is waiting out.
+	probe := &jobq.Deduplication{ID: "ext", TTL: 2 * time.Second}
+	var next *jobq.Job
+	eventually(t, 5*time.Second, func() string {
+		next = h.add(q, "d", map[string]int{"n": 4}, &jobq.JobOptions{Deduplication: probe})
+		if next.ID == first.ID {
+			return "extended dedup id still held 2.5 s after the last add"
+		}
+		return ""
+	})
+	wantJSON(t, "data of the job added after the extended TTL", h.job(q, next.ID).Data, `{"n":4}`)
+}

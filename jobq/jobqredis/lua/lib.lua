@@ -254,21 +254,44 @@ local function addJob(qkey, j)
   end
   if j.deid ~= "" then
     local dk = pfx .. "de:" .. j.deid
-    local ok
-    if j.dettl > 0 then
-      ok = rcall("SET", dk, id, "PX", j.dettl, "NX")
-    else
-      ok = rcall("SET", dk, id, "NX")
+    local function setKey(owner)
+      if j.dettl > 0 then rcall("SET", dk, owner, "PX", j.dettl) else rcall("SET", dk, owner) end
     end
-    if not ok then
-      local cur = rcall("GET", dk)
-      if cur and rcall("PTTL", dk) == -1 and rcall("EXISTS", pfx .. cur) == 0 then
-        -- stale key: its job is gone; start a new window with this job
-        if j.dettl > 0 then rcall("SET", dk, id, "PX", j.dettl) else rcall("SET", dk, id) end
-      elseif cur then
+    -- the modes (BullMQ's extend and replace) are read from opts.de
+    local ext, rep = false, false
+    local okj, o = pcall(cjson.decode, j.opts)
+    if okj and type(o) == "table" and type(o["de"]) == "table" then
+      ext, rep = o["de"]["extend"] == true, o["de"]["replace"] == true
+    end
+    local cur = rcall("GET", dk)
+    if cur and rcall("PTTL", dk) == -1 and rcall("EXISTS", pfx .. cur) == 0 then
+      -- stale key: its job is gone; start a new window with this job
+      setKey(id)
+    elseif rep then
+      if not cur then
+        setKey(id)
+      elseif rcall("ZREM", qk(qkey, "delayed"), cur) > 0 then
+        -- debounce: the delayed holder gives way to this add
+        removeJobKeys(pfx .. cur)
+        rcall("DEL", pfx .. "dn:" .. j.deid)
+        emitTo(qkey, "removed", "jobId", cur, "prev", "delayed")
+        emitTo(qkey, "deduplicated", "jobId", id, "deduplicationId", j.deid, "deduplicatedJobId", cur)
+        if not ext and j.dettl > 0 then rcall("SET", dk, id, "KEEPTTL") else setKey(id) end
+      else
+        return 2, cur, cur
+      end
+    elseif ext and j.dettl > 0 then
+      if cur then
+        setKey(cur)
         emitTo(qkey, "deduplicated", "jobId", cur, "deduplicationId", j.deid, "deduplicatedJobId", id)
         return 2, cur, cur
       end
+      setKey(id)
+    elseif cur then
+      emitTo(qkey, "deduplicated", "jobId", cur, "deduplicationId", j.deid, "deduplicatedJobId", id)
+      return 2, cur, cur
+    else
+      setKey(id)
     end
   end
   local f = {"name", j.name, "data", j.data, "opts", j.opts, "timestamp", j.ts,

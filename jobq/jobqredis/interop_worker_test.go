@@ -865,3 +865,65 @@ func TestInteropDedupReplaceBothWays(t *testing.T) {
 		t.Fatalf("counts %v, want one delayed job", c)
 	}
 }
+
+// TestInteropCleanAndObliterate: Go's Queue.Clean removes completed jobs
+// that Node added (Node no longer finds them), Node's Queue.clean removes
+// failed jobs that Go wrote, and Node's obliterate empties a queue Go
+// filled (Go then sees no jobs and no keys).
+func TestInteropCleanAndObliterate(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	node := newNode(t, d, "g13c")
+	ctx := context.Background()
+	q := jobq.NewQueue("g13c", d, nil)
+	var added struct{ IDs []string }
+	node.proof("add", obj{"adds": []any{
+		add("ok", obj{"x": 1}, obj{"jobId": "c1"}), add("ok", obj{"x": 2}, obj{"jobId": "c2"}),
+		add("bad", obj{"x": 3, "alwaysFail": true}, obj{"jobId": "f1"}),
+	}}, &added)
+	startGoWorker(t, d, "g13c", goProcessor(nil), &jobq.WorkerConfig{Name: "go-clean", DrainDelay: 100 * time.Millisecond})
+	waitCounts(t, d, "g13c", map[string]int64{"completed": 2, "failed": 1}, 10*time.Second)
+	ids, err := q.Clean(ctx, 0, 0, jobq.StateCompleted)
+	slices.Sort(ids)
+	if err != nil || !slices.Equal(ids, []string{"c1", "c2"}) {
+		t.Fatalf("go Clean(completed) = %v, %v; want [c1 c2]", ids, err)
+	}
+	var st proofState
+	node.proof("state", obj{"ids": []string{"c1", "c2", "f1"}}, &st)
+	if st.Jobs["c1"] != nil || st.Jobs["c2"] != nil || st.Jobs["f1"] == nil || st.Counts["completed"] != 0 || st.Counts["failed"] != 1 {
+		t.Fatalf("node after go's clean: jobs %v counts %v", st.Jobs, st.Counts)
+	}
+	var cleaned struct{ IDs []string }
+	node.proof("clean", obj{"state": "failed"}, &cleaned)
+	if !slices.Equal(cleaned.IDs, []string{"f1"}) {
+		t.Fatalf("node clean(failed) = %v, want [f1]", cleaned.IDs)
+	}
+	if _, err := q.GetJob(ctx, "f1"); !errors.Is(err, jobq.ErrJobNotFound) {
+		t.Fatalf("go GetJob(f1) after node's clean: %v, want ErrJobNotFound", err)
+	}
+
+	q2 := jobq.NewQueue("g13o", d, nil)
+	for i := range 3 {
+		if _, err := q2.Add(ctx, "o", obj{"i": i}, &jobq.JobOptions{Delay: time.Duration(i) * time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ob struct{ OK bool }
+	node.forQueue("g13o").proof("obliterate", obj{"force": true}, &ob)
+	if !ob.OK {
+		t.Fatal("node obliterate did not report ok")
+	}
+	c, err := q2.GetJobCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, n := range c {
+		if n != 0 {
+			t.Fatalf("go counts after node's obliterate: %s = %d", s, n)
+		}
+	}
+	keys, err := d.Client().Keys(ctx, globEscape(d.QueueKey("g13o"))+":*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("keys left after node's obliterate: %v, %v", keys, err)
+	}
+}

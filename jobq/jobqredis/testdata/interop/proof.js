@@ -165,6 +165,18 @@ async function main() {
         out({ id: j && j.id, delay: j && j.delay });
         break;
       }
+      case 'clean': {
+        // arg: {grace, limit, state} -> {ids}: Queue.clean
+        const ids = await queue.clean(arg.grace || 0, arg.limit || 0, arg.state);
+        out({ ids });
+        break;
+      }
+      case 'obliterate': {
+        // arg: {force}: Queue.obliterate
+        await queue.obliterate({ force: !!arg.force });
+        out({ ok: true });
+        break;
+      }
       case 'schedulers': {
         const list = await queue.getJobSchedulers(0, -1, true);
         const delayed = (await queue.getJobs(['delayed', 'waiting', 'prioritized'])).map(j => ({

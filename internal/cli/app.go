@@ -187,6 +187,17 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 	if err != nil {
 		return err
 	}
+	if seeded && svc.Sitemaps != nil && ctx.Err() == nil {
+		// Fresh demo data: publish a first sitemap now (a few thousand
+		// URLs, milliseconds) rather than at the nightly rebuild, so
+		// /sitemap.xml answers from the start; before serving, so an admin
+		// rebuild cannot race it.
+		if st, err := svc.Sitemaps.RebuildNow(ctx); err != nil {
+			e.log.Warn("first sitemap build after the demo seed failed", "err", err)
+		} else {
+			e.log.Info("first sitemap built after the demo seed", "generation", st.Generation, "salons", st.Salons)
+		}
+	}
 
 	var srv *http.Server
 	var ln net.Listener
@@ -214,22 +225,9 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
 		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
-		printURLs(e, ln.Addr())
 	}
 	if withWorkers && len(svc.Components) == 0 {
 		fmt.Fprintln(e.stdout, "no queue has job handlers yet; workers idle until SIGINT/SIGTERM")
-	}
-
-	if seeded && svc.Sitemaps != nil && ctx.Err() == nil {
-		// Fresh demo data: publish a first sitemap now (a few thousand
-		// URLs, milliseconds) rather than at the nightly rebuild, so
-		// /sitemap.xml answers from the start; before serving, so an admin
-		// rebuild cannot race it.
-		if st, err := svc.Sitemaps.RebuildNow(ctx); err != nil {
-			e.log.Warn("first sitemap build after the demo seed failed", "err", err)
-		} else {
-			e.log.Info("first sitemap built after the demo seed", "generation", st.Generation, "salons", st.Salons)
-		}
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -254,6 +252,11 @@ func runProcess(ctx context.Context, e *env, cfg *Config, withHTTP, withWorkers 
 			break
 		}
 		started = append(started, c)
+	}
+	if ln != nil && len(started) == len(svc.Components) {
+		// Announced once every component has started, so what the URLs
+		// lead to is fully up (workers, schedulers, relays).
+		printURLs(e, ln.Addr())
 	}
 	g.Go(func() error {
 		<-gctx.Done()

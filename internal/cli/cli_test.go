@@ -117,6 +117,11 @@ func startRun(t *testing.T, env map[string]string, args ...string) (string, cont
 	var errb lines
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, append([]string{"run"}, args...), mapEnv(env), out, &errb) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("run's stderr:\n%s", errb.String())
+		}
+	})
 	select {
 	case addr := <-out.addr:
 		return "http://" + addr, cancel, done

@@ -297,6 +297,6 @@ func printURLs(e *env, addr net.Addr) {
 	base := "http://" + net.JoinHostPort(host, port)
 	fmt.Fprintf(e.stdout, "  API:       %s/api/v1/salons\n", base)
 	fmt.Fprintf(e.stdout, "  Dashboard: %s/admin/jobs   (log in with the admin token, ATLAS_ADMIN_TOKEN)\n", base)
-	fmt.Fprintf(e.stdout, "  Sitemap:   %s/sitemap.xml  (after the first rebuild: POST /api/v1/admin/sitemap/rebuild, or nightly)\n", base)
+	fmt.Fprintf(e.stdout, "  Sitemap:   %s/sitemap.xml  (built nightly, at a first --demo start, or by POST /api/v1/admin/sitemap/rebuild)\n", base)
 	fmt.Fprintf(e.stdout, "  Health:    %s/healthz  %s/readyz  %s/metrics\n", base, base, base)
 }

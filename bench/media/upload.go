@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sevra/atlas/internal/httpapi"
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/media/storage"
 	"github.com/sevra/atlas/internal/outbox"
@@ -82,14 +82,14 @@ func runUpload(s uploadSpec) (uploadResult, error) {
 	if _, err := st.Migrate(ctx); err != nil {
 		return uploadResult{}, err
 	}
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: filepath.Join(s.Dir, "jobs")})
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: filepath.Join(s.Dir, "jobs")})
 	if err != nil {
 		return uploadResult{}, err
 	}
 	defer b.Close()
 	promReg := prometheus.NewRegistry()
-	reg := jobs.NewRegistry()
-	prod := jobs.NewProducer(reg, b.Driver)
+	reg := queues.NewRegistry()
+	prod := queues.NewProducer(reg, b.Driver)
 	shadow, err := rollout.NewRecorder(nil, promReg, 0)
 	if err != nil {
 		return uploadResult{}, err
@@ -114,7 +114,7 @@ func runUpload(s uploadSpec) (uploadResult, error) {
 		return uploadResult{}, err
 	}
 	svc.Register(reg)
-	wk, err := jobs.NewWorkers(reg, b.Driver, jobs.WorkersConfig{})
+	wk, err := queues.NewWorkers(reg, b.Driver, queues.WorkersConfig{})
 	if err != nil {
 		return uploadResult{}, err
 	}

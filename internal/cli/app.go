@@ -16,7 +16,7 @@ import (
 
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/review"
@@ -45,9 +45,9 @@ type Services struct {
 	Checks     []httpapi.Check
 	// Jobs adds jobs with each queue's defaults (nil in tests that
 	// replace buildServices).
-	Jobs *jobs.Producer
+	Jobs *queues.Producer
 	// Queues is the queue backend, for the dashboard and admin routes.
-	Queues *jobs.Backend
+	Queues *queues.Backend
 	// Outbox writes and publishes domain events (nil in tests that replace
 	// buildServices).
 	Outbox *outbox.Outbox
@@ -91,20 +91,20 @@ func buildServices(ctx context.Context, w Wiring) (Services, error) {
 	s.Components = append(s.Components, backendCloser{backend})
 	s.Checks = append(s.Checks, httpapi.Check{Name: "queue", Run: backend.Check})
 	s.Queues = backend
-	reg := jobs.NewRegistry()
-	ov, err := jobs.ParseOverrides(w.Config.QueueConcurrency, w.Config.QueueLimiter)
+	reg := queues.NewRegistry()
+	ov, err := queues.ParseOverrides(w.Config.QueueConcurrency, w.Config.QueueLimiter)
 	if err != nil {
 		backend.Close()
 		return s, err
 	}
 	ov.Apply(reg)
-	s.Jobs = jobs.NewProducer(reg, backend.Driver)
+	s.Jobs = queues.NewProducer(reg, backend.Driver)
 	if err := wireModules(&s, w, reg); err != nil {
 		backend.Close()
 		return s, err
 	}
 	if w.Workers {
-		wk, err := jobs.NewWorkers(reg, backend.Driver, jobs.WorkersConfig{
+		wk, err := queues.NewWorkers(reg, backend.Driver, queues.WorkersConfig{
 			Queues: splitList(w.Config.WorkerQueues), Logger: w.Logger, Registry: w.Registry,
 		})
 		if err != nil {
@@ -121,7 +121,7 @@ func buildServices(ctx context.Context, w Wiring) (Services, error) {
 // wireModules builds the outbox, its relay and the domain modules, and
 // registers the modules' job handlers in reg. Every process (run, serve,
 // worker) runs a relay: several relays share the outbox safely.
-func wireModules(s *Services, w Wiring, reg *jobs.Registry) error {
+func wireModules(s *Services, w Wiring, reg *queues.Registry) error {
 	cfg := w.Config
 	shadow, err := rollout.NewRecorder(w.Logger, w.Registry, 100)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 )
 
@@ -80,10 +80,10 @@ func (c *Config) moduleSettings() []setting {
 	return append(out,
 		checked(stringSetting(&c.QueueConcurrency, "queue-concurrency", "ATLAS_QUEUE_CONCURRENCY", "",
 			"per-queue worker concurrency, e.g. media=4,analytics=20 (defaults: media=CPUs, notifications=2, analytics=10, maintenance=1)"),
-			func(v string) error { _, err := jobs.ParseOverrides(v, ""); return err }),
+			func(v string) error { _, err := queues.ParseOverrides(v, ""); return err }),
 		checked(stringSetting(&c.QueueLimiter, "queue-limiter", "ATLAS_QUEUE_LIMITER", "",
 			"per-queue rate limit across workers as MAX/DURATION or off, e.g. media=10/1s (default: media=10/1s)"),
-			func(v string) error { _, err := jobs.ParseOverrides("", v); return err }),
+			func(v string) error { _, err := queues.ParseOverrides("", v); return err }),
 		intSetting(&c.OutboxAlertRows, "outbox-alert-rows", "ATLAS_OUTBOX_ALERT_ROWS", 10_000,
 			"unpublished outbox rows above which /readyz fails and atlas_outbox_backlog_alert is 1"),
 		durationSetting(&c.OutboxAlertAge, "outbox-alert-age", "ATLAS_OUTBOX_ALERT_AGE", 5*time.Minute,

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
@@ -67,7 +67,7 @@ func (c engineComponent) Close(ctx context.Context) error { return c.e.Close() }
 // wireMedia builds the media service (storage, engine, repo with the
 // outbox) and registers generate-variants. Its engine component goes in
 // before the workers, so it is closed after them.
-func wireMedia(s *Services, w Wiring, reg *jobs.Registry, ob *outbox.Outbox, shadow *rollout.Recorder) error {
+func wireMedia(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox, shadow *rollout.Recorder) error {
 	cfg := w.Config
 	st, files, err := openStorage(context.Background(), cfg)
 	if err != nil {

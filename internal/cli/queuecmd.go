@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/jobq"
 )
 
@@ -109,14 +109,14 @@ func report(w io.Writer, err error, format string, args ...any) error {
 var countStates = []jobq.State{jobq.StateWaiting, jobq.StatePrioritized, jobq.StateDelayed, jobq.StateActive,
 	jobq.StateCompleted, jobq.StateFailed, jobq.StateWaitingChildren}
 
-func queueList(ctx context.Context, w io.Writer, b *jobs.Backend) error {
+func queueList(ctx context.Context, w io.Writer, b *queues.Backend) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "QUEUE\tPAUSED")
 	for _, s := range countStates {
 		fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(s)))
 	}
 	fmt.Fprintln(tw)
-	for _, name := range jobs.Queues {
+	for _, name := range queues.Queues {
 		q := jobq.NewQueue(name, b.Driver, nil)
 		counts, err := q.GetJobCounts(ctx, countStates...)
 		if err != nil {

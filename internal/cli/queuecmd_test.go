@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/jobq"
 )
 
@@ -15,11 +15,11 @@ func TestQueueCommand(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: dir})
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := jobq.NewQueue(jobs.QueueMedia, b.Driver, nil)
+	q := jobq.NewQueue(queues.QueueMedia, b.Driver, nil)
 	if _, err := q.Add(ctx, "generate-variants", map[string]int{"mediaId": 1}, &jobq.JobOptions{JobID: "media-1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +64,12 @@ func TestQueueCommand(t *testing.T) {
 		t.Fatalf("unknown subcommand: %d %s", code, out)
 	}
 
-	b, err = jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: dir})
+	b, err = queues.OpenBackend(ctx, queues.BackendConfig{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := jobq.NewQueue(jobs.QueueMedia, b.Driver, nil).GetJob(ctx, "media-1"); !errors.Is(err, jobq.ErrJobNotFound) {
+	if _, err := jobq.NewQueue(queues.QueueMedia, b.Driver, nil).GetJob(ctx, "media-1"); !errors.Is(err, jobq.ErrJobNotFound) {
 		t.Fatalf("media-1 after remove: %v", err)
 	}
 }

@@ -5,12 +5,12 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 )
 
 // openQueues opens the queue backend the configuration selects.
-func openQueues(ctx context.Context, cfg *Config, log *slog.Logger) (*jobs.Backend, error) {
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{
+func openQueues(ctx context.Context, cfg *Config, log *slog.Logger) (*queues.Backend, error) {
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{
 		RedisURL: cfg.RedisURL, RedisPrefix: cfg.RedisPrefix, AllowUnsafeRedis: cfg.AllowUnsafeRedis,
 		DataDir: cfg.DataDir, Logger: log,
 	})
@@ -22,7 +22,7 @@ func openQueues(ctx context.Context, cfg *Config, log *slog.Logger) (*jobs.Backe
 }
 
 // backendCloser closes the queue backend as the last component.
-type backendCloser struct{ b *jobs.Backend }
+type backendCloser struct{ b *queues.Backend }
 
 func (backendCloser) Name() string                  { return "queue backend" }
 func (backendCloser) Start(context.Context) error   { return nil }

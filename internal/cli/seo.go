@@ -11,7 +11,7 @@ import (
 
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
@@ -59,12 +59,12 @@ func (c *Config) sitemapSettings() []setting {
 // wireSEO builds the sitemap publisher, builder and SEO service, registers
 // the rebuild-sitemap and seo-refresh handlers, adds the scheduler
 // component and leaves the HTTP side in s.SEO.
-func wireSEO(s *Services, w Wiring, reg *jobs.Registry, ob *outbox.Outbox, shadow *rollout.Recorder, cities *geo.Service) error {
+func wireSEO(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox, shadow *rollout.Recorder, cities *geo.Service) error {
 	return wireSEOWith(s, w, reg, ob, shadow, cities, nil)
 }
 
 // wireSEOWith is wireSEO with service options tests adjust.
-func wireSEOWith(s *Services, w Wiring, reg *jobs.Registry, ob *outbox.Outbox, shadow *rollout.Recorder,
+func wireSEOWith(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox, shadow *rollout.Recorder,
 	cities *geo.Service, tune func(*seo.ServiceConfig)) error {
 	cfg := w.Config
 	pub, err := seo.NewPublisher(cfg.DataDir, &seo.PublisherOptions{Logger: w.Logger})

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sevra/atlas/internal/httpapi"
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
@@ -39,12 +39,12 @@ type seoProc struct {
 	t       *testing.T
 	dataDir string
 	st      *store.Store
-	backend *jobs.Backend
-	prod    *jobs.Producer
-	reg     *jobs.Registry
+	backend *queues.Backend
+	prod    *queues.Producer
+	reg     *queues.Registry
 	svc     Services
 	shadow  *rollout.Recorder
-	workers *jobs.Workers
+	workers *queues.Workers
 	srv     *httptest.Server
 }
 
@@ -84,13 +84,13 @@ func newSEOProc(t *testing.T, dataDir string, o procOpts) *seoProc {
 	}
 	p.st = st
 	t.Cleanup(func() { st.Close() })
-	p.backend, err = jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: dataDir})
+	p.backend, err = queues.OpenBackend(ctx, queues.BackendConfig{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := jobs.NewRegistry()
+	reg := queues.NewRegistry()
 	p.reg = reg
-	p.prod = jobs.NewProducer(reg, p.backend.Driver)
+	p.prod = queues.NewProducer(reg, p.backend.Driver)
 	ob, err := outbox.New(outbox.Config{Store: st, Jobs: p.prod, Routes: testRoutes()})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func (p *seoProc) do(method, path, body string, admin bool) (int, http.Header, [
 }
 
 // maintenance returns the maintenance queue handle.
-func (p *seoProc) maintenance() *jobq.Queue { return p.prod.Queue(jobs.QueueMaintenance) }
+func (p *seoProc) maintenance() *jobq.Queue { return p.prod.Queue(queues.QueueMaintenance) }
 
 // waitIdle waits until the maintenance queue has no waiting, delayed or
 // active job (scheduler jobs aside).
@@ -311,7 +311,7 @@ func (p *seoProc) liveID() string {
 func (p *seoProc) startWorkers() {
 	p.t.Helper()
 	var err error
-	p.workers, err = jobs.NewWorkers(p.reg, p.backend.Driver, jobs.WorkersConfig{})
+	p.workers, err = queues.NewWorkers(p.reg, p.backend.Driver, queues.WorkersConfig{})
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/jobq"
@@ -47,9 +47,9 @@ type Shadow interface {
 // Config configures the dashboard.
 type Config struct {
 	// Backend is the queue backend (required).
-	Backend *jobs.Backend
+	Backend *queues.Backend
 	// Queues are the queues shown and accepted in URLs. Default:
-	// jobs.Queues.
+	// queues.Queues.
 	Queues []string
 	// Outbox reports the outbox backlog; nil: the section says so.
 	Outbox Backlog
@@ -92,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, ErrNoBackend
 	}
 	if len(cfg.Queues) == 0 {
-		cfg.Queues = jobs.Queues
+		cfg.Queues = queues.Queues
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour

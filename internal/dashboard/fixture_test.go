@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sevra/atlas/internal/httpapi"
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/jobq"
@@ -32,7 +32,7 @@ func (f fakeBacklog) Backlog(context.Context) (outbox.Backlog, error) { return f
 // states: in media, failed boom-1 (data xssData) and boom-2, completed ok-1,
 // waiting wait-1, delayed later-1; in maintenance a scheduler.
 type fixture struct {
-	backend *jobs.Backend
+	backend *queues.Backend
 	server  *Server
 	handler http.Handler
 	media   *jobq.Queue
@@ -41,13 +41,13 @@ type fixture struct {
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: t.TempDir()})
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	media := jobq.NewQueue(jobs.QueueMedia, b.Driver, nil)
-	w, err := jobq.NewWorker(jobs.QueueMedia, b.Driver, func(ctx context.Context, j *jobq.Job) (any, error) {
+	media := jobq.NewQueue(queues.QueueMedia, b.Driver, nil)
+	w, err := jobq.NewWorker(queues.QueueMedia, b.Driver, func(ctx context.Context, j *jobq.Job) (any, error) {
 		if j.Name == "boom" {
 			_ = j.Log(ctx, "decoding <jpeg> failed")
 			return nil, errors.New("decode: <b>bad</b> image")
@@ -76,7 +76,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	}
 	add(media, "generate-variants", `{"mediaId":"4"}`, &jobq.JobOptions{JobID: "wait-1"})
 	add(media, "generate-variants", `{"mediaId":"5"}`, &jobq.JobOptions{JobID: "later-1", Delay: time.Hour})
-	maint := jobq.NewQueue(jobs.QueueMaintenance, b.Driver, nil)
+	maint := jobq.NewQueue(queues.QueueMaintenance, b.Driver, nil)
 	if _, err := maint.UpsertJobScheduler(ctx, "nightly-sitemap", jobq.Repeat{Pattern: "0 3 * * *"},
 		&jobq.JobTemplate{Name: "rebuild-sitemap"}); err != nil {
 		t.Fatal(err)

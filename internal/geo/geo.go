@@ -11,7 +11,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
@@ -73,8 +73,8 @@ func ParsePayload(data []byte) (Payload, error) {
 }
 
 // Register adds the geo job handlers to reg.
-func (s *Service) Register(reg *jobs.Registry) {
-	reg.Handle(jobs.QueueAnalytics, JobRefresh, s.handleRefresh)
+func (s *Service) Register(reg *queues.Registry) {
+	reg.Handle(queues.QueueAnalytics, JobRefresh, s.handleRefresh)
 }
 
 func (s *Service) handleRefresh(ctx context.Context, job *jobq.Job) (any, error) {

@@ -24,7 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
@@ -43,7 +43,7 @@ type mediaRig struct {
 	srv     *httptest.Server
 	st      *store.Store
 	svc     *media.Service
-	prod    *jobs.Producer
+	prod    *queues.Producer
 	shadow  *rollout.Recorder
 	logs    *syncLog
 	root    string // storage root
@@ -56,7 +56,7 @@ type mediaRigOpts struct {
 	mode     rollout.Mode
 	limits   media.Limits
 	engine   imaging.Engine // default: imaging.OpenDefault
-	settings func(*jobs.Settings)
+	settings func(*queues.Settings)
 	fault    func(map[string]media.Variant)
 }
 
@@ -78,7 +78,7 @@ func newMediaRig(t testing.TB, o mediaRigOpts) *mediaRig {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.OpenSQLite(t)
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: t.TempDir()})
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,13 +86,13 @@ func newMediaRig(t testing.TB, o mediaRigOpts) *mediaRig {
 	logs := newSyncLog()
 	log := slog.New(tracing.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	promReg := prometheus.NewRegistry()
-	reg := jobs.NewRegistry()
+	reg := queues.NewRegistry()
 	if o.settings != nil {
-		s := reg.Settings(jobs.QueueMedia)
+		s := reg.Settings(queues.QueueMedia)
 		o.settings(&s)
-		reg.SetSettings(jobs.QueueMedia, s)
+		reg.SetSettings(queues.QueueMedia, s)
 	}
-	prod := jobs.NewProducer(reg, b.Driver)
+	prod := queues.NewProducer(reg, b.Driver)
 	shadow, err := rollout.NewRecorder(log, promReg, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func newMediaRig(t testing.TB, o mediaRigOpts) *mediaRig {
 	}
 	svc.Register(reg)
 	r.svc = svc
-	wk, err := jobs.NewWorkers(reg, b.Driver, jobs.WorkersConfig{Logger: log})
+	wk, err := queues.NewWorkers(reg, b.Driver, queues.WorkersConfig{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func (r *mediaRig) waitStatus(t testing.TB, id int64) media.View {
 func (r *mediaRig) waitJob(t testing.TB, id string) (*jobq.Job, jobq.State) {
 	t.Helper()
 	ctx := context.Background()
-	q := r.prod.Queue(jobs.QueueMedia)
+	q := r.prod.Queue(queues.QueueMedia)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		j, err := q.GetJob(ctx, id)

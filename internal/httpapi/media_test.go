@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
@@ -266,7 +266,7 @@ func (flaky) Process(context.Context, string, imaging.Spec) (imaging.Result, err
 
 func TestMediaRetriesExhaustedMarksFailed(t *testing.T) {
 	t.Parallel()
-	r := newMediaRig(t, mediaRigOpts{engine: flaky{imaging.NewPureEngine(nil)}, settings: func(s *jobs.Settings) {
+	r := newMediaRig(t, mediaRigOpts{engine: flaky{imaging.NewPureEngine(nil)}, settings: func(s *queues.Settings) {
 		s.Defaults.Attempts = 3
 		s.Defaults.Backoff = &jobq.Backoff{Type: jobq.BackoffFixed, Delay: 10 * time.Millisecond}
 	}})
@@ -300,7 +300,7 @@ func TestMediaSyncMode(t *testing.T) {
 		t.Fatalf("sync mode wrote %d outbox rows", n)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if j, _ := r.prod.Queue(jobs.QueueMedia).GetJob(context.Background(), "media-1"); j != nil {
+	if j, _ := r.prod.Queue(queues.QueueMedia).GetJob(context.Background(), "media-1"); j != nil {
 		t.Fatalf("sync mode enqueued %s", j.ID)
 	}
 	// A bad file fails in the request: 422 at once, the row records why.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/media/storage"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
@@ -42,8 +42,8 @@ func ParsePayload(data []byte) (Payload, error) {
 }
 
 // Register adds the generate-variants handler to reg, on queue media.
-func (s *Service) Register(reg *jobs.Registry) {
-	reg.Handle(jobs.QueueMedia, JobName, s.HandleGenerate)
+func (s *Service) Register(reg *queues.Registry) {
+	reg.Handle(queues.QueueMedia, JobName, s.HandleGenerate)
 }
 
 // HandleGenerate is the generate-variants job handler. It reports progress

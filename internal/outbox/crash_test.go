@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/internal/store/storetest"
@@ -142,12 +142,12 @@ func testCrash(t *testing.T, url string) {
 	if n := unpublished(t, st); n != 1 {
 		t.Fatalf("%d unpublished rows after the crash, want 1", n)
 	}
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: t.TempDir()})
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	prod := jobs.NewProducer(jobs.NewRegistry(), b.Driver)
+	prod := queues.NewProducer(queues.NewRegistry(), b.Driver)
 	counter := &countingJobs{next: prod, adds: map[string]int{}}
 	time.Sleep(5 * time.Millisecond) // past the child's grace period
 	var wg sync.WaitGroup
@@ -181,7 +181,7 @@ func testCrash(t *testing.T, url string) {
 	if n, err := o.PublishPending(ctx, 10); n != 1 || err != nil {
 		t.Fatalf("republish = %d, %v", n, err)
 	}
-	all, err := prod.Queue(jobs.QueueAnalytics).GetJobs(ctx, []jobq.State{jobq.StateWaiting, jobq.StatePrioritized}, 0, -1, true)
+	all, err := prod.Queue(queues.QueueAnalytics).GetJobs(ctx, []jobq.State{jobq.StateWaiting, jobq.StatePrioritized}, 0, -1, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/internal/store/storetest"
@@ -63,7 +63,7 @@ func (f *fakeJobs) total() (jobsN, addsN int) {
 
 // pingRoutes is a test table: one event, one job per event, no coalescing.
 func pingRoutes() Routes {
-	return Routes{"Ping": {Event: "Ping", Module: rollout.Reviews, Queue: jobs.QueueAnalytics, Job: "ping", JobID: "evt-{eventId}"}}
+	return Routes{"Ping": {Event: "Ping", Module: rollout.Reviews, Queue: queues.QueueAnalytics, Job: "ping", JobID: "evt-{eventId}"}}
 }
 
 // dialects runs fn against SQLite and, when configured, PostgreSQL.
@@ -262,7 +262,7 @@ func testRollback(t *testing.T, st *store.Store) {
 func testPermanentError(t *testing.T, st *store.Store) {
 	fj := newFakeJobs()
 	routes := pingRoutes()
-	routes["Bad"] = Route{Event: "Bad", Module: rollout.Reviews, Queue: jobs.QueueAnalytics, Job: "bad", JobID: "bad-{missing}"}
+	routes["Bad"] = Route{Event: "Bad", Module: rollout.Reviews, Queue: queues.QueueAnalytics, Job: "bad", JobID: "bad-{missing}"}
 	o := newOutbox(t, st, fj, func(c *Config) { c.Routes = routes; c.Grace = time.Millisecond })
 	bad, _ := NewEvent(context.Background(), "Bad", map[string]int{}, rollout.Async)
 	write(t, o, st, bad, ping(t, context.Background(), 1, rollout.Async))
@@ -288,12 +288,12 @@ func testPermanentError(t *testing.T, st *store.Store) {
 // backend and shows every event became exactly one job, added once.
 func testTwoRelays(t *testing.T, st *store.Store) {
 	ctx := context.Background()
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: t.TempDir()})
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	prod := jobs.NewProducer(jobs.NewRegistry(), b.Driver)
+	prod := queues.NewProducer(queues.NewRegistry(), b.Driver)
 	counter := &countingJobs{next: prod, adds: map[string]int{}}
 	o := newOutbox(t, st, counter, func(c *Config) { c.Grace = time.Millisecond })
 	const n = 300
@@ -339,9 +339,9 @@ func testTwoRelays(t *testing.T, st *store.Store) {
 
 // queued counts the analytics jobs waiting to run (analytics jobs carry a
 // priority, so they wait in the prioritized set).
-func queued(t *testing.T, p *jobs.Producer) int64 {
+func queued(t *testing.T, p *queues.Producer) int64 {
 	t.Helper()
-	c, err := p.Queue(jobs.QueueAnalytics).GetJobCounts(context.Background(), jobq.StateWaiting, jobq.StatePrioritized)
+	c, err := p.Queue(queues.QueueAnalytics).GetJobCounts(context.Background(), jobq.StateWaiting, jobq.StatePrioritized)
 	if err != nil {
 		t.Fatal(err)
 	}

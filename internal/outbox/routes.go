@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/jobq"
 )
@@ -61,17 +61,17 @@ type Routes map[string]Route
 // DefaultRoutes is DESIGN section 1's event-driven table.
 func DefaultRoutes() Routes {
 	rs := []Route{
-		{Event: MediaUploaded, Module: rollout.Media, Queue: jobs.QueueMedia, Job: "generate-variants",
+		{Event: MediaUploaded, Module: rollout.Media, Queue: queues.QueueMedia, Job: "generate-variants",
 			JobID: "media-{mediaId}"},
-		{Event: SitemapRebuildRequested, Module: rollout.Sitemap, Queue: jobs.QueueMaintenance, Job: "rebuild-sitemap",
+		{Event: SitemapRebuildRequested, Module: rollout.Sitemap, Queue: queues.QueueMaintenance, Job: "rebuild-sitemap",
 			JobID: "evt-{eventId}", Dedup: "rebuild-sitemap", DedupTTL: 10 * time.Second, Delay: 15 * time.Second},
-		{Event: ReviewCreated, Module: rollout.Reviews, Queue: jobs.QueueAnalytics, Job: "recompute-review-aggregates",
+		{Event: ReviewCreated, Module: rollout.Reviews, Queue: queues.QueueAnalytics, Job: "recompute-review-aggregates",
 			JobID: "evt-{eventId}", Dedup: "review-agg-{salonId}", DedupTTL: time.Second, Delay: 2 * time.Second},
-		{Event: SalonChanged, Module: rollout.Geo, Queue: jobs.QueueAnalytics, Job: "refresh-city-stats",
+		{Event: SalonChanged, Module: rollout.Geo, Queue: queues.QueueAnalytics, Job: "refresh-city-stats",
 			JobID: "evt-{eventId}", Dedup: "city-stats-{cityId}", DedupTTL: time.Second, Delay: 2 * time.Second},
-		{Event: VerificationApproved, Module: rollout.Sitemap, Queue: jobs.QueueMaintenance, Job: "seo-refresh",
+		{Event: VerificationApproved, Module: rollout.Sitemap, Queue: queues.QueueMaintenance, Job: "seo-refresh",
 			JobID: "evt-{eventId}"},
-		{Event: OTPRequested, Module: rollout.SMS, Queue: jobs.QueueNotifications, Job: "send-otp",
+		{Event: OTPRequested, Module: rollout.SMS, Queue: queues.QueueNotifications, Job: "send-otp",
 			JobID: "otp-{challengeId}"},
 	}
 	m := make(Routes, len(rs))

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 )
 
@@ -33,7 +33,7 @@ func TestEveryEventTypeHasARoute(t *testing.T) {
 			t.Errorf("event %s has no route", typ)
 			continue
 		}
-		if r.Event != typ || r.Job == "" || !slices.Contains(jobs.Queues, r.Queue) || !rollout.Known(r.Module) {
+		if r.Event != typ || r.Job == "" || !slices.Contains(queues.Queues, r.Queue) || !rollout.Known(r.Module) {
 			t.Errorf("route %+v: bad event, job, queue or module", r)
 		}
 		if r.Dedup != "" && r.Delay <= r.DedupTTL {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/store/storetest"
 )
 
@@ -15,7 +15,7 @@ func TestTryPublishDropsWhenBackendIsDown(t *testing.T) {
 	fj := newFakeJobs()
 	o := newOutbox(t, storetest.OpenSQLite(t), fj, func(c *Config) { c.PublishTimeout = 50 * time.Millisecond })
 	ctx := context.Background()
-	view := Signal{Queue: jobs.QueueAnalytics, Job: "post-viewed", Data: map[string]int64{"postId": 1}}
+	view := Signal{Queue: queues.QueueAnalytics, Job: "post-viewed", Data: map[string]int64{"postId": 1}}
 	tests := []struct {
 		name    string
 		backend error

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
@@ -40,8 +40,8 @@ func ParsePayload(data []byte) (Payload, error) {
 }
 
 // Register adds the review job handlers to reg.
-func (s *Service) Register(reg *jobs.Registry) {
-	reg.Handle(jobs.QueueAnalytics, JobRecompute, s.handleRecompute)
+func (s *Service) Register(reg *queues.Registry) {
+	reg.Handle(queues.QueueAnalytics, JobRecompute, s.handleRecompute)
 }
 
 func (s *Service) handleRecompute(ctx context.Context, job *jobq.Job) (any, error) {

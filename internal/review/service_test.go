@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sevra/atlas/internal/geo"
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
@@ -58,7 +58,7 @@ type rig struct {
 	st     *store.Store
 	svc    *Service
 	ob     *outbox.Outbox
-	prod   *jobs.Producer
+	prod   *queues.Producer
 	shadow *rollout.Recorder
 	logs   *syncBuffer
 	user   int64
@@ -67,7 +67,7 @@ type rig struct {
 func newRig(t *testing.T, st *store.Store, modes rollout.Modes, fault func(*Aggregate)) *rig {
 	t.Helper()
 	ctx := context.Background()
-	b, err := jobs.OpenBackend(ctx, jobs.BackendConfig{DataDir: t.TempDir()})
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +75,8 @@ func newRig(t *testing.T, st *store.Store, modes rollout.Modes, fault func(*Aggr
 	logs := &syncBuffer{}
 	log := slog.New(tracing.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	promReg := prometheus.NewRegistry()
-	reg := jobs.NewRegistry()
-	prod := jobs.NewProducer(reg, b.Driver)
+	reg := queues.NewRegistry()
+	prod := queues.NewProducer(reg, b.Driver)
 	shadow, err := rollout.NewRecorder(log, promReg, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func newRig(t *testing.T, st *store.Store, modes rollout.Modes, fault func(*Aggr
 	svc := NewService(Config{Store: st, Outbox: ob, Cities: cities, Modes: modes, Shadow: shadow, Logger: log, ShadowFault: fault})
 	cities.Register(reg)
 	svc.Register(reg)
-	wk, err := jobs.NewWorkers(reg, b.Driver, jobs.WorkersConfig{Logger: log})
+	wk, err := queues.NewWorkers(reg, b.Driver, queues.WorkersConfig{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func (r *rig) settle(t *testing.T) {
 		if err := r.st.DB().QueryRow("SELECT count(*) FROM outbox WHERE published_at IS NULL").Scan(&pending); err != nil {
 			t.Fatal(err)
 		}
-		c, err := r.prod.Queue(jobs.QueueAnalytics).GetJobCounts(ctx, jobq.StateWaiting, jobq.StatePrioritized,
+		c, err := r.prod.Queue(queues.QueueAnalytics).GetJobCounts(ctx, jobq.StateWaiting, jobq.StatePrioritized,
 			jobq.StateDelayed, jobq.StateActive)
 		if err != nil {
 			t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/jobq"
 )
 
@@ -29,7 +29,7 @@ type Schedule struct {
 // the next run time. The scheduled job is an ordinary rebuild-sitemap
 // job, subject to the same lease and coalescing.
 func (s *Service) EnsureSchedule(ctx context.Context, sch Schedule) error {
-	q := s.cfg.Queues.Queue(jobs.QueueMaintenance)
+	q := s.cfg.Queues.Queue(queues.QueueMaintenance)
 	if sch.Pattern == "" {
 		removed, err := q.RemoveJobScheduler(ctx, NightlySchedulerID)
 		if err != nil {

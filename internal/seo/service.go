@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sevra/atlas/internal/jobs"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
@@ -20,7 +20,7 @@ import (
 // across every Atlas process.
 const LeaseName = "rebuild-sitemap"
 
-// Queues adds jobs and hands out queue handles; *jobs.Producer
+// Queues adds jobs and hands out queue handles; *queues.Producer
 // implements it.
 type Queues interface {
 	Add(ctx context.Context, queue, name string, data any, opts *jobq.JobOptions) (*jobq.Job, error)
@@ -113,9 +113,9 @@ func (s *Service) BaseURL() BaseURL { return s.b.BaseURL() }
 func (s *Service) Mode() rollout.Mode { return s.cfg.Modes.Mode(rollout.Sitemap) }
 
 // Register adds the rebuild-sitemap and seo-refresh handlers to reg.
-func (s *Service) Register(reg *jobs.Registry) {
-	reg.Handle(jobs.QueueMaintenance, JobRebuild, s.handleRebuild)
-	reg.Handle(jobs.QueueMaintenance, JobSEORefresh, s.handleRefresh)
+func (s *Service) Register(reg *queues.Registry) {
+	reg.Handle(queues.QueueMaintenance, JobRebuild, s.handleRebuild)
+	reg.Handle(queues.QueueMaintenance, JobSEORefresh, s.handleRefresh)
 }
 
 // RebuildResult answers POST /admin/sitemap/rebuild.

@@ -1,8 +1,8 @@
-// Package jobs connects Atlas to its job queues: it opens the jobq backend
+// Package queues connects Atlas to its job queues: it opens the jobq backend
 // (embedded SQLite by default, Redis when a URL is set), holds each queue's
 // settings (DESIGN section 1), lets domain packages register handlers per
 // job name, and runs the workers as one component.
-package jobs
+package queues
 
 import (
 	"time"

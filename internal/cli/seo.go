@@ -11,8 +11,8 @@ import (
 
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
-	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
 )

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/sevra/atlas/internal/httpapi"
-	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/jobq"
 )

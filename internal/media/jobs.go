@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/media/storage"
 	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/jobq"
 )

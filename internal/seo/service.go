@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/jobq"

@@ -10,18 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/media"
-	"github.com/sevra/atlas/internal/media/storage"
-	"github.com/sevra/atlas/internal/outbox"
-	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
-	"github.com/sevra/atlas/internal/store"
 )
 
 // uploadSpec is the latency child's job: N sequential uploads of Src in
@@ -60,45 +53,16 @@ func childUpload(arg string) {
 	fmt.Printf("DONE %s\n", out)
 }
 
-// runUpload wires what `atlas run` wires for media (the same packages and
-// defaults; the rig of internal/httpapi's media tests): SQLite store,
-// local storage, the engine, media.Service with the outbox
-// (OutboxCreate), the SQLite job queue with its workers (queue "media":
-// concurrency = CPU count) and the outbox relay running, and the whole
-// HTTP handler chain of httpapi.NewHandler (auth, logging, metrics,
-// tracing, panic recovery) behind a loopback httptest server. Logs go to
-// a discarding handler.
+// runUpload builds what `atlas run` builds, through internal/app (the
+// one composition root; the same rig as internal/app's media tests):
+// SQLite store, local storage, the engine, media.Service with the outbox,
+// the SQLite job queue with its workers (queue "media": concurrency = CPU
+// count) and the outbox relay running, and the whole HTTP handler chain
+// (auth, logging, metrics, tracing, panic recovery) behind a loopback
+// httptest server. Logs are discarded.
 func runUpload(s uploadSpec) (uploadResult, error) {
 	ctx := context.Background()
 	mode, err := rollout.ParseMode(s.Mode)
-	if err != nil {
-		return uploadResult{}, err
-	}
-	st, err := store.Open(ctx, "", filepath.Join(s.Dir, "db"))
-	if err != nil {
-		return uploadResult{}, err
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return uploadResult{}, err
-	}
-	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: filepath.Join(s.Dir, "jobs")})
-	if err != nil {
-		return uploadResult{}, err
-	}
-	defer b.Close()
-	promReg := prometheus.NewRegistry()
-	reg := queues.NewRegistry()
-	prod := queues.NewProducer(reg, b.Driver)
-	shadow, err := rollout.NewRecorder(nil, promReg, 0)
-	if err != nil {
-		return uploadResult{}, err
-	}
-	ob, err := outbox.New(outbox.Config{Store: st, Jobs: prod, Registry: promReg})
-	if err != nil {
-		return uploadResult{}, err
-	}
-	local, err := storage.NewLocal(filepath.Join(s.Dir, "storage"), "")
 	if err != nil {
 		return uploadResult{}, err
 	}
@@ -106,38 +70,21 @@ func runUpload(s uploadSpec) (uploadResult, error) {
 	if err != nil {
 		return uploadResult{}, err
 	}
-	defer e.Close()
-	repo := media.NewSQLRepo(st.DB(), st.Dialect())
-	svc, err := media.New(media.Config{Storage: local, Engine: e, Repo: repo, TempDir: filepath.Join(s.Dir, "tmp"),
-		Mode: mode, Create: media.OutboxCreate(st.DB(), repo, ob), Shadow: shadow})
+	a, err := app.New(ctx, app.Config{DataDir: s.Dir, HTTP: true, Workers: true, AdminToken: "tok",
+		Modes: rollout.Modes{media.Module: mode}}, &app.Hooks{ImageEngine: e})
 	if err != nil {
+		e.Close()
 		return uploadResult{}, err
 	}
-	svc.Register(reg)
-	wk, err := queues.NewWorkers(reg, b.Driver, queues.WorkersConfig{})
-	if err != nil {
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a.Close(cctx)
+	}()
+	if err := a.Start(ctx); err != nil {
 		return uploadResult{}, err
 	}
-	relay := ob.NewRelay(outbox.RelayConfig{})
-	for _, c := range []interface {
-		Start(context.Context) error
-		Close(context.Context) error
-	}{wk, relay} {
-		if err := c.Start(ctx); err != nil {
-			return uploadResult{}, err
-		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			c.Close(cctx)
-		}()
-	}
-	h, err := httpapi.NewHandler(httpapi.Deps{Store: st, Registry: promReg, AdminToken: "tok", Users: st,
-		Media: svc, MediaFiles: local.Handler("media/")})
-	if err != nil {
-		return uploadResult{}, err
-	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 
 	data, err := os.ReadFile(s.Src)

@@ -31,9 +31,6 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	log            *slog.Logger
-	// services builds the components and checks; buildServices unless a
-	// test replaces it.
-	services func(context.Context, Wiring) (Services, error)
 }
 
 func commands() map[string]command {
@@ -122,8 +119,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv,
-		log:      slog.New(tracing.NewLogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
-		services: buildServices}
+		log: slog.New(tracing.NewLogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))}
 	if err := c.run(ctx, e, cfg, pos); err != nil {
 		if errors.Is(err, errUsage) {
 			fmt.Fprintf(stderr, "atlas %s: %v\n", c.name, err)

@@ -61,22 +61,3 @@ func runSeed(ctx context.Context, e *env, cfg *Config, _ []string) error {
 		res.Cities, res.Users, res.Salons, res.Reviews, res.Posts, res.Redirects, time.Since(start).Round(time.Millisecond), st.Dialect())
 	return nil
 }
-
-// seedDemo seeds seed.Demo when the database has no cities yet and
-// reports whether it did.
-func seedDemo(ctx context.Context, e *env, st *store.Store) (bool, error) {
-	n, err := st.CountCities(ctx)
-	if err != nil {
-		return false, err
-	}
-	if n > 0 {
-		e.log.Info("demo data skipped: the database already has cities", "cities", n)
-		return false, nil
-	}
-	res, err := seed.Run(ctx, st, seed.Demo)
-	if err != nil {
-		return false, fmt.Errorf("demo data: %w", err)
-	}
-	e.log.Info("demo data seeded", "cities", res.Cities, "salons", res.Salons, "reviews", res.Reviews, "posts", res.Posts)
-	return true, nil
-}

@@ -3,44 +3,20 @@ package cli
 import (
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 )
 
 // Config is every setting of every command; each command binds the subset
-// it uses (see the *Settings methods).
+// it uses (see the *Settings methods). The process settings are parsed
+// straight into app.Config's typed fields.
 type Config struct {
-	DataDir         string
-	DatabaseURL     string
-	Storage         string
-	Addr            string
-	AdminToken      string
-	LogLevel        string
-	ShutdownTimeout time.Duration
-	Demo            bool
-
-	// SEO holds the base URL and the nightly sitemap schedule.
-	SEO SEOConfig
-
-	// Modes are the rollout modes per module (ATLAS_MODE_<MODULE>).
-	Modes rollout.Modes
-	// QueueConcurrency and QueueLimiter override queue settings
-	// ("media=4,analytics=20", "media=10/1s").
-	QueueConcurrency, QueueLimiter string
-	// Media holds the media module's limits, widths and S3 settings.
-	Media MediaConfig
-	// Outbox backlog alert thresholds and retention of published rows.
-	OutboxAlertRows                 int
-	OutboxAlertAge, OutboxRetention time.Duration
-
-	RedisURL         string
-	RedisPrefix      string
-	AllowUnsafeRedis bool
-	WorkerQueues     string
+	app.Config
+	LogLevel string
 
 	SeedCities, SeedSalons, SeedReviews, SeedPosts int
 	SeedValue                                      uint64
@@ -60,11 +36,11 @@ func (c *Config) storeSettings() []setting {
 // queueSettings select the queue backend.
 func (c *Config) queueSettings() []setting {
 	return append(c.storeSettings(),
-		stringSetting(&c.RedisURL, "redis-url", "ATLAS_REDIS_URL", "",
+		stringSetting(&c.Redis.URL, "redis-url", "ATLAS_REDIS_URL", "",
 			"redis://… (or rediss://, redis-sentinel://, redis-cluster://) selects the Redis queue backend; empty uses SQLite <data-dir>/queue.db"),
-		stringSetting(&c.RedisPrefix, "redis-prefix", "ATLAS_REDIS_PREFIX", "bull",
+		stringSetting(&c.Redis.Prefix, "redis-prefix", "ATLAS_REDIS_PREFIX", "bull",
 			"Redis key prefix (BullMQ's default; use a hash tag such as {bull} on Redis Cluster)"),
-		boolSetting(&c.AllowUnsafeRedis, "redis-allow-unsafe", "ATLAS_REDIS_ALLOW_UNSAFE", false,
+		boolSetting(&c.Redis.AllowUnsafe, "redis-allow-unsafe", "ATLAS_REDIS_ALLOW_UNSAFE", false,
 			"keep /readyz green when Redis lacks AOF or noeviction (the problem is still logged)"),
 	)
 }
@@ -73,22 +49,30 @@ func (c *Config) queueSettings() []setting {
 // thresholds of the processes that produce or run jobs.
 func (c *Config) moduleSettings() []setting {
 	var out []setting
-	for _, m := range rollout.Modules {
+	for _, m := range app.Modules() {
 		out = append(out, modeSetting(c, m))
 	}
 	out = append(out, c.sitemapSettings()...)
 	return append(out,
-		checked(stringSetting(&c.QueueConcurrency, "queue-concurrency", "ATLAS_QUEUE_CONCURRENCY", "",
-			"per-queue worker concurrency, e.g. media=4,analytics=20 (defaults: media=CPUs, notifications=2, analytics=10, maintenance=1)"),
-			func(v string) error { _, err := queues.ParseOverrides(v, ""); return err }),
-		checked(stringSetting(&c.QueueLimiter, "queue-limiter", "ATLAS_QUEUE_LIMITER", "",
-			"per-queue rate limit across workers as MAX/DURATION or off, e.g. media=10/1s (default: media=10/1s)"),
-			func(v string) error { _, err := queues.ParseOverrides("", v); return err }),
-		intSetting(&c.OutboxAlertRows, "outbox-alert-rows", "ATLAS_OUTBOX_ALERT_ROWS", 10_000,
+		setting{flag: "queue-concurrency", env: "ATLAS_QUEUE_CONCURRENCY", def: "",
+			usage: "per-queue worker concurrency, e.g. media=4,analytics=20 (defaults: media=CPUs, analytics=10, maintenance=1)",
+			set: func(v string) error {
+				o, err := queues.ParseOverrides(v, "")
+				c.QueueOverrides.Concurrency = o.Concurrency
+				return err
+			}},
+		setting{flag: "queue-limiter", env: "ATLAS_QUEUE_LIMITER", def: "",
+			usage: "per-queue rate limit across workers as MAX/DURATION or off, e.g. media=10/1s (default: media=10/1s)",
+			set: func(v string) error {
+				o, err := queues.ParseOverrides("", v)
+				c.QueueOverrides.Limiter = o.Limiter
+				return err
+			}},
+		intSetting(&c.Outbox.AlertRows, "outbox-alert-rows", "ATLAS_OUTBOX_ALERT_ROWS", 10_000,
 			"unpublished outbox rows above which /readyz fails and atlas_outbox_backlog_alert is 1"),
-		durationSetting(&c.OutboxAlertAge, "outbox-alert-age", "ATLAS_OUTBOX_ALERT_AGE", 5*time.Minute,
+		durationSetting(&c.Outbox.AlertAge, "outbox-alert-age", "ATLAS_OUTBOX_ALERT_AGE", 5*time.Minute,
 			"age of the oldest unpublished outbox row above which the backlog alert fires"),
-		durationSetting(&c.OutboxRetention, "outbox-retention", "ATLAS_OUTBOX_RETENTION", 24*time.Hour,
+		durationSetting(&c.Outbox.Retention, "outbox-retention", "ATLAS_OUTBOX_RETENTION", 24*time.Hour,
 			"how long published outbox rows are kept before the relay prunes them"),
 	)
 }
@@ -141,8 +125,9 @@ func (c *Config) runSettings() []setting {
 
 func (c *Config) workerSettings() []setting {
 	return append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...),
-		stringSetting(&c.WorkerQueues, "queues", "ATLAS_WORKER_QUEUES", "",
-			"comma-separated queues to work (media, notifications, analytics, maintenance); empty = all"),
+		setting{flag: "queues", env: "ATLAS_WORKER_QUEUES", def: "",
+			usage: "comma-separated queues to work (" + strings.Join(queues.Queues, ", ") + "); empty = all",
+			set:   func(v string) error { c.WorkerQueues = splitList(v); return nil }},
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
 			"how long to stop components on SIGINT/SIGTERM"),
 	)
@@ -157,15 +142,6 @@ func (c *Config) seedSettings() []setting {
 		uintSetting(&c.SeedValue, "seed", "ATLAS_SEED", 1, "random seed; the same seed gives the same data on an empty database"),
 		boolSetting(&c.SeedProgress, "progress", "ATLAS_SEED_PROGRESS", true, "draw progress bars on stderr"),
 	)
-}
-
-// storageDir is where local files go: the ATLAS_STORAGE directory, else
-// <data-dir>/media (also with S3 storage, where it stays empty).
-func (c *Config) storageDir() string {
-	if spec, err := parseStorage(c.Storage); err == nil && spec.Dir != "" {
-		return spec.Dir
-	}
-	return filepath.Join(c.DataDir, "media")
 }
 
 // level parses LogLevel.

@@ -21,7 +21,10 @@ func runQueue(ctx context.Context, e *env, cfg *Config, args []string) error {
 		return fmt.Errorf("%w: queue needs a subcommand (ls, show, jobs, retry, promote, remove, clean, pause, resume)", errUsage)
 	}
 	sub, rest := args[0], args[1:]
-	b, err := openQueues(ctx, cfg, e.log)
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{
+		RedisURL: cfg.Redis.URL, RedisPrefix: cfg.Redis.Prefix, AllowUnsafeRedis: cfg.Redis.AllowUnsafe,
+		DataDir: cfg.DataDir, Logger: e.log,
+	})
 	if err != nil {
 		return err
 	}

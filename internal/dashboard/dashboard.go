@@ -55,6 +55,8 @@ type Config struct {
 	Outbox Backlog
 	// Shadow reports shadow comparisons; nil: none shown.
 	Shadow Shadow
+	// Modules are the modules whose rollout modes are shown, in order.
+	Modules []rollout.Module
 	// Modes are the rollout modes per module.
 	Modes rollout.Modes
 	// AdminToken is ATLAS_ADMIN_TOKEN; empty: nobody can log in.

@@ -86,12 +86,12 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shadow.Record(ctx, rollout.Comparison{Module: rollout.Reviews, Subject: "salon 7", Match: true})
-	shadow.Record(ctx, rollout.Comparison{Module: rollout.Reviews, Subject: "salon <i>42</i>", IDs: []any{"job", "review-agg-42"},
+	shadow.Record(ctx, rollout.Comparison{Module: rollout.Module("reviews"), Subject: "salon 7", Match: true})
+	shadow.Record(ctx, rollout.Comparison{Module: rollout.Module("reviews"), Subject: "salon <i>42</i>", IDs: []any{"job", "review-agg-42"},
 		Live: map[string]any{"avg": 4.5}, Shadow: map[string]any{"avg": 4.4}})
 	cfg := Config{
 		Backend: b, Outbox: fakeBacklog{outbox.Backlog{Pending: 12, Oldest: time.Now().Add(-90 * time.Second)}},
-		Shadow: shadow, Modes: rollout.Modes{rollout.Reviews: rollout.Shadow, rollout.Media: rollout.Sync},
+		Shadow: shadow, Modules: []rollout.Module{"media", "sitemap", "reviews", "geo"}, Modes: rollout.Modes{rollout.Module("reviews"): rollout.Shadow, rollout.Module("media"): rollout.Sync},
 		AdminToken: testToken,
 	}
 	if mod != nil {

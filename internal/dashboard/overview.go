@@ -181,7 +181,7 @@ func (s *Server) rollout() ([]moduleView, []rollout.Comparison) {
 		counts, recent = s.cfg.Shadow.Counts(), s.cfg.Shadow.RecentMismatches()
 	}
 	var mods []moduleView
-	for _, m := range rollout.Modules {
+	for _, m := range s.cfg.Modules {
 		mv := moduleView{Module: m, Mode: s.cfg.Modes.Mode(m)}
 		if i := slices.IndexFunc(counts, func(c rollout.Counts) bool { return c.Module == m }); i >= 0 {
 			mv.Match, mv.Mismatch, mv.HasShadowResults = counts[i].Match, counts[i].Mismatch, true

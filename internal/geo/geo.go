@@ -18,9 +18,6 @@ import (
 	"github.com/sevra/atlas/jobq"
 )
 
-// JobRefresh is the job that recomputes one city's statistics.
-const JobRefresh = "refresh-city-stats"
-
 // Store is what the service needs from the database; *store.Store
 // implements it.
 type Store interface {
@@ -31,14 +28,14 @@ type Store interface {
 // Service refreshes city statistics.
 type Service struct {
 	st     Store
-	shadow *rollout.Recorder
+	shadow rollout.Comparer
 	log    *slog.Logger
 	now    func() time.Time
 }
 
 // NewService returns a service; shadow may be nil (no shadow comparisons
 // are recorded), log may be nil.
-func NewService(st Store, shadow *rollout.Recorder, log *slog.Logger) *Service {
+func NewService(st Store, shadow rollout.Comparer, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -98,7 +95,7 @@ func (s *Service) compare(ctx context.Context, jobID string, p Payload) (any, er
 	if s.shadow == nil {
 		return nil, nil
 	}
-	match, err := s.shadow.Compare(ctx, rollout.Geo, fmt.Sprintf("city %d", p.CityID),
+	match, err := s.shadow.Compare(ctx, Module, fmt.Sprintf("city %d", p.CityID),
 		[]any{"city", p.CityID, "job", jobID, "event", p.EventID},
 		func(ctx context.Context) (any, any, bool, error) {
 			stored, computed, err := s.st.CityStatsFor(ctx, p.CityID)

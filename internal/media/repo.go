@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -63,6 +64,11 @@ type Ready struct {
 type Repo interface {
 	// Create inserts a row in status processing and returns its id.
 	Create(ctx context.Context, owner Owner, originalKey string) (int64, error)
+	// CreateThen inserts a row in status processing and, in the same
+	// transaction, runs then with its id (the service adds its outbox
+	// event there); the row is committed only if then succeeds.
+	CreateThen(ctx context.Context, owner Owner, originalKey string,
+		then func(ctx context.Context, tx outbox.Execer, id int64) error) (int64, error)
 	// Get returns a row; an unknown id is ErrNotFound.
 	Get(ctx context.Context, id int64) (Record, error)
 	// SetReady records the variants and marks the row ready.
@@ -80,6 +86,7 @@ type queryer interface {
 // SQLRepo implements Repo on the media table of internal/store, for SQLite
 // and PostgreSQL.
 type SQLRepo struct {
+	db      *sql.DB // nil for a repo from WithTx
 	q       queryer
 	dialect store.Dialect
 	now     func() time.Time
@@ -87,7 +94,7 @@ type SQLRepo struct {
 
 // NewSQLRepo returns a Repo over db speaking dialect d.
 func NewSQLRepo(db *sql.DB, d store.Dialect) *SQLRepo {
-	return &SQLRepo{q: db, dialect: d, now: time.Now}
+	return &SQLRepo{db: db, q: db, dialect: d, now: time.Now}
 }
 
 // WithTx returns a repo that runs its statements in tx, so a Create can
@@ -106,6 +113,30 @@ func (r *SQLRepo) Create(ctx context.Context, owner Owner, originalKey string) (
 		owner.Type, owner.ID, originalKey, now, now).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert media: %w", err)
+	}
+	return id, nil
+}
+
+// CreateThen implements Repo.
+func (r *SQLRepo) CreateThen(ctx context.Context, owner Owner, originalKey string,
+	then func(ctx context.Context, tx outbox.Execer, id int64) error) (int64, error) {
+	if r.db == nil {
+		return 0, errors.New("media: CreateThen on a repo bound to a transaction")
+	}
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("create media: %w", err)
+	}
+	defer tx.Rollback()
+	id, err := r.WithTx(tx).Create(ctx, owner, originalKey)
+	if err != nil {
+		return 0, err
+	}
+	if err := then(ctx, tx, id); err != nil {
+		return 0, fmt.Errorf("create media: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("create media: %w", err)
 	}
 	return id, nil
 }

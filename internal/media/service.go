@@ -12,18 +12,9 @@ import (
 
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
+	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 )
-
-// Queue and job names of the variant pipeline.
-const (
-	Queue   = "media"
-	JobName = "generate-variants"
-)
-
-// JobID returns the job id of media id's generate-variants job: "media-<id>"
-// (BullMQ 6 refuses ':' in custom ids).
-func JobID(id int64) string { return fmt.Sprintf("media-%d", id) }
 
 // JobPayload is the generate-variants job data.
 type JobPayload struct {
@@ -51,20 +42,13 @@ type Config struct {
 	// returns; in shadow mode it also keeps the original for the worker's
 	// comparison run (see CompareShadow).
 	Mode rollout.Mode
-	// Create inserts the media row (and, atomically with it, whatever must
-	// accompany it: the MediaUploaded outbox event, see OutboxCreate).
-	// Default: Repo.Create, then Enqueue.
-	Create CreateFunc
-	// Enqueue, when set and Create is not, is called by Accept after the
-	// row is created to schedule generate-variants with id
-	// JobID(p.MediaID) (not in sync mode). When it fails the row is marked
-	// failed and Accept returns the error. Prefer Create with an outbox.
-	Enqueue func(ctx context.Context, p JobPayload) error
+	// Outbox receives the MediaUploaded event, written in the media row's
+	// transaction so the event exists exactly when the row does, and
+	// published after the commit (fast path; the relay does the rest).
+	// Nil: rows are created without an event (tests of the sync path).
+	Outbox Outbox
 	// Shadow records shadow comparisons (required by CompareShadow).
-	Shadow *rollout.Recorder
-	// ShadowFault, when set, alters a shadow run's side variants before the
-	// comparison (tests inject mismatches with it).
-	ShadowFault func(side map[string]Variant)
+	Shadow rollout.Comparer
 }
 
 // CreateFunc inserts a media row in status processing for an original
@@ -84,11 +68,9 @@ type Service struct {
 	tempDir string
 	limits  Limits
 	spec    imaging.Spec
-	enqueue func(ctx context.Context, p JobPayload) error
 	mode    rollout.Mode
-	create  CreateFunc
-	shadow  *rollout.Recorder
-	fault   func(map[string]Variant)
+	ob      Outbox
+	shadow  rollout.Comparer
 }
 
 // New returns a Service.
@@ -98,8 +80,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Storage, engine: cfg.Engine, repo: cfg.Repo, log: cfg.Logger,
-		tempDir: cfg.TempDir, limits: cfg.Limits.withDefaults(), spec: cfg.Spec, enqueue: cfg.Enqueue,
-		mode: cfg.Mode, create: cfg.Create, shadow: cfg.Shadow, fault: cfg.ShadowFault,
+		tempDir: cfg.TempDir, limits: cfg.Limits.withDefaults(), spec: cfg.Spec,
+		mode: cfg.Mode, ob: cfg.Outbox, shadow: cfg.Shadow,
 	}
 	if s.mode == "" {
 		s.mode = rollout.DefaultMode
@@ -130,6 +112,9 @@ func (s *Service) Limits() Limits { return s.limits }
 
 // Mode returns the rollout mode the service runs in.
 func (s *Service) Mode() rollout.Mode { return s.mode }
+
+// Engine is the image engine the service processes with.
+func (s *Service) Engine() imaging.Engine { return s.engine }
 
 // Accept takes an uploaded file part: it streams it to a temporary file
 // and checks it (see Receive), stores it as an original under
@@ -195,28 +180,26 @@ func (s *Service) Accept(ctx context.Context, owner Owner, part io.Reader) (Acce
 	return acc, nil
 }
 
-// createRow inserts the row through Config.Create, or Repo.Create and
-// Config.Enqueue.
+// createRow inserts the row and, unless the mode is sync, its
+// MediaUploaded event in one transaction; the returned func publishes the
+// event after the commit.
 func (s *Service) createRow(ctx context.Context, owner Owner, key string) (int64, func(context.Context), error) {
-	if s.create != nil {
-		id, publish, err := s.create(ctx, owner, key, s.mode)
-		if publish == nil {
-			publish = func(context.Context) {}
-		}
-		return id, publish, err
+	if s.ob == nil {
+		id, err := s.repo.Create(ctx, owner, key)
+		return id, func(context.Context) {}, err
 	}
-	id, err := s.repo.Create(ctx, owner, key)
+	var ev outbox.Event
+	id, err := s.repo.CreateThen(ctx, owner, key, func(ctx context.Context, tx outbox.Execer, id int64) error {
+		var err error
+		if ev, err = outbox.NewEvent(ctx, EventUploaded, JobPayload{MediaID: id, StorageKey: key}, s.mode); err != nil {
+			return err
+		}
+		return s.ob.Add(ctx, tx, ev)
+	})
 	if err != nil {
 		return 0, nil, err
 	}
-	if s.enqueue != nil && s.mode.Enqueues() {
-		if err := s.enqueue(ctx, JobPayload{MediaID: id, StorageKey: key}); err != nil {
-			ctx := context.WithoutCancel(ctx)
-			s.repo.SetFailed(ctx, id, "could not schedule processing")
-			return 0, nil, fmt.Errorf("enqueue %s: %w", JobID(id), err)
-		}
-	}
-	return id, func(context.Context) {}, nil
+	return id, func(ctx context.Context) { _, _ = s.ob.Publish(ctx, ev) }, nil // failures are logged by the outbox
 }
 
 // originalKey returns a fresh, unguessable key for an original.

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
+	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store/storetest"
 )
 
@@ -61,14 +65,15 @@ func TestServiceHappyPathAndIdempotentRerun(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, imaging.NewPureEngine(nil), smallSpec)
 	ctx := context.Background()
-	var enqueued []JobPayload
-	f.svc.enqueue = func(_ context.Context, p JobPayload) error { enqueued = append(enqueued, p); return nil }
+	ob := &fakeOutbox{}
+	f.svc.ob = ob
 
 	acc, err := f.svc.Accept(ctx, Owner{Type: "salon", ID: 7}, bytes.NewReader(testJPEG(t, 800, 600)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acc.Status != StatusProcessing || len(enqueued) != 1 || enqueued[0].MediaID != acc.ID || JobID(acc.ID) != "media-1" {
+	if enqueued := ob.payloads(t); acc.Status != StatusProcessing || len(enqueued) != 1 || enqueued[0].MediaID != acc.ID ||
+		enqueued[0].StorageKey != acc.StorageKey || JobID(acc.ID) != "media-1" {
 		t.Fatalf("accepted %+v, enqueued %+v", acc, enqueued)
 	}
 	if v, _ := f.svc.Get(ctx, acc.ID); v.Status != StatusProcessing || len(v.Variants) != 0 {
@@ -267,8 +272,8 @@ func TestAcceptRejects(t *testing.T) {
 	if got := f.files(t); len(got) != 0 {
 		t.Fatalf("rejected uploads left files: %v", got)
 	}
-	enqueueErr := errors.New("queue down")
-	f.svc.enqueue = func(context.Context, JobPayload) error { return enqueueErr }
+	enqueueErr := errors.New("outbox down")
+	f.svc.ob = &fakeOutbox{addErr: enqueueErr}
 	if _, err := f.svc.Accept(ctx, Owner{Type: "salon", ID: 1}, bytes.NewReader(testJPEG(t, 50, 50))); !errors.Is(err, enqueueErr) {
 		t.Fatalf("err = %v", err)
 	}
@@ -278,4 +283,46 @@ func TestAcceptRejects(t *testing.T) {
 	if _, err := f.svc.Get(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get(999) = %v", err)
 	}
+}
+
+// fakeOutbox records the events Accept writes (sync events are skipped,
+// as the real outbox skips them) and can refuse them.
+type fakeOutbox struct {
+	mu     sync.Mutex
+	events []outbox.Event
+	addErr error
+}
+
+func (o *fakeOutbox) Add(_ context.Context, _ outbox.Execer, events ...outbox.Event) error {
+	if o.addErr != nil {
+		return o.addErr
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range events {
+		if e.Mode != rollout.Sync {
+			o.events = append(o.events, e)
+		}
+	}
+	return nil
+}
+
+func (o *fakeOutbox) Publish(context.Context, ...outbox.Event) ([]outbox.Published, error) {
+	return nil, nil
+}
+
+// payloads decodes the recorded MediaUploaded events.
+func (o *fakeOutbox) payloads(t *testing.T) []JobPayload {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []JobPayload
+	for _, e := range o.events {
+		var p JobPayload
+		if e.Type != EventUploaded || json.Unmarshal(e.Payload, &p) != nil {
+			t.Fatalf("event %s %s", e.Type, e.Payload)
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"slices"
 	"strconv"
-
-	"github.com/sevra/atlas/internal/rollout"
 )
 
 // ShadowByteTolerance is how far a shadow variant's size may drift from
@@ -103,10 +101,7 @@ func (s *Service) CompareShadow(ctx context.Context, id int64, storageKey string
 	if err != nil {
 		return false, err
 	}
-	if s.fault != nil {
-		s.fault(side.Variants)
-	}
-	match, err := s.shadow.Compare(ctx, rollout.Media, fmt.Sprintf("media %d", id), append([]any{"media_id", id}, ids...),
+	match, err := s.shadow.Compare(ctx, Module, fmt.Sprintf("media %d", id), append([]any{"media_id", id}, ids...),
 		func(ctx context.Context) (any, any, bool, error) {
 			rec, err := s.repo.Get(ctx, id)
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/rollout/rollouttest"
 )
 
 func TestMatchShadow(t *testing.T) {
@@ -63,21 +64,20 @@ func TestModesInService(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var enqueued int
-			f.svc.mode, f.svc.shadow = mode, rec
-			f.svc.enqueue = func(context.Context, JobPayload) error { enqueued++; return nil }
+			ob := &fakeOutbox{}
+			f.svc.mode, f.svc.shadow, f.svc.ob = mode, rec, ob
 			acc, err := f.svc.Accept(ctx, Owner{Type: "user", ID: 1}, bytes.NewReader(testJPEG(t, 800, 600)))
 			if err != nil || acc.Status != StatusReady {
 				t.Fatalf("accept: %+v, %v", acc, err)
 			}
 			want := []string{"media/1/320w.jpg", "media/1/320w.webp", "media/1/640w.jpg", "media/1/640w.webp"}
 			if mode == rollout.Sync {
-				if enqueued != 0 || !slices.Equal(f.files(t), want) {
+				if enqueued := len(ob.payloads(t)); enqueued != 0 || !slices.Equal(f.files(t), want) {
 					t.Fatalf("sync: enqueued %d, files %v", enqueued, f.files(t))
 				}
 				return
 			}
-			if enqueued != 1 || !slices.Contains(f.files(t), acc.StorageKey) {
+			if enqueued := len(ob.payloads(t)); enqueued != 1 || !slices.Contains(f.files(t), acc.StorageKey) {
 				t.Fatalf("shadow: enqueued %d, files %v (original must be kept)", enqueued, f.files(t))
 			}
 			match, err := f.svc.CompareShadow(ctx, acc.ID, acc.StorageKey, false, "job", "media-1")
@@ -89,11 +89,13 @@ func TestModesInService(t *testing.T) {
 			}
 			// An injected alteration is a mismatch; the live row is untouched.
 			f.local.Put(ctx, acc.StorageKey, bytes.NewReader(testJPEG(t, 800, 600)), "image/jpeg")
-			f.svc.fault = func(vs map[string]Variant) {
-				v := vs["640w.webp"]
+			f.svc.shadow = rollouttest.Faulty(rec, func(side any) (any, bool) {
+				sv := side.(ShadowView)
+				v := sv.Variants["640w.webp"]
 				v.Height++
-				vs["640w.webp"] = v
-			}
+				sv.Variants["640w.webp"] = v
+				return sv, true
+			})
 			match, err = f.svc.CompareShadow(ctx, acc.ID, acc.StorageKey, false)
 			if err != nil || match {
 				t.Fatalf("altered shadow compare: %v, %v", match, err)

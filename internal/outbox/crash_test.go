@@ -67,7 +67,7 @@ func TestCrashChild(t *testing.T) {
 	fmt.Printf("committed %s\n", e.ID)
 	os.Stdout.Sync()
 	time.Sleep(time.Minute) // killed here, between the commit and the publish
-	o.Publish(ctx, e)
+	_, _ = o.Publish(ctx, e)
 }
 
 // TestCrashBetweenCommitAndPublish kills a process right after it committed

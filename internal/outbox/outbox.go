@@ -33,7 +33,7 @@ import (
 )
 
 // JobAdder adds a job to a queue with the queue's defaults;
-// *jobs.Producer implements it.
+// *queues.Producer implements it.
 type JobAdder interface {
 	Add(ctx context.Context, queue, name string, data any, opts *jobq.JobOptions) (*jobq.Job, error)
 }
@@ -93,7 +93,9 @@ func traceOf(ctx context.Context) string {
 type Config struct {
 	Store *store.Store
 	Jobs  JobAdder
-	// Routes maps event types to jobs; default DefaultRoutes().
+	// Routes maps event types to jobs (see NewRoutes); the modules declare
+	// them and the composition root collects them. An event without a
+	// route is refused by Add.
 	Routes Routes
 	Logger *slog.Logger
 	// Registry receives the outbox metrics (nil: not exported).
@@ -148,7 +150,7 @@ func New(cfg Config) (*Outbox, error) {
 		cfg.BacklogAlertRows = 10_000
 	}
 	if cfg.Routes == nil {
-		cfg.Routes = DefaultRoutes()
+		cfg.Routes = Routes{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -162,9 +164,6 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	return &Outbox{cfg: cfg, st: cfg.Store, jobs: cfg.Jobs, routes: cfg.Routes, log: cfg.Logger, m: m}, nil
 }
-
-// Routes returns the routing table.
-func (o *Outbox) Routes() Routes { return o.routes }
 
 // Add inserts events into the outbox through tx, the domain write's
 // transaction. Events in sync mode are skipped. An event whose id is
@@ -206,11 +205,20 @@ func (o *Outbox) Add(ctx context.Context, tx Execer, events ...Event) error {
 // recently unreachable: the events stay in the outbox for the relay.
 var ErrBackendDown = errors.New("queue backend unreachable; events left to the outbox relay")
 
+// Published is one event the fast path published: the job it became. For
+// a deduplicated add, JobID is the job the event was coalesced into.
+type Published struct {
+	EventID string
+	JobID   string
+}
+
 // Publish is the fast path: after the commit it publishes events to their
-// jobs at once and marks them published. It never blocks for longer than
-// PublishTimeout; whatever it cannot publish stays in the outbox and the
-// relay publishes it later, so callers may ignore the error (it is logged).
-func (o *Outbox) Publish(ctx context.Context, events ...Event) error {
+// jobs at once, marks them published and reports the jobs, in the events'
+// order (sync events and those left to the relay are not listed). It never
+// blocks for longer than PublishTimeout; whatever it cannot publish stays
+// in the outbox and the relay publishes it later, so callers may ignore
+// the error (it is logged).
+func (o *Outbox) Publish(ctx context.Context, events ...Event) ([]Published, error) {
 	var todo []Event
 	for _, e := range events {
 		if e.Mode != rollout.Sync {
@@ -218,21 +226,24 @@ func (o *Outbox) Publish(ctx context.Context, events ...Event) error {
 		}
 	}
 	if len(todo) == 0 {
-		return nil
+		return nil, nil
 	}
 	if o.backendDown() {
 		o.m.deferred.Add(float64(len(todo)))
-		return ErrBackendDown
+		return nil, ErrBackendDown
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.PublishTimeout)
 	defer cancel()
 	var done []string
+	var out []Published
 	var err error
 	for _, e := range todo {
-		if err = o.publishOne(ctx, e); err != nil {
+		var jobID string
+		if jobID, err = o.publishOne(ctx, e); err != nil {
 			break
 		}
 		done = append(done, e.ID)
+		out = append(out, Published{EventID: e.ID, JobID: jobID})
 	}
 	if len(done) > 0 {
 		if merr := o.markPublished(ctx, "event_id", anySlice(done)); merr != nil {
@@ -247,25 +258,29 @@ func (o *Outbox) Publish(ctx context.Context, events ...Event) error {
 			o.markDown(time.Second)
 		}
 		o.log.WarnContext(ctx, "outbox: fast path left events to the relay", "events", len(todo)-len(done), "err", err)
-		return err
+		return out, err
 	}
-	return nil
+	return out, nil
 }
 
-// publishOne adds e's job.
-func (o *Outbox) publishOne(ctx context.Context, e Event) error {
+// publishOne adds e's job and returns its id.
+func (o *Outbox) publishOne(ctx context.Context, e Event) (string, error) {
 	r, ok := o.routes[e.Type]
 	if !ok {
-		return fmt.Errorf("publish %s %s: %w", e.Type, e.ID, ErrNoRoute)
+		return "", fmt.Errorf("publish %s %s: %w", e.Type, e.ID, ErrNoRoute)
 	}
 	data, opts, err := r.Build(e)
 	if err != nil {
-		return fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+		return "", fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
 	}
-	if _, err := o.jobs.Add(ctx, r.Queue, r.Job, data, opts); err != nil {
-		return fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+	j, err := o.jobs.Add(ctx, r.Queue, r.Job, data, opts)
+	if err != nil {
+		return "", fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
 	}
-	return nil
+	if j == nil {
+		return "", nil
+	}
+	return j.ID, nil
 }
 
 // permanent reports errors a retry cannot fix.

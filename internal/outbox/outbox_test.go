@@ -162,7 +162,7 @@ func testFastPath(t *testing.T, st *store.Store) {
 	if n := unpublished(t, st); n != 1 {
 		t.Fatalf("unpublished before publish = %d", n)
 	}
-	if err := o.Publish(ctx, e); err != nil {
+	if _, err := o.Publish(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	if n := unpublished(t, st); n != 0 {
@@ -186,7 +186,7 @@ func testSyncEvents(t *testing.T, st *store.Store) {
 	o := newOutbox(t, st, fj, nil)
 	e := ping(t, context.Background(), 1, rollout.Sync)
 	write(t, o, st, e)
-	if err := o.Publish(context.Background(), e); err != nil {
+	if _, err := o.Publish(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -208,11 +208,11 @@ func testRelayAfterOutage(t *testing.T, st *store.Store) {
 		evs = append(evs, ping(t, context.Background(), i, rollout.Async))
 	}
 	write(t, o, st, evs...)
-	if err := o.Publish(context.Background(), evs...); err == nil {
+	if _, err := o.Publish(context.Background(), evs...); err == nil {
 		t.Fatal("publish with the backend down succeeded")
 	}
 	// The breaker is open: the next fast path does not even try.
-	if err := o.Publish(context.Background(), evs[0]); !errors.Is(err, ErrBackendDown) {
+	if _, err := o.Publish(context.Background(), evs[0]); !errors.Is(err, ErrBackendDown) {
 		t.Fatalf("second publish = %v, want ErrBackendDown", err)
 	}
 	// Within the grace period the relay leaves the rows to the fast path.
@@ -368,7 +368,7 @@ func testPrune(t *testing.T, st *store.Store) {
 	o := newOutbox(t, st, fj, func(c *Config) { c.Now = func() time.Time { return now }; c.Retention = time.Hour })
 	old := ping(t, context.Background(), 1, rollout.Async)
 	write(t, o, st, old)
-	if err := o.Publish(context.Background(), old); err != nil {
+	if _, err := o.Publish(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
 	pending := ping(t, context.Background(), 2, rollout.Async)

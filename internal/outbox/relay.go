@@ -214,7 +214,7 @@ func (o *Outbox) PublishPending(ctx context.Context, batch int) (int, error) {
 			done = append(done, x.id)
 			continue
 		}
-		err := o.publishOne(ctx, x.Event)
+		_, err := o.publishOne(ctx, x.Event)
 		if err == nil {
 			done = append(done, x.id)
 			continue

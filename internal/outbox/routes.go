@@ -9,29 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/jobq"
 )
-
-// Event types: what happened in the domain. Each has exactly one Route.
-const (
-	// MediaUploaded {mediaId, storageKey}: an upload is stored in temp.
-	MediaUploaded = "MediaUploaded"
-	// SitemapRebuildRequested {}: an admin or a refresh asked for a rebuild.
-	SitemapRebuildRequested = "SitemapRebuildRequested"
-	// ReviewCreated {reviewId, salonId}: a review was written.
-	ReviewCreated = "ReviewCreated"
-	// SalonChanged {salonId, cityId}: a salon's listing or aggregates changed.
-	SalonChanged = "SalonChanged"
-	// VerificationApproved {entityType, entityId}: a verification passed.
-	VerificationApproved = "VerificationApproved"
-	// OTPRequested {challengeId}: a login code must be sent.
-	OTPRequested = "OTPRequested"
-)
-
-// EventTypes lists every event type.
-var EventTypes = []string{MediaUploaded, SitemapRebuildRequested, ReviewCreated, SalonChanged, VerificationApproved, OTPRequested}
 
 // Route says which job an event becomes. Templates in JobID and Dedup name
 // payload fields in braces ("media-{mediaId}"); {eventId} is the event's id.
@@ -58,27 +38,45 @@ type Route struct {
 // Routes is the event-to-job table, keyed by event type.
 type Routes map[string]Route
 
-// DefaultRoutes is DESIGN section 1's event-driven table.
-func DefaultRoutes() Routes {
-	rs := []Route{
-		{Event: MediaUploaded, Module: rollout.Media, Queue: queues.QueueMedia, Job: "generate-variants",
-			JobID: "media-{mediaId}"},
-		{Event: SitemapRebuildRequested, Module: rollout.Sitemap, Queue: queues.QueueMaintenance, Job: "rebuild-sitemap",
-			JobID: "evt-{eventId}", Dedup: "rebuild-sitemap", DedupTTL: 10 * time.Second, Delay: 15 * time.Second},
-		{Event: ReviewCreated, Module: rollout.Reviews, Queue: queues.QueueAnalytics, Job: "recompute-review-aggregates",
-			JobID: "evt-{eventId}", Dedup: "review-agg-{salonId}", DedupTTL: time.Second, Delay: 2 * time.Second},
-		{Event: SalonChanged, Module: rollout.Geo, Queue: queues.QueueAnalytics, Job: "refresh-city-stats",
-			JobID: "evt-{eventId}", Dedup: "city-stats-{cityId}", DedupTTL: time.Second, Delay: 2 * time.Second},
-		{Event: VerificationApproved, Module: rollout.Sitemap, Queue: queues.QueueMaintenance, Job: "seo-refresh",
-			JobID: "evt-{eventId}"},
-		{Event: OTPRequested, Module: rollout.SMS, Queue: queues.QueueNotifications, Job: "send-otp",
-			JobID: "otp-{challengeId}"},
-	}
+// EventJobID is the job id template that gives every event its own job:
+// "evt-<event id>". A republish of the same event is then a no-op.
+const EventJobID = "evt-{eventId}"
+
+// NewRoutes builds a routing table from the routes each module declares.
+// Two routes for one event type, or a route without an event, queue, job
+// or job id, is a wiring error.
+func NewRoutes(rs ...Route) (Routes, error) {
 	m := make(Routes, len(rs))
 	for _, r := range rs {
+		if r.Event == "" || r.Queue == "" || r.Job == "" || r.JobID == "" {
+			return nil, fmt.Errorf("outbox: incomplete route %+v", r)
+		}
+		if _, dup := m[r.Event]; dup {
+			return nil, fmt.Errorf("outbox: two routes for event %s", r.Event)
+		}
+		if r.Dedup != "" && r.Delay <= r.DedupTTL {
+			return nil, fmt.Errorf("outbox: route %s: delay %s must exceed the dedup TTL %s, or a coalesced update can be lost",
+				r.Event, r.Delay, r.DedupTTL)
+		}
 		m[r.Event] = r
 	}
-	return m
+	return m, nil
+}
+
+// JobIDFor expands r's job id template with the fields of payload (a
+// struct or map that encodes as a JSON object), as Build would for an
+// event with that payload: callers that know a resource's id learn its
+// job id without repeating the template.
+func (r Route) JobIDFor(payload any) (string, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	fields, err := payloadFields(b)
+	if err != nil {
+		return "", err
+	}
+	return expand(r.JobID, fields)
 }
 
 // Errors of Route.Build; both are permanent (a retry cannot fix them).

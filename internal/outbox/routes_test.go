@@ -3,78 +3,86 @@ package outbox
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 )
 
-// samplePayloads has one realistic payload per event type.
-var samplePayloads = map[string]string{
-	MediaUploaded:           `{"mediaId":7,"storageKey":"tmp/7.jpg"}`,
-	SitemapRebuildRequested: `{}`,
-	ReviewCreated:           `{"reviewId":11,"salonId":3}`,
-	SalonChanged:            `{"salonId":3,"cityId":2}`,
-	VerificationApproved:    `{"entityType":"salon","entityId":3}`,
-	OTPRequested:            `{"challengeId":"c-19"}`,
+// testRoutes is a routing table shaped like the modules' routes: a
+// per-resource job id, a per-event job id with a coalescing window, and a
+// string id.
+func testRoutes(t testing.TB) Routes {
+	rs, err := NewRoutes(
+		Route{Event: "Uploaded", Module: rollout.Media, Queue: "media", Job: "variants", JobID: "media-{mediaId}"},
+		Route{Event: "Reviewed", Module: rollout.Reviews, Queue: "analytics", Job: "agg", JobID: EventJobID,
+			Dedup: "review-agg-{salonId}", DedupTTL: time.Second, Delay: 2 * time.Second},
+		Route{Event: "Requested", Module: rollout.Media, Queue: "notifications", Job: "send", JobID: "otp-{challengeId}"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }
 
-func TestEveryEventTypeHasARoute(t *testing.T) {
+// samplePayloads has one realistic payload per test event type.
+var samplePayloads = map[string]string{
+	"Uploaded":  `{"mediaId":7,"storageKey":"tmp/7.jpg"}`,
+	"Reviewed":  `{"reviewId":11,"salonId":3}`,
+	"Requested": `{"challengeId":"c-19"}`,
+}
+
+func TestNewRoutesRefusesBadTables(t *testing.T) {
 	t.Parallel()
-	routes := DefaultRoutes()
-	if len(routes) != len(EventTypes) {
-		t.Fatalf("%d routes for %d event types", len(routes), len(EventTypes))
+	ok := Route{Event: "A", Queue: "q", Job: "j", JobID: EventJobID}
+	tests := []struct {
+		name string
+		rs   []Route
+	}{
+		{"duplicate event", []Route{ok, ok}},
+		{"no job id", []Route{{Event: "A", Queue: "q", Job: "j"}}},
+		{"no queue", []Route{{Event: "A", Job: "j", JobID: EventJobID}}},
+		{"delay within the dedup window", []Route{{Event: "A", Queue: "q", Job: "j", JobID: EventJobID,
+			Dedup: "d", DedupTTL: time.Second, Delay: time.Second}}},
 	}
-	for _, typ := range EventTypes {
-		r, ok := routes[typ]
-		if !ok {
-			t.Errorf("event %s has no route", typ)
-			continue
+	for _, tc := range tests {
+		if _, err := NewRoutes(tc.rs...); err == nil {
+			t.Errorf("%s: NewRoutes accepted %+v", tc.name, tc.rs)
 		}
-		if r.Event != typ || r.Job == "" || !slices.Contains(queues.Queues, r.Queue) || !rollout.Known(r.Module) {
-			t.Errorf("route %+v: bad event, job, queue or module", r)
-		}
-		if r.Dedup != "" && r.Delay <= r.DedupTTL {
-			t.Errorf("route %s: delay %s must exceed the dedup TTL %s, or a coalesced update can be lost", typ, r.Delay, r.DedupTTL)
-		}
-		p, ok := samplePayloads[typ]
-		if !ok {
-			t.Errorf("no sample payload for %s", typ)
-			continue
-		}
-		data, opts, err := r.Build(Event{ID: NewID(), Type: typ, Payload: json.RawMessage(p), Mode: rollout.Async})
-		if err != nil {
-			t.Errorf("build %s: %v", typ, err)
-			continue
-		}
-		if opts.JobID == "" || strings.Contains(opts.JobID, ":") || strings.Contains(opts.JobID, "{") {
-			t.Errorf("%s: job id %q", typ, opts.JobID)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(data, &m); err != nil || m["mode"] != "async" || m["eventId"] == nil {
-			t.Errorf("%s: data %s (%v)", typ, data, err)
-		}
+	}
+	if rs, err := NewRoutes(ok); err != nil || len(rs) != 1 {
+		t.Fatalf("NewRoutes(ok) = %v, %v", rs, err)
+	}
+}
+
+func TestRouteJobIDFor(t *testing.T) {
+	t.Parallel()
+	r := testRoutes(t)["Uploaded"]
+	if id, err := r.JobIDFor(map[string]int64{"mediaId": 42}); err != nil || id != "media-42" {
+		t.Fatalf("JobIDFor = %q, %v; want media-42", id, err)
+	}
+	if _, err := r.JobIDFor(map[string]int64{"other": 1}); !errors.Is(err, ErrBadPayload) {
+		t.Fatalf("JobIDFor without the field: %v", err)
 	}
 }
 
 func TestRouteBuild(t *testing.T) {
 	t.Parallel()
 	trace := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	routes := DefaultRoutes()
+	routes := testRoutes(t)
 	tests := []struct {
 		name, typ, payload string
 		wantID, wantDedup  string
 		wantErr            error
 	}{
-		{"review", ReviewCreated, `{"reviewId":1,"salonId":42}`, "evt-e1", "review-agg-42", nil},
-		{"media", MediaUploaded, `{"mediaId":9,"storageKey":"k"}`, "media-9", "", nil},
-		{"otp string id", OTPRequested, `{"challengeId":"abc_1"}`, "otp-abc_1", "", nil},
-		{"missing field", ReviewCreated, `{"reviewId":1}`, "", "", ErrBadPayload},
-		{"colon in id", OTPRequested, `{"challengeId":"a:b"}`, "", "", ErrBadPayload},
-		{"float id", MediaUploaded, `{"mediaId":1.5}`, "", "", ErrBadPayload},
-		{"not an object", ReviewCreated, `[1]`, "", "", ErrBadPayload},
+		{"review", "Reviewed", `{"reviewId":1,"salonId":42}`, "evt-e1", "review-agg-42", nil},
+		{"media", "Uploaded", `{"mediaId":9,"storageKey":"k"}`, "media-9", "", nil},
+		{"otp string id", "Requested", `{"challengeId":"abc_1"}`, "otp-abc_1", "", nil},
+		{"missing field", "Reviewed", `{"reviewId":1}`, "", "", ErrBadPayload},
+		{"colon in id", "Requested", `{"challengeId":"a:b"}`, "", "", ErrBadPayload},
+		{"float id", "Uploaded", `{"mediaId":1.5}`, "", "", ErrBadPayload},
+		{"not an object", "Reviewed", `[1]`, "", "", ErrBadPayload},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,9 +125,9 @@ func FuzzRouteBuild(f *testing.F) {
 	f.Add(`{"salonId":"x:y"}`)
 	f.Add(`null`)
 	f.Add(`{"mediaId":-1,"eventId":"hijack"}`)
-	routes := DefaultRoutes()
+	routes := testRoutes(f)
 	f.Fuzz(func(t *testing.T, payload string) {
-		for _, typ := range EventTypes {
+		for typ := range routes {
 			data, opts, err := routes[typ].Build(Event{ID: "abc", Type: typ, Payload: json.RawMessage(payload)})
 			if err != nil {
 				if !errors.Is(err, ErrBadPayload) {

@@ -76,7 +76,7 @@ func (s *Service) CompareShadow(ctx context.Context, salonID int64, ids ...any) 
 	if s.cfg.Shadow == nil {
 		return false, errors.New("shadow run without a recorder")
 	}
-	return s.cfg.Shadow.Compare(ctx, rollout.Reviews, fmt.Sprintf("salon %d", salonID), append([]any{"salon", salonID}, ids...),
+	return s.cfg.Shadow.Compare(ctx, Module, fmt.Sprintf("salon %d", salonID), append([]any{"salon", salonID}, ids...),
 		func(ctx context.Context) (any, any, bool, error) {
 			tx, err := s.st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: s.st.Dialect() == store.Postgres})
 			if err != nil {
@@ -93,9 +93,6 @@ func (s *Service) CompareShadow(ctx context.Context, salonID int64, ids ...any) 
 				FROM salons WHERE id = ?`), salonID).Scan(&live.Sum, &live.Count, &live.Avg, &live.Bayesian)
 			if err != nil {
 				return nil, nil, false, fmt.Errorf("shadow salon %d: %w", salonID, err)
-			}
-			if s.cfg.ShadowFault != nil {
-				s.cfg.ShadowFault(&side)
 			}
 			return live, side, live.Equal(side), nil
 		})

@@ -12,13 +12,11 @@ import (
 	"math"
 	"time"
 
+	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
 )
-
-// JobRecompute is the job that recomputes one salon's aggregates.
-const JobRecompute = "recompute-review-aggregates"
 
 // Review is a stored review.
 type Review struct {
@@ -59,7 +57,7 @@ func aggregateOf(salonID, sum, count int64) Aggregate {
 // implements it.
 type Outbox interface {
 	Add(ctx context.Context, tx outbox.Execer, events ...outbox.Event) error
-	Publish(ctx context.Context, events ...outbox.Event) error
+	Publish(ctx context.Context, events ...outbox.Event) ([]outbox.Published, error)
 }
 
 // CityRefresher recomputes a city's statistics in process (geo's sync
@@ -77,13 +75,10 @@ type Config struct {
 	// Modes are the rollout modes; the service reads reviews and geo.
 	Modes rollout.Modes
 	// Shadow records shadow comparisons (nil: not recorded).
-	Shadow *rollout.Recorder
+	Shadow rollout.Comparer
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// ShadowFault, when set, alters the side result of a shadow run
-	// before the comparison (tests inject mismatches with it).
-	ShadowFault func(*Aggregate)
 }
 
 // Service writes reviews and recomputes aggregates.
@@ -114,7 +109,7 @@ func (s *Service) Create(ctx context.Context, slug string, userID int64, in Inpu
 	if err != nil {
 		return Review{}, err
 	}
-	mode := s.cfg.Modes.Mode(rollout.Reviews)
+	mode := s.cfg.Modes.Mode(Module)
 	r := Review{SalonID: salon.ID, UserID: userID, Rating: in.Rating, Body: in.Body, Status: "published",
 		CreatedAt: s.cfg.Now().UTC()}
 	tx, err := s.st.DB().BeginTx(ctx, nil)
@@ -127,7 +122,7 @@ func (s *Service) Create(ctx context.Context, slug string, userID int64, in Inpu
 	if err != nil {
 		return Review{}, fmt.Errorf("create review: %w", err)
 	}
-	ev, err := outbox.NewEvent(ctx, outbox.ReviewCreated, map[string]int64{"reviewId": r.ID, "salonId": r.SalonID}, mode)
+	ev, err := outbox.NewEvent(ctx, EventCreated, map[string]int64{"reviewId": r.ID, "salonId": r.SalonID}, mode)
 	if err != nil {
 		return Review{}, err
 	}
@@ -137,7 +132,7 @@ func (s *Service) Create(ctx context.Context, slug string, userID int64, in Inpu
 	if err := tx.Commit(); err != nil {
 		return Review{}, fmt.Errorf("create review: %w", err)
 	}
-	_ = s.cfg.Outbox.Publish(ctx, ev) // on failure the relay publishes it; logged there
+	_, _ = s.cfg.Outbox.Publish(ctx, ev) // on failure the relay publishes it; logged there
 	if mode.Inline() {
 		// The review is stored; a failed recompute is logged, not returned,
 		// so the client does not retry and write the review twice.
@@ -168,7 +163,7 @@ func (s *Service) computeAggregate(ctx context.Context, q interface {
 // not add a second one. In geo's sync and shadow modes the city's
 // statistics are refreshed here too.
 func (s *Service) Recompute(ctx context.Context, salonID int64, eventID string) (Aggregate, error) {
-	geoMode := s.cfg.Modes.Mode(rollout.Geo)
+	geoMode := s.cfg.Modes.Mode(geo.Module)
 	tx, err := s.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
@@ -195,7 +190,7 @@ func (s *Service) Recompute(ctx context.Context, salonID int64, eventID string) 
 	if err != nil {
 		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
 	}
-	ev, err := outbox.NewEvent(ctx, outbox.SalonChanged, map[string]int64{"salonId": salonID, "cityId": cityID}, geoMode)
+	ev, err := outbox.NewEvent(ctx, geo.EventSalonChanged, map[string]int64{"salonId": salonID, "cityId": cityID}, geoMode)
 	if err != nil {
 		return Aggregate{}, err
 	}
@@ -208,7 +203,7 @@ func (s *Service) Recompute(ctx context.Context, salonID int64, eventID string) 
 	if err := tx.Commit(); err != nil {
 		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
 	}
-	_ = s.cfg.Outbox.Publish(ctx, ev)
+	_, _ = s.cfg.Outbox.Publish(ctx, ev)
 	if geoMode.Inline() && s.cfg.Cities != nil {
 		if err := s.cfg.Cities.Refresh(ctx, cityID); err != nil {
 			return a, err

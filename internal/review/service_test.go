@@ -1,4 +1,4 @@
-package review
+package review_test
 
 import (
 	"bytes"
@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
+	"github.com/sevra/atlas/internal/review"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/rollout/rollouttest"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/internal/store/storetest"
 	"github.com/sevra/atlas/internal/tracing"
@@ -40,72 +41,52 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// fastRoutes are the default routes with the coalescing window shrunk
-// for tests (the delay still exceeds the dedup TTL).
-func fastRoutes() outbox.Routes {
-	rs := outbox.DefaultRoutes()
+// fastRoutes shrinks every coalescing window for tests (the delay still
+// exceeds the dedup TTL).
+func fastRoutes(rs outbox.Routes) {
 	for k, r := range rs {
 		if r.Dedup != "" {
 			r.Delay, r.DedupTTL = 150*time.Millisecond, 100*time.Millisecond
 		}
 		rs[k] = r
 	}
-	return rs
 }
 
-// rig is a review service with real outbox, queue backend and workers.
+// rig is a worker process (internal/app) on st: review service, real
+// outbox, queue backend, relay and workers.
 type rig struct {
 	st     *store.Store
-	svc    *Service
-	ob     *outbox.Outbox
+	svc    *review.Service
 	prod   *queues.Producer
 	shadow *rollout.Recorder
 	logs   *syncBuffer
 	user   int64
 }
 
-func newRig(t *testing.T, st *store.Store, modes rollout.Modes, fault func(*Aggregate)) *rig {
+// newRig builds the process; alter, when set, alters the workers' shadow
+// side results (see rollouttest.Faulty).
+func newRig(t *testing.T, st *store.Store, modes rollout.Modes, alter func(side any) (any, bool)) *rig {
 	t.Helper()
 	ctx := context.Background()
-	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
 	logs := &syncBuffer{}
 	log := slog.New(tracing.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	promReg := prometheus.NewRegistry()
-	reg := queues.NewRegistry()
-	prod := queues.NewProducer(reg, b.Driver)
-	shadow, err := rollout.NewRecorder(log, promReg, 0)
+	hooks := &app.Hooks{Store: st, Routes: fastRoutes, Relay: outbox.RelayConfig{Interval: 20 * time.Millisecond},
+		Outbox: func(c *outbox.Config) { c.Grace = 50 * time.Millisecond }}
+	if alter != nil {
+		hooks.Shadow = func(c rollout.Comparer) rollout.Comparer { return rollouttest.Faulty(c, alter) }
+	}
+	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Workers: true, Modes: modes, Logger: log,
+		SEO: app.SEOConfig{ScheduleTZ: "UTC"}}, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob, err := outbox.New(outbox.Config{Store: st, Jobs: prod, Routes: fastRoutes(), Logger: log, Registry: promReg, Grace: 50 * time.Millisecond})
-	if err != nil {
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Close(cctx)
+	})
+	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
-	}
-	cities := geo.NewService(st, shadow, log)
-	svc := NewService(Config{Store: st, Outbox: ob, Cities: cities, Modes: modes, Shadow: shadow, Logger: log, ShadowFault: fault})
-	cities.Register(reg)
-	svc.Register(reg)
-	wk, err := queues.NewWorkers(reg, b.Driver, queues.WorkersConfig{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay := ob.NewRelay(outbox.RelayConfig{Interval: 20 * time.Millisecond})
-	for _, c := range []interface {
-		Start(context.Context) error
-		Close(context.Context) error
-	}{wk, relay} {
-		if err := c.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c.Close(cctx)
-		})
 	}
 	uid, err := st.SystemUserID(ctx)
 	if err != nil {
@@ -119,7 +100,7 @@ func newRig(t *testing.T, st *store.Store, modes rollout.Modes, fault func(*Aggr
 	if err := st.RefreshCityStats(ctx, storetest.Base); err != nil {
 		t.Fatal(err)
 	}
-	return &rig{st: st, svc: svc, ob: ob, prod: prod, shadow: shadow, logs: logs, user: uid}
+	return &rig{st: st, svc: a.Reviews(), prod: a.Queues(), shadow: a.Shadow(), logs: logs, user: uid}
 }
 
 // settle waits until the outbox is empty and the analytics queue idle.
@@ -154,10 +135,17 @@ func (r *rig) checkAggregates(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	for _, id := range []int64{10, 11, 12} {
-		want, err := r.svc.computeAggregate(ctx, r.st.DB(), id)
+		// Expected values straight from the reviews table.
+		want := review.Aggregate{SalonID: id}
+		err := r.st.DB().QueryRowContext(ctx, r.st.Rebind(`SELECT COALESCE(SUM(rating), 0), COUNT(*) FROM reviews
+			WHERE salon_id = ? AND status = 'published'`), id).Scan(&want.Sum, &want.Count)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if want.Count > 0 {
+			want.Avg = float64(want.Sum) / float64(want.Count)
+		}
+		want.Bayesian = store.BayesianScore(want.Sum, want.Count)
 		got, err := r.svc.Stored(ctx, id)
 		if err != nil {
 			t.Fatal(err)
@@ -205,13 +193,13 @@ func TestModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dialects(t, func(t *testing.T, st *store.Store) {
-				r := newRig(t, st, rollout.Modes{rollout.Reviews: tc.reviews, rollout.Geo: tc.geo}, nil)
+				r := newRig(t, st, rollout.Modes{review.Module: tc.reviews, geo.Module: tc.geo}, nil)
 				ctx := tracing.With(context.Background(), tracing.New())
 				var wg sync.WaitGroup
 				for i := range 30 {
 					wg.Go(func() {
 						slug := []string{"rose", "lily", "iris"}[i%3]
-						if _, err := r.svc.Create(ctx, slug, r.user, Input{Rating: i%5 + 1, Body: fmt.Sprint("review ", i)}); err != nil {
+						if _, err := r.svc.Create(ctx, slug, r.user, review.Input{Rating: i%5 + 1, Body: fmt.Sprint("review ", i)}); err != nil {
 							t.Error(err)
 						}
 					})
@@ -247,22 +235,25 @@ func TestModes(t *testing.T) {
 func TestShadowMismatch(t *testing.T) {
 	t.Parallel()
 	dialects(t, func(t *testing.T, st *store.Store) {
-		fault := func(a *Aggregate) {
-			if a.SalonID == 11 {
-				a.Sum++
+		alter := func(side any) (any, bool) {
+			a := side.(review.Aggregate)
+			if a.SalonID != 11 {
+				return a, false
 			}
+			a.Sum++
+			return a, true
 		}
-		r := newRig(t, st, rollout.Modes{rollout.Reviews: rollout.Shadow, rollout.Geo: rollout.Sync}, fault)
+		r := newRig(t, st, rollout.Modes{review.Module: rollout.Shadow, geo.Module: rollout.Sync}, alter)
 		ctx := context.Background()
-		if _, err := r.svc.Create(ctx, "rose", r.user, Input{Rating: 4}); err != nil {
+		if _, err := r.svc.Create(ctx, "rose", r.user, review.Input{Rating: 4}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.svc.Create(ctx, "lily", r.user, Input{Rating: 2}); err != nil {
+		if _, err := r.svc.Create(ctx, "lily", r.user, review.Input{Rating: 2}); err != nil {
 			t.Fatal(err)
 		}
 		r.settle(t)
 		c := r.shadow.Counts()
-		if len(c) != 1 || c[0].Module != rollout.Reviews || c[0].Match != 1 || c[0].Mismatch != 1 {
+		if len(c) != 1 || c[0].Module != review.Module || c[0].Match != 1 || c[0].Mismatch != 1 {
 			t.Fatalf("counts %+v, want reviews 1 match 1 mismatch", c)
 		}
 		mm := r.shadow.RecentMismatches()
@@ -290,7 +281,7 @@ func TestTraceReachesWorkerLogs(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, storetest.OpenSQLite(t), nil, nil)
 	tc := tracing.New()
-	if _, err := r.svc.Create(tracing.With(context.Background(), tc), "iris", r.user, Input{Rating: 5}); err != nil {
+	if _, err := r.svc.Create(tracing.With(context.Background(), tc), "iris", r.user, review.Input{Rating: 5}); err != nil {
 		t.Fatal(err)
 	}
 	r.settle(t)
@@ -311,7 +302,7 @@ func TestTraceReachesWorkerLogs(t *testing.T) {
 func TestCreateUnknownSalon(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, storetest.OpenSQLite(t), nil, nil)
-	if _, err := r.svc.Create(context.Background(), "nope", r.user, Input{Rating: 3}); err == nil || !strings.Contains(err.Error(), "not found") {
+	if _, err := r.svc.Create(context.Background(), "nope", r.user, review.Input{Rating: 3}); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("unknown salon: %v", err)
 	}
 }

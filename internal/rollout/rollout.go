@@ -13,7 +13,6 @@ package rollout
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -38,20 +37,9 @@ func (m Mode) Inline() bool { return m == Sync || m == Shadow }
 func (m Mode) Enqueues() bool { return m == Shadow || m == Async || m == "" }
 
 // Module names a part of Atlas whose background work can be rolled out.
+// Each module package declares its own (media.Module, review.Module, …);
+// the composition root lists them.
 type Module string
-
-// The modules.
-const (
-	Media   Module = "media"
-	Sitemap Module = "sitemap"
-	Reviews Module = "reviews"
-	Geo     Module = "geo"
-	Views   Module = "views"
-	SMS     Module = "sms"
-)
-
-// Modules lists every module, in the order settings show them.
-var Modules = []Module{Media, Sitemap, Reviews, Geo, Views, SMS}
 
 // ErrInvalidMode reports a mode other than sync, shadow or async.
 var ErrInvalidMode = errors.New("invalid rollout mode")
@@ -81,13 +69,10 @@ func (ms Modes) Mode(m Module) Mode {
 	return DefaultMode
 }
 
-// Known reports whether m is one of Modules.
-func Known(m Module) bool { return slices.Contains(Modules, m) }
-
-// String lists the modes as "media=async,sitemap=async,…".
-func (ms Modes) String() string {
-	parts := make([]string, len(Modules))
-	for i, m := range Modules {
+// Format lists the modes of modules as "media=async,sitemap=async,…".
+func (ms Modes) Format(modules []Module) string {
+	parts := make([]string, len(modules))
+	for i, m := range modules {
 		parts[i] = string(m) + "=" + string(ms.Mode(m))
 	}
 	return strings.Join(parts, ",")

@@ -33,16 +33,23 @@ func TestParseMode(t *testing.T) {
 	}
 }
 
+// Module names as the module packages declare them.
+const (
+	Reviews Module = "reviews"
+	Geo     Module = "geo"
+	Media   Module = "media"
+)
+
 func TestModes(t *testing.T) {
 	t.Parallel()
 	ms := Modes{Reviews: Shadow, Geo: Sync}
-	if ms.Mode(Reviews) != Shadow || ms.Mode(Media) != Async || Modes(nil).Mode(SMS) != Async {
+	if ms.Mode(Reviews) != Shadow || ms.Mode(Media) != Async || Modes(nil).Mode("sms") != Async {
 		t.Fatal("modes lookup")
 	}
 	if !Shadow.Inline() || !Shadow.Enqueues() || Sync.Enqueues() || Async.Inline() {
 		t.Fatal("mode predicates")
 	}
-	if s := ms.String(); !strings.Contains(s, "reviews=shadow") || !strings.Contains(s, "media=async") {
+	if s := ms.Format([]Module{Media, Reviews, Geo}); s != "media=async,reviews=shadow,geo=sync" {
 		t.Fatal(s)
 	}
 }

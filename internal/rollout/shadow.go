@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,22 +104,16 @@ func (r *Recorder) Record(ctx context.Context, c Comparison) bool {
 	return c.Match
 }
 
-// Counts returns the counts of every module that recorded a result, in
-// Modules order (the read API for the dashboard).
+// Counts returns the counts of every module that recorded a result,
+// sorted by module (the read API for the dashboard).
 func (r *Recorder) Counts() []Counts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []Counts
-	for _, m := range Modules {
-		if c, ok := r.counts[m]; ok {
-			out = append(out, *c)
-		}
+	out := make([]Counts, 0, len(r.counts))
+	for _, c := range r.counts {
+		out = append(out, *c)
 	}
-	for m, c := range r.counts {
-		if !Known(m) {
-			out = append(out, *c)
-		}
-	}
+	slices.SortFunc(out, func(a, b Counts) int { return strings.Compare(string(a.Module), string(b.Module)) })
 	return out
 }
 
@@ -127,6 +122,14 @@ func (r *Recorder) RecentMismatches() []Comparison {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.recent)
+}
+
+// Comparer runs and records shadow comparisons; *Recorder implements it.
+// Modules take a Comparer, so a test can wrap the recorder (see package
+// rollouttest) instead of each module carrying a fault hook.
+type Comparer interface {
+	Compare(ctx context.Context, module Module, subject string, ids []any, measure Measure) (bool, error)
+	Record(ctx context.Context, c Comparison) bool
 }
 
 // Measure computes a shadow comparison: the live value, the side result,

@@ -1,4 +1,4 @@
-package httpapi
+package app_test
 
 import (
 	"bytes"
@@ -22,23 +22,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/media/imaging"
-	"github.com/sevra/atlas/internal/media/storage"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/rollout/rollouttest"
 	"github.com/sevra/atlas/internal/store"
-	"github.com/sevra/atlas/internal/store/storetest"
 	"github.com/sevra/atlas/internal/tracing"
 	"github.com/sevra/atlas/jobq"
 )
 
-// mediaRig is the real upload path: the HTTP handler chain from
-// NewHandler, media.Service over SQLite and a local directory, the outbox
-// with its relay, and queue workers on the SQLite queue backend.
+// mediaRig is the real upload path, wired by app.New: the HTTP handler
+// chain, media.Service over SQLite and a local directory, the outbox with
+// its relay, and queue workers on the SQLite queue backend.
 type mediaRig struct {
 	srv     *httptest.Server
 	st      *store.Store
@@ -48,7 +46,7 @@ type mediaRig struct {
 	logs    *syncLog
 	root    string // storage root
 	tmp     string // media temp dir
-	engine  imaging.CloseableEngine
+	engine  imaging.Engine
 	handler http.Handler
 }
 
@@ -57,7 +55,8 @@ type mediaRigOpts struct {
 	limits   media.Limits
 	engine   imaging.Engine // default: imaging.OpenDefault
 	settings func(*queues.Settings)
-	fault    func(map[string]media.Variant)
+	// alter alters the workers' shadow side results (rollouttest.Faulty).
+	alter func(side any) (any, bool)
 }
 
 // syncLog is a goroutine-safe log sink.
@@ -74,81 +73,50 @@ func (l *syncLog) Write(p []byte) (int, error) {
 }
 func (l *syncLog) String() string { <-l.ch; defer func() { l.ch <- struct{}{} }(); return l.b.String() }
 
+// nopCloser makes a test engine closeable.
+type nopCloser struct{ imaging.Engine }
+
+func (nopCloser) Close() error { return nil }
+
 func newMediaRig(t testing.TB, o mediaRigOpts) *mediaRig {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.OpenSQLite(t)
-	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
 	logs := newSyncLog()
 	log := slog.New(tracing.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	promReg := prometheus.NewRegistry()
-	reg := queues.NewRegistry()
+	dir := t.TempDir()
+	root, tmp := filepath.Join(dir, "media"), filepath.Join(dir, "tmp")
+	hooks := &app.Hooks{Relay: outbox.RelayConfig{Interval: 20 * time.Millisecond},
+		Outbox: func(c *outbox.Config) { c.Grace = 50 * time.Millisecond }}
+	if o.engine != nil {
+		hooks.ImageEngine = nopCloser{o.engine}
+	}
 	if o.settings != nil {
-		s := reg.Settings(queues.QueueMedia)
-		o.settings(&s)
-		reg.SetSettings(queues.QueueMedia, s)
-	}
-	prod := queues.NewProducer(reg, b.Driver)
-	shadow, err := rollout.NewRecorder(log, promReg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob, err := outbox.New(outbox.Config{Store: st, Jobs: prod, Logger: log, Registry: promReg, Grace: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, tmp := t.TempDir(), t.TempDir()
-	local, err := storage.NewLocal(root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &mediaRig{st: st, prod: prod, shadow: shadow, logs: logs, root: root, tmp: tmp}
-	engine := o.engine
-	if engine == nil {
-		e, err := imaging.OpenDefault(imaging.Config{Logger: log})
-		if err != nil {
-			t.Fatal(err)
+		hooks.Queue = func(q string, s *queues.Settings) {
+			if q == queues.QueueMedia {
+				o.settings(s)
+			}
 		}
-		t.Cleanup(func() { e.Close() })
-		engine, r.engine = e, e
 	}
-	repo := media.NewSQLRepo(st.DB(), st.Dialect())
-	svc, err := media.New(media.Config{Storage: local, Engine: engine, Repo: repo, Logger: log, TempDir: tmp,
-		Limits: o.limits, Mode: o.mode, Create: media.OutboxCreate(st.DB(), repo, ob), Shadow: shadow, ShadowFault: o.fault})
+	if o.alter != nil {
+		hooks.Shadow = func(c rollout.Comparer) rollout.Comparer { return rollouttest.Faulty(c, o.alter) }
+	}
+	a, err := app.New(ctx, app.Config{DataDir: dir, HTTP: true, Workers: true, AdminToken: "tok", Logger: log,
+		Modes: rollout.Modes{media.Module: o.mode},
+		Media: app.MediaConfig{MaxBytes: o.limits.MaxBytes, MaxPixels: o.limits.MaxPixels, TempDir: tmp}}, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Register(reg)
-	r.svc = svc
-	wk, err := queues.NewWorkers(reg, b.Driver, queues.WorkersConfig{Logger: log})
-	if err != nil {
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Close(cctx)
+	})
+	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	relay := ob.NewRelay(outbox.RelayConfig{Interval: 20 * time.Millisecond})
-	for _, c := range []interface {
-		Start(context.Context) error
-		Close(context.Context) error
-	}{wk, relay} {
-		if err := c.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c.Close(cctx)
-		})
-	}
-	h, err := NewHandler(Deps{Store: st, Registry: promReg, Logger: log, AdminToken: "tok", Users: st,
-		Media: svc, MediaFiles: local.Handler("media/")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.handler = h
-	r.srv = httptest.NewServer(h)
+	r := &mediaRig{st: a.Store(), svc: a.Media(), prod: a.Queues(), shadow: a.Shadow(), logs: logs, root: root, tmp: tmp,
+		engine: a.Media().Engine(), handler: a.Handler()}
+	r.srv = httptest.NewServer(r.handler)
 	t.Cleanup(r.srv.Close)
 	return r
 }

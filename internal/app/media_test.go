@@ -1,4 +1,4 @@
-package httpapi
+package app_test
 
 import (
 	"bytes"
@@ -323,13 +323,16 @@ func TestMediaSyncMode(t *testing.T) {
 
 func TestMediaShadowMode(t *testing.T) {
 	t.Parallel()
-	fault := func(vs map[string]media.Variant) {
-		if v, ok := vs["320w.jpg"]; ok && v.Bytes > 0 && v.Width == 320 && v.Height == 240 { // only the 400×300 upload
+	alter := func(side any) (any, bool) {
+		sv := side.(media.ShadowView)
+		if v, ok := sv.Variants["320w.jpg"]; ok && v.Bytes > 0 && v.Width == 320 && v.Height == 240 { // only the 400×300 upload
 			v.Width = 321
-			vs["320w.jpg"] = v
+			sv.Variants["320w.jpg"] = v
+			return sv, true
 		}
+		return sv, false
 	}
-	r := newMediaRig(t, mediaRigOpts{mode: rollout.Shadow, fault: fault})
+	r := newMediaRig(t, mediaRigOpts{mode: rollout.Shadow, alter: alter})
 	status, body := r.upload(t, "a.jpg", gradientJPEG(t, 1000, 700, 6, 85), nil)
 	if status != http.StatusCreated || body["status"] != "ready" {
 		t.Fatalf("shadow upload: %d %v", status, body)
@@ -338,7 +341,7 @@ func TestMediaShadowMode(t *testing.T) {
 	if _, state := r.waitJob(t, "media-1"); state != jobq.StateCompleted {
 		t.Fatalf("shadow job %s\n%s", state, r.logs)
 	}
-	if c := r.shadow.Counts(); len(c) != 1 || c[0].Module != rollout.Media || c[0].Match != 1 || c[0].Mismatch != 0 {
+	if c := r.shadow.Counts(); len(c) != 1 || c[0].Module != media.Module || c[0].Match != 1 || c[0].Mismatch != 0 {
 		t.Fatalf("counts %+v, want media 1 match", c)
 	}
 	if after := r.view(t, 1); fmt.Sprint(after) != fmt.Sprint(live) {

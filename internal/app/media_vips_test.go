@@ -1,6 +1,6 @@
 //go:build vips
 
-package httpapi
+package app_test
 
 import (
 	"os"

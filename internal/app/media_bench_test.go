@@ -1,4 +1,4 @@
-package httpapi
+package app_test
 
 import (
 	"bytes"

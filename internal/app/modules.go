@@ -1,0 +1,196 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	_ "time/tzdata" // the nightly schedule's time zone (Asia/Tehran) on hosts without zoneinfo
+
+	"github.com/sevra/atlas/internal/dashboard"
+	"github.com/sevra/atlas/internal/geo"
+	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/media"
+	"github.com/sevra/atlas/internal/media/imaging"
+	"github.com/sevra/atlas/internal/media/storage"
+	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/queues"
+	"github.com/sevra/atlas/internal/review"
+	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
+)
+
+// Modules lists every module's rollout name, in the order settings and
+// the dashboard show them. A new module adds its name here and its wiring
+// to wireModules.
+func Modules() []rollout.Module {
+	return []rollout.Module{media.Module, seo.Module, review.Module, geo.Module}
+}
+
+// Routes collects every module's outbox routes into one table.
+func Routes() (outbox.Routes, error) {
+	var rs []outbox.Route
+	for _, m := range [][]outbox.Route{media.Routes(), seo.Routes(), review.Routes(), geo.Routes()} {
+		rs = append(rs, m...)
+	}
+	return outbox.NewRoutes(rs...)
+}
+
+// modules are the wired domain modules.
+type modules struct {
+	cities     *geo.Service
+	reviews    *review.Service
+	media      *media.Service
+	mediaFiles http.Handler
+	seo        *seo.Service
+	seoHTTP    *httpapi.SEODeps
+}
+
+// wireModules builds the outbox and its relay, then each module, and
+// registers the modules' job handlers. Every process (run, serve, worker)
+// runs a relay: several relays share the outbox safely.
+func (a *App) wireModules(ctx context.Context) error {
+	if a.hooks.Queue != nil {
+		for _, q := range queues.Queues {
+			s := a.registry.Settings(q)
+			a.hooks.Queue(q, &s)
+			a.registry.SetSettings(q, s)
+		}
+	}
+	a.producer = queues.NewProducer(a.registry, a.backend.Driver)
+	rec, err := rollout.NewRecorder(a.log, a.metrics, 100)
+	if err != nil {
+		return err
+	}
+	a.shadow = rec
+	var shadow rollout.Comparer = rec
+	if a.hooks.Shadow != nil {
+		shadow = a.hooks.Shadow(rec)
+	}
+	routes, err := Routes()
+	if err != nil {
+		return err
+	}
+	if a.hooks.Routes != nil {
+		a.hooks.Routes(routes)
+	}
+	oc := outbox.Config{Store: a.st, Jobs: a.producer, Routes: routes, Logger: a.log, Registry: a.metrics,
+		BacklogAlertRows: a.cfg.Outbox.AlertRows, BacklogAlertAge: a.cfg.Outbox.AlertAge, Retention: a.cfg.Outbox.Retention}
+	if a.hooks.Outbox != nil {
+		a.hooks.Outbox(&oc)
+	}
+	if a.outbox, err = outbox.New(oc); err != nil {
+		return err
+	}
+	cfg := a.cfg
+	m := &a.mods
+	m.cities = geo.NewService(a.st, shadow, a.log)
+	m.reviews = review.NewService(review.Config{Store: a.st, Outbox: a.outbox, Cities: m.cities, Modes: cfg.Modes,
+		Shadow: shadow, Logger: a.log})
+	m.cities.Register(a.registry)
+	m.reviews.Register(a.registry)
+	if err := a.wireMedia(ctx, shadow); err != nil {
+		return err
+	}
+	if err := a.wireSEO(shadow); err != nil {
+		return err
+	}
+	a.components = append(a.components, a.outbox.NewRelay(a.hooks.Relay))
+	a.checks = append(a.checks, httpapi.Check{Name: "outbox", Run: a.outbox.Check})
+	a.log.Info("rollout modes", "modes", cfg.Modes.Format(Modules()))
+	return nil
+}
+
+// wireMedia builds the media service (storage, engine, repo, outbox) and
+// registers generate-variants. Its engine goes in before the workers, so
+// it is closed after them.
+func (a *App) wireMedia(ctx context.Context, shadow rollout.Comparer) error {
+	cfg := a.cfg
+	st, files, err := a.openStorage(ctx)
+	if err != nil {
+		return err
+	}
+	engine := a.hooks.ImageEngine
+	if engine == nil {
+		if engine, err = imaging.OpenDefault(imaging.Config{Logger: a.log}); err != nil {
+			return fmt.Errorf("image engine: %w", err)
+		}
+	}
+	a.components = append(a.components, closer{name: "image engine (" + engine.Name() + ")",
+		close: func(context.Context) error { return engine.Close() }})
+	tmp := cfg.Media.TempDir
+	if tmp == "" {
+		tmp = filepath.Join(cfg.DataDir, "tmp")
+	}
+	svc, err := media.New(media.Config{
+		Storage: st, Engine: engine, Repo: media.NewSQLRepo(a.st.DB(), a.st.Dialect()), Logger: a.log, TempDir: tmp,
+		Limits: media.Limits{MaxBytes: cfg.Media.MaxBytes, MaxPixels: cfg.Media.MaxPixels},
+		Spec:   imaging.Spec{Widths: cfg.Media.Widths},
+		Mode:   cfg.Modes.Mode(media.Module), Outbox: a.outbox, Shadow: shadow,
+	})
+	if err != nil {
+		return err
+	}
+	svc.Register(a.registry)
+	a.mods.media, a.mods.mediaFiles = svc, files
+	a.log.Info("media", "engine", engine.Name(), "storage", a.storageLabel(), "mode", svc.Mode())
+	return nil
+}
+
+// storageDir is where local files go: the Storage directory, else
+// <DataDir>/media (also with S3 storage, where it stays empty).
+func (a *App) storageDir() string {
+	if a.cfg.Storage.Dir != "" {
+		return a.cfg.Storage.Dir
+	}
+	return filepath.Join(a.cfg.DataDir, "media")
+}
+
+func (a *App) storageLabel() string {
+	if a.cfg.Storage.S3() {
+		return a.cfg.Storage.String()
+	}
+	return a.storageDir()
+}
+
+// openStorage opens the media storage; files serves /media/ for local
+// storage (nil for S3, whose URLs point at the bucket or S3PublicURL).
+func (a *App) openStorage(ctx context.Context) (storage.Storage, http.Handler, error) {
+	spec := a.cfg.Storage
+	if spec.S3() {
+		m := a.cfg.Media
+		if m.S3Endpoint == "" {
+			// The SDK reads AWS_ENDPOINT_URL_S3 itself; public URLs need it too.
+			m.S3Endpoint = a.cfg.Getenv("AWS_ENDPOINT_URL_S3")
+		}
+		st, err := storage.NewS3(ctx, storage.S3Config{Bucket: spec.Bucket, Prefix: spec.Prefix, Region: m.S3Region,
+			Endpoint: m.S3Endpoint, PathStyle: m.S3PathStyle, PublicURL: m.S3PublicURL})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, nil, nil
+	}
+	if err := os.MkdirAll(a.storageDir(), 0o755); err != nil {
+		return nil, nil, fmt.Errorf("create storage dir: %w", err)
+	}
+	local, err := storage.NewLocal(a.storageDir(), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return local, local.Handler("media/"), nil
+}
+
+// newHandler builds the HTTP interface over the wired modules.
+func (a *App) newHandler() (http.Handler, error) {
+	m := a.mods
+	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
+		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles}
+	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
+		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
+	if err != nil {
+		return nil, err
+	}
+	deps.Dashboard = dash
+	return httpapi.NewHandler(deps)
+}

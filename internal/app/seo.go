@@ -1,0 +1,65 @@
+package app
+
+import (
+	"context"
+
+	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
+)
+
+// wireSEO builds the sitemap publisher, builder and SEO service, registers
+// the rebuild-sitemap and seo-refresh handlers, adds the scheduler
+// component and keeps the HTTP side for the handler.
+func (a *App) wireSEO(shadow rollout.Comparer) error {
+	cfg := a.cfg
+	pub, err := seo.NewPublisher(cfg.DataDir, &seo.PublisherOptions{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	b, err := seo.NewBuilder(seo.Config{DB: a.st, Publisher: pub, BaseURL: cfg.SEO.BaseURL, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	hub := &seo.CacheHub{}
+	svc, err := seo.NewService(seo.ServiceConfig{Store: a.st, Builder: b, Outbox: a.outbox, Cache: hub,
+		Cities: a.mods.cities, Modes: cfg.Modes, Shadow: shadow, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	svc.Register(a.registry)
+	a.mods.seo = svc
+	a.mods.seoHTTP = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: seo.NewRedirects(a.st)}
+	if a.cfg.Workers || a.cfg.HTTP {
+		a.components = append(a.components, &scheduleComponent{svc: svc,
+			sch: seo.Schedule{Pattern: cfg.SEO.Schedule, TZ: cfg.SEO.ScheduleTZ}})
+	}
+	return nil
+}
+
+// firstSitemap publishes a first sitemap after a fresh demo seed (a few
+// thousand URLs, milliseconds) rather than at the nightly rebuild, so
+// /sitemap.xml answers from the start; before serving, so an admin
+// rebuild cannot race it.
+func (a *App) firstSitemap(ctx context.Context) {
+	st, err := a.mods.seo.RebuildNow(ctx)
+	if err != nil {
+		a.log.Warn("first sitemap build after the demo seed failed", "err", err)
+		return
+	}
+	a.log.Info("first sitemap built after the demo seed", "generation", st.Generation, "salons", st.Salons)
+}
+
+// scheduleComponent upserts (or removes) the nightly-sitemap scheduler at
+// start; upserting the same schedule from several processes or restarts
+// is idempotent.
+type scheduleComponent struct {
+	svc *seo.Service
+	sch seo.Schedule
+}
+
+func (c *scheduleComponent) Name() string { return "sitemap schedule" }
+
+func (c *scheduleComponent) Start(ctx context.Context) error { return c.svc.EnsureSchedule(ctx, c.sch) }
+
+func (c *scheduleComponent) Close(context.Context) error { return nil }

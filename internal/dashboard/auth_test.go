@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	atlasauth "github.com/sevra/atlas/internal/auth"
 )
 
 func TestAuthGuardsEveryPage(t *testing.T) {
@@ -73,7 +75,7 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("cookies %v", cs)
 	}
 	c := cs[0]
-	if c.Name != cookieName || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/admin" || c.MaxAge <= 0 {
+	if c.Name != atlasauth.CookieName || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/admin" || c.MaxAge <= 0 {
 		t.Fatalf("cookie %+v", c)
 	}
 	if strings.Contains(c.Value, testToken) {
@@ -90,7 +92,7 @@ func TestLogin(t *testing.T) {
 	}
 
 	// Logout clears the cookie (and needs the CSRF token).
-	csrf := f.server.csrfFor(c.Value)
+	csrf := f.server.auth.CSRFToken(c.Value)
 	res, _ = f.do(t, request{method: "POST", path: "/admin/logout", cookie: c.Value, form: url.Values{}})
 	if res.StatusCode != 403 {
 		t.Fatalf("logout without csrf: %d", res.StatusCode)
@@ -138,7 +140,7 @@ func TestSessionExpiresAndTokenRotationEndsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	now.Add(-int64(2 * time.Hour))
-	if other.validSession(cookie) {
+	if other.auth.VerifyCookie(cookie) {
 		t.Fatal("a session survived a token change")
 	}
 }

@@ -10,10 +10,11 @@
 //
 // Access needs the admin token: as "Authorization: Bearer <token>", or as
 // the session cookie that /admin/login sets after the token was typed into
-// its form. The cookie holds an expiry and an HMAC keyed by the token,
-// never the token; changing the token ends every session. Every POST must
-// be same-origin (Origin / Referer / Sec-Fetch-Site) and, with the cookie,
-// carry the session's CSRF token.
+// its form. internal/auth checks the token and issues and verifies the
+// cookie and its CSRF token: the cookie holds an expiry and an HMAC keyed
+// by a digest of the token, never the token; changing the token ends every
+// session. Every POST must be same-origin (Origin / Referer /
+// Sec-Fetch-Site) and, with the cookie, carry the session's CSRF token.
 package dashboard
 
 import (
@@ -27,6 +28,7 @@ import (
 	"slices"
 	"time"
 
+	atlasauth "github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
@@ -76,6 +78,7 @@ type Config struct {
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
+	auth  *atlasauth.Authenticator
 	pages map[string]*template.Template
 }
 
@@ -112,7 +115,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, pages: pages}, nil
+	a := atlasauth.New(atlasauth.Config{AdminToken: cfg.AdminToken, CookieTTL: cfg.SessionTTL, Now: cfg.Now})
+	cfg.AdminToken = "" // a keeps its digest; the token itself is not kept
+	return &Server{cfg: cfg, log: cfg.Logger, auth: a, pages: pages}, nil
 }
 
 // queue returns a handle on a configured queue, or false.

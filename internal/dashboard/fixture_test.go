@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	atlasauth "github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
@@ -156,7 +157,7 @@ func (f *fixture) do(t *testing.T, r request) (*http.Response, string) {
 		req.Header.Set("Authorization", "Bearer "+r.bearer)
 	}
 	if r.cookie != "" {
-		req.AddCookie(&http.Cookie{Name: cookieName, Value: r.cookie})
+		req.AddCookie(&http.Cookie{Name: atlasauth.CookieName, Value: r.cookie})
 	}
 	if r.origin != "" {
 		req.Header.Set("Origin", r.origin)
@@ -177,12 +178,12 @@ func (f *fixture) login(t *testing.T) (cookie, csrf string) {
 		t.Fatalf("login: %d", res.StatusCode)
 	}
 	for _, c := range res.Cookies() {
-		if c.Name == cookieName {
+		if c.Name == atlasauth.CookieName {
 			cookie = c.Value
 		}
 	}
 	if cookie == "" {
 		t.Fatal("login set no cookie")
 	}
-	return cookie, f.server.csrfFor(cookie)
+	return cookie, f.server.auth.CSRFToken(cookie)
 }

@@ -5,7 +5,7 @@ import "net/http"
 // Dashboard is the server-rendered job dashboard's handlers;
 // *dashboard.Server (internal/dashboard) implements it. The dashboard does
 // its own authentication (admin Bearer token or login cookie) and CSRF
-// checks.
+// checks, through internal/auth.
 type Dashboard interface {
 	LoginForm() http.Handler
 	Login() http.Handler

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -226,7 +227,7 @@ func TestRequireAdmin(t *testing.T) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("POST", "/api/v1/admin/x", nil)
 		req.Header.Set("Authorization", tc.header)
-		RequireAdmin(nil, tc.token, next).ServeHTTP(rec, req)
+		authenticate(nil, auth.New(auth.Config{AdminToken: tc.token}), requireAdmin(nil, next)).ServeHTTP(rec, req)
 		if rec.Code != tc.status {
 			t.Errorf("token %q header %q: %d, want %d", tc.token, tc.header, rec.Code, tc.status)
 		}

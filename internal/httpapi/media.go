@@ -45,7 +45,7 @@ func addMediaRoutes(mux *http.ServeMux, d Deps) {
 // many pixels or corrupt.
 func uploadMedia(log *slog.Logger, d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		userID, err := authenticate(r, d)
+		userID, err := actingUser(r, d.Users)
 		if err != nil {
 			if errors.Is(err, ErrUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="atlas"`)

@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,25 +108,5 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		}
 		m.requests.WithLabelValues(r.Method, route, fmt.Sprint(sw.code())).Inc()
 		m.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
-	})
-}
-
-// IsAdmin reports whether r carries "Authorization: Bearer <adminToken>".
-// An empty adminToken matches nothing.
-func IsAdmin(r *http.Request, adminToken string) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && adminToken != "" && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(adminToken)) == 1
-}
-
-// RequireAdmin wraps next so that only requests bearing the admin token get
-// through; others get a JSON 401.
-func RequireAdmin(log *slog.Logger, adminToken string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !IsAdmin(r, adminToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="atlas"`)
-			writeError(w, r, log, ErrUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }

@@ -15,25 +15,10 @@ type ReviewCreator interface {
 	Create(ctx context.Context, salonSlug string, userID int64, in review.Input) (review.Review, error)
 }
 
-// Users resolves who a request acts as; *store.Store implements it.
-type Users interface {
-	// SystemUserID is the user behind the admin token.
-	SystemUserID(ctx context.Context) (int64, error)
-}
-
-// authenticate returns the id of the user r acts as. The admin token acts
-// as the system user; OTP sessions arrive with the auth module.
-func authenticate(r *http.Request, d Deps) (int64, error) {
-	if !IsAdmin(r, d.AdminToken) || d.Users == nil {
-		return 0, ErrUnauthorized
-	}
-	return d.Users.SystemUserID(r.Context())
-}
-
 // createReview is POST /api/v1/salons/{slug}/reviews {rating, body}.
 func createReview(log *slog.Logger, d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		userID, err := authenticate(r, d)
+		userID, err := actingUser(r, d.Users)
 		if err != nil {
 			if errors.Is(err, ErrUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="atlas"`)

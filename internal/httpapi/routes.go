@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -33,8 +34,12 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Checks are run by /readyz; register more (Redis, queues) here.
 	Checks []Check
-	// AdminToken, when set, authenticates as admin (Bearer).
+	// AdminToken (ATLAS_ADMIN_TOKEN), when set, authenticates as admin on
+	// every route (Bearer). internal/auth keeps only its digest.
 	AdminToken string
+	// Sessions looks up user sessions (OTP login) by Bearer token; nil:
+	// only AdminToken authenticates. See internal/auth.
+	Sessions auth.SessionLookup
 	// SalonCacheTTL is how long GET /api/v1/salons/{slug} answers are
 	// cached in process; 0 disables the cache. Default (unset): 10s.
 	SalonCacheTTL *time.Duration
@@ -42,8 +47,9 @@ type Deps struct {
 	Now func() time.Time
 	// Reviews stores reviews; nil leaves POST …/reviews out.
 	Reviews ReviewCreator
-	// Users resolves the user behind a token (the admin token's system
-	// user for now).
+	// Users names the system user that admin-token requests act as
+	// (reviews, uploads, approvals); nil: the admin token can reach admin
+	// routes but acts as no user (401). User sessions act as their own user.
 	Users Users
 	// Media accepts uploads and describes media; nil leaves /api/v1/media
 	// out. MediaFiles serves stored files at /media/ (local storage only).
@@ -57,8 +63,9 @@ type Deps struct {
 	Dashboard Dashboard
 }
 
-// NewHandler returns the whole HTTP interface with logging, metrics and
-// panic recovery around every route.
+// NewHandler returns the whole HTTP interface with logging, metrics, panic
+// recovery and authentication (the caller's auth.Identity in the request
+// context) around every route.
 func NewHandler(d Deps) (http.Handler, error) {
 	if d.Now == nil {
 		d.Now = time.Now
@@ -73,9 +80,14 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	authn := auth.New(auth.Config{AdminToken: d.AdminToken, Sessions: d.Sessions})
+	d.AdminToken = "" // authn keeps its digest; no handler needs the token
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return traceRequests(recoverPanics(d.Logger, m.instrument(logRequests(d.Logger, mux)))), nil
+	// authenticate sits outside instrument and logRequests: its
+	// r.WithContext copy must be the request the mux records r.Pattern on.
+	h := m.instrument(logRequests(d.Logger, mux))
+	return traceRequests(recoverPanics(d.Logger, authenticate(d.Logger, authn, h))), nil
 }
 
 // addRoutes lists every route Atlas serves.

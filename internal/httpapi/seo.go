@@ -52,9 +52,9 @@ func addSEORoutes(mux *http.ServeMux, d Deps, salons *ttlCache[salonLookup]) {
 	mux.Handle("GET /sitemap.xml", files)
 	mux.Handle("GET /sitemaps/{file}", files)
 	mux.Handle("GET /robots.txt", files)
-	mux.Handle("POST /api/v1/admin/sitemap/rebuild", RequireAdmin(d.Logger, d.AdminToken, rebuildSitemap(d.Logger, svc)))
-	mux.Handle("POST /api/v1/admin/verifications/{id}/approve", RequireAdmin(d.Logger, d.AdminToken, approveVerification(d.Logger, d, svc)))
-	mux.Handle("PATCH /api/v1/salons/{slug}", RequireAdmin(d.Logger, d.AdminToken, patchSalon(d.Logger, svc)))
+	mux.Handle("POST /api/v1/admin/sitemap/rebuild", requireAdmin(d.Logger, rebuildSitemap(d.Logger, svc)))
+	mux.Handle("POST /api/v1/admin/verifications/{id}/approve", requireAdmin(d.Logger, approveVerification(d.Logger, d, svc)))
+	mux.Handle("PATCH /api/v1/salons/{slug}", requireAdmin(d.Logger, patchSalon(d.Logger, svc)))
 }
 
 // seoError maps the SEO module's errors onto the API's.
@@ -101,7 +101,7 @@ func approveVerification(log *slog.Logger, d Deps, svc SEOService) http.Handler 
 			writeError(w, r, log, badRequest("invalid_id", "verification id must be a positive integer"))
 			return
 		}
-		reviewer, err := authenticate(r, d)
+		reviewer, err := actingUser(r, d.Users)
 		if err != nil {
 			writeError(w, r, log, err)
 			return

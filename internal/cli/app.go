@@ -21,7 +21,7 @@ import (
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/review"
 	"github.com/sevra/atlas/internal/rollout"
-	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -59,7 +59,7 @@ type Services struct {
 	// Sitemaps builds sitemaps in the caller's goroutine (the first build
 	// after a demo seed); nil when the SEO module is not wired.
 	Sitemaps interface {
-		RebuildNow(ctx context.Context) (seo.Stats, error)
+		RebuildNow(ctx context.Context) (sitemap.Stats, error)
 	}
 	// Reviews serves POST /api/v1/salons/{slug}/reviews (nil: route off).
 	Reviews *review.Service

@@ -15,6 +15,7 @@ import (
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 )
 
 // SEOConfig is the sitemap module's configuration (Config.SEO).
@@ -34,7 +35,7 @@ func (c *Config) sitemapSettings() []setting {
 	return []setting{
 		checked(stringSetting(&c.SEO.BaseURL, "base-url", "ATLAS_BASE_URL", "http://localhost:8080",
 			"public origin (plus optional path) that sitemap URLs and robots.txt start with, e.g. https://atlas.example"),
-			func(v string) error { _, err := seo.ParseBaseURL(v); return err }),
+			func(v string) error { _, err := sitemap.ParseBaseURL(v); return err }),
 		{flag: "sitemap-schedule", env: "ATLAS_SITEMAP_SCHEDULE", def: seo.DefaultSchedule,
 			usage: "cron pattern of the nightly sitemap rebuild (job scheduler nightly-sitemap on queue maintenance); off (or an empty flag) removes it",
 			set: func(v string) error {
@@ -67,11 +68,11 @@ func wireSEO(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox, sha
 func wireSEOWith(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox, shadow *rollout.Recorder,
 	cities *geo.Service, tune func(*seo.ServiceConfig)) error {
 	cfg := w.Config
-	pub, err := seo.NewPublisher(cfg.DataDir, &seo.PublisherOptions{Logger: w.Logger})
+	pub, err := sitemap.NewPublisher(cfg.DataDir, &sitemap.PublisherOptions{Logger: w.Logger})
 	if err != nil {
 		return err
 	}
-	b, err := seo.NewBuilder(seo.Config{DB: w.Store, Publisher: pub, BaseURL: cfg.SEO.BaseURL, Logger: w.Logger})
+	b, err := sitemap.NewBuilder(sitemap.Config{DB: w.Store, Publisher: pub, BaseURL: cfg.SEO.BaseURL, Logger: w.Logger})
 	if err != nil {
 		return err
 	}

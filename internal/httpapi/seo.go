@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -19,8 +20,8 @@ type SEOService interface {
 	RequestRebuild(ctx context.Context) (seo.RebuildResult, error)
 	Approve(ctx context.Context, id, reviewerID int64) (seo.Approval, error)
 	UpdateSalon(ctx context.Context, slug string, p seo.SalonPatch) (store.Salon, error)
-	Publisher() *seo.Publisher
-	BaseURL() seo.BaseURL
+	Publisher() *sitemap.Publisher
+	BaseURL() sitemap.BaseURL
 }
 
 // PostSlugs resolves old post slugs; *seo.Redirects implements it.
@@ -47,7 +48,7 @@ func addSEORoutes(mux *http.ServeMux, d Deps, salons *ttlCache[salonLookup]) {
 	if d.SEO.Caches != nil {
 		d.SEO.Caches.Attach(salonCacheInvalidator{salons})
 	}
-	files := seo.Handler(seo.HandlerConfig{Publisher: svc.Publisher(), BaseURL: svc.BaseURL(), Logger: d.Logger,
+	files := sitemap.Handler(sitemap.HandlerConfig{Publisher: svc.Publisher(), BaseURL: svc.BaseURL(), Logger: d.Logger,
 		Robots: []string{"Disallow: /api/", "Disallow: /admin/"}})
 	mux.Handle("GET /sitemap.xml", files)
 	mux.Handle("GET /sitemaps/{file}", files)
@@ -63,7 +64,7 @@ func seoError(err error) error {
 	switch {
 	case errors.As(err, &ie):
 		return badRequest(ie.Code, ie.Message)
-	case errors.Is(err, seo.ErrRebuildRunning):
+	case errors.Is(err, sitemap.ErrRebuildRunning):
 		return &ConflictError{Code: "rebuild_running", Message: "a sitemap rebuild is already running"}
 	case errors.Is(err, seo.ErrAlreadyApproved):
 		return &ConflictError{Code: "already_approved", Message: "the verification is already approved"}

@@ -22,6 +22,14 @@ var ErrBadSlug = errors.New("invalid slug")
 // rows a→id and b→id, and renaming back to a deletes the row for a.
 type Redirects struct{ db DB }
 
+// DB is the database Redirects reads and writes; *store.Store implements
+// it. Redirects runs its own SQL, written with '?' placeholders and
+// rebound for the dialect.
+type DB interface {
+	DB() *sql.DB
+	Dialect() store.Dialect
+}
+
 // NewRedirects returns post slug history over db.
 func NewRedirects(db DB) *Redirects { return &Redirects{db: db} }
 

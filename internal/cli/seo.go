@@ -14,6 +14,7 @@ import (
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/salon"
 	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/sitemap"
 )
@@ -57,9 +58,9 @@ func (c *Config) sitemapSettings() []setting {
 	}
 }
 
-// wireSEO builds the sitemap publisher, builder and SEO service, registers
-// the rebuild-sitemap and seo-refresh handlers, adds the scheduler
-// component and leaves the HTTP side in s.SEO.
+// wireSEO builds the sitemap publisher, builder, SEO service and salon
+// writer, registers the rebuild-sitemap and seo-refresh handlers, adds the
+// scheduler component and leaves the HTTP side in s.SEO.
 func wireSEO(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox, shadow *rollout.Recorder, cities *geo.Service) error {
 	return wireSEOWith(s, w, reg, ob, shadow, cities, nil)
 }
@@ -77,11 +78,8 @@ func wireSEOWith(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox,
 		return err
 	}
 	hub := &seo.CacheHub{}
-	sc := seo.ServiceConfig{Store: w.Store, Builder: b, Outbox: ob, Queues: s.Jobs, Cache: hub, Cities: cities,
+	sc := seo.ServiceConfig{Store: w.Store, Builder: b, Outbox: ob, Queues: s.Jobs, Cache: hub,
 		Modes: cfg.Modes, Shadow: shadow, Logger: w.Logger}
-	if cities == nil {
-		sc.Cities = nil
-	}
 	if tune != nil {
 		tune(&sc)
 	}
@@ -89,9 +87,17 @@ func wireSEOWith(s *Services, w Wiring, reg *queues.Registry, ob *outbox.Outbox,
 	if err != nil {
 		return err
 	}
+	slc := salon.Config{Store: w.Store, Outbox: ob, Sitemap: svc, Cache: hub, Cities: cities, Modes: cfg.Modes, Logger: w.Logger}
+	if cities == nil {
+		slc.Cities = nil
+	}
+	salons, err := salon.NewService(slc)
+	if err != nil {
+		return err
+	}
 	svc.Register(reg)
 	s.Sitemaps = svc
-	s.SEO = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: seo.NewRedirects(w.Store)}
+	s.SEO = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: seo.NewRedirects(w.Store), Salons: salons}
 	s.Components = append(s.Components, &scheduleComponent{svc: svc, sch: seo.Schedule{Pattern: cfg.SEO.Schedule, TZ: cfg.SEO.ScheduleTZ}})
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 // ErrBadSlug is returned for a slug that cannot be a URL segment.
 var ErrBadSlug = errors.New("invalid slug")
 
-// Redirects keeps post slug history. Salons are covered by
-// store.RenameSalon and store.ResolveSalonSlug with the same model: a
+// Redirects keeps post slug history. Salons are covered by internal/salon
+// (the writer) and store.ResolveSalonSlug with the same model: a
 // slug_history row maps an old slug to the entity id, never to another
 // slug, so an old URL resolves in one lookup straight to the current slug.
 // There are no chains to follow and so no loops: renaming a→b→c leaves

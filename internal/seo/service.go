@@ -36,12 +36,6 @@ type Outbox interface {
 	Routes() outbox.Routes
 }
 
-// CityRefresher recomputes a city's statistics in process (geo's sync and
-// shadow modes); *geo.Service implements it.
-type CityRefresher interface {
-	Refresh(ctx context.Context, cityID int64) error
-}
-
 // ServiceConfig configures a Service. Zero fields take the stated
 // defaults.
 type ServiceConfig struct {
@@ -51,9 +45,7 @@ type ServiceConfig struct {
 	Queues  Queues
 	// Cache receives invalidations (usually a *CacheHub); nil: none.
 	Cache CacheInvalidator
-	// Cities refreshes city statistics when geo runs inline (PATCH salon).
-	Cities CityRefresher
-	// Modes are the rollout modes; the service reads sitemap and geo.
+	// Modes are the rollout modes; the service reads sitemap.
 	Modes rollout.Modes
 	// Shadow records shadow comparisons; required for shadow jobs.
 	Shadow *rollout.Recorder
@@ -72,8 +64,7 @@ type ServiceConfig struct {
 }
 
 // Service is the SEO module: it requests, runs and compares sitemap
-// rebuilds, approves verifications, edits salons with slug history, and
-// registers the rebuild-sitemap and seo-refresh handlers.
+// rebuilds and registers the rebuild-sitemap and seo-refresh handlers.
 type Service struct {
 	cfg  ServiceConfig
 	st   *store.Store
@@ -209,10 +200,12 @@ func (s *Service) enqueueRebuild(ctx context.Context, mode rollout.Mode, eventID
 	return jobID, ev.ID, nil
 }
 
-// rebuildInline is the inline half of sync and shadow modes for a change
-// that needs a new sitemap: rebuild now, or, when another rebuild holds
-// the lease, enqueue one so the change is not lost.
-func (s *Service) rebuildInline(ctx context.Context) {
+// RebuildInline is the inline half of sync and shadow modes for a change
+// that needs a new sitemap (a salon write): it rebuilds now or, when
+// another rebuild holds the lease, enqueues one so the change is not
+// lost. It logs its errors instead of returning them: the change itself
+// has committed.
+func (s *Service) RebuildInline(ctx context.Context) {
 	_, err := s.RebuildNow(ctx)
 	if errors.Is(err, sitemap.ErrRebuildRunning) {
 		if _, _, err := s.enqueueRebuild(ctx, rollout.Async, "", false); err != nil {
@@ -222,16 +215,6 @@ func (s *Service) rebuildInline(ctx context.Context) {
 	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "sitemap: inline rebuild", "err", err)
-	}
-}
-
-// invalidate deletes an entity's cache entries after its write committed.
-func (s *Service) invalidate(ctx context.Context, entityType string, id int64) {
-	if s.cfg.Cache == nil {
-		return
-	}
-	if err := s.cfg.Cache.Invalidate(ctx, entityType, id); err != nil {
-		s.log.WarnContext(ctx, "cache invalidation", "entity", entityType, "id", id, "err", err)
 	}
 }
 

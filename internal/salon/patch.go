@@ -21,6 +21,7 @@ const MaxPatchBytes = 4 << 10
 // InputError is a client mistake in a request body, with a machine code.
 type InputError struct{ Code, Message string }
 
+// Error returns the message.
 func (e *InputError) Error() string { return e.Message }
 
 // Patch is the body of PATCH /salons/{slug}; nil fields stay.

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -41,16 +41,16 @@ type Spec struct {
 
 // Result is what a child reports.
 type Result struct {
-	Seconds    float64    `json:"seconds"` // the timed phase (rebuild, or the write)
-	URLs       int64      `json:"urls"`
-	Images     int64      `json:"images,omitempty"`
-	Files      int        `json:"files"`
-	XMLBytes   int64      `json:"xmlBytes,omitempty"`
-	Pages      int        `json:"pages,omitempty"`
-	MaxPageMS  float64    `json:"maxPageMS,omitempty"`
-	TotalAlloc uint64     `json:"totalAlloc,omitempty"` // Go: bytes allocated in the phase
-	NumGC      uint32     `json:"numGC,omitempty"`
-	Stats      *seo.Stats `json:"stats,omitempty"`
+	Seconds    float64        `json:"seconds"` // the timed phase (rebuild, or the write)
+	URLs       int64          `json:"urls"`
+	Images     int64          `json:"images,omitempty"`
+	Files      int            `json:"files"`
+	XMLBytes   int64          `json:"xmlBytes,omitempty"`
+	Pages      int            `json:"pages,omitempty"`
+	MaxPageMS  float64        `json:"maxPageMS,omitempty"`
+	TotalAlloc uint64         `json:"totalAlloc,omitempty"` // Go: bytes allocated in the phase
+	NumGC      uint32         `json:"numGC,omitempty"`
+	Stats      *sitemap.Stats `json:"stats,omitempty"`
 	// VmHWMKB is the process's peak RSS as /proc/self/status reports it at
 	// the end of the phase, a cross-check of the parent's figure.
 	VmHWMKB int64 `json:"vmHWMKB"`
@@ -133,12 +133,12 @@ func rebuildPhase(ctx context.Context, sp Spec) (func() (Result, error), func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	pub, err := seo.NewPublisher(sp.OutDir, nil)
+	pub, err := sitemap.NewPublisher(sp.OutDir, nil)
 	if err != nil {
 		s.Close()
 		return nil, nil, err
 	}
-	b, err := seo.NewBuilder(seo.Config{DB: s, Publisher: pub, BaseURL: baseURL, PageSize: sp.PageSize})
+	b, err := sitemap.NewBuilder(sitemap.Config{DB: s, Publisher: pub, BaseURL: baseURL, PageSize: sp.PageSize})
 	if err != nil {
 		s.Close()
 		return nil, nil, err
@@ -166,7 +166,7 @@ type listEntry struct {
 }
 
 // plainDir creates files in a directory, buffered and closed without fsync,
-// as Node's createWriteStream does; seo.Generation (used by the rebuild)
+// as Node's createWriteStream does; sitemap.Generation (used by the rebuild)
 // fsyncs every file on Close.
 type plainDir string
 
@@ -187,7 +187,7 @@ func (p *plainFile) Close() error {
 	return errors.Join(p.Flush(), p.f.Close())
 }
 
-// writePhase streams the NDJSON list through seo.URLSetWriter (one stream
+// writePhase streams the NDJSON list through sitemap.URLSetWriter (one stream
 // with the image namespace, 45,000 URLs per gzipped child, as the Node
 // contender) and writes the index.
 func writePhase(sp Spec) (func() (Result, error), func(), error) {
@@ -202,12 +202,12 @@ func writePhase(sp Spec) (func() (Result, error), func(), error) {
 		}
 		defer in.Close()
 		sink := plainDir(sp.OutDir)
-		w := seo.NewURLSetWriter(sink, func(n int) string { return fmt.Sprintf("sitemap-%d.xml.gz", n) }, seo.Limits{}, true)
+		w := sitemap.NewURLSetWriter(sink, func(n int) string { return fmt.Sprintf("sitemap-%d.xml.gz", n) }, sitemap.Limits{}, true)
 		sc := bufio.NewScanner(in)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		var res Result
 		var e listEntry
-		var u seo.URL
+		var u sitemap.URL
 		var lm time.Time
 		for sc.Scan() {
 			e = listEntry{}
@@ -215,7 +215,7 @@ func writePhase(sp Spec) (func() (Result, error), func(), error) {
 				w.Abort()
 				return Result{}, fmt.Errorf("list line %d: %w", res.URLs+1, err)
 			}
-			u = seo.URL{Loc: e.URL, Images: u.Images[:0]}
+			u = sitemap.URL{Loc: e.URL, Images: u.Images[:0]}
 			if e.LastMod != "" {
 				if lm, err = time.Parse(time.RFC3339, e.LastMod); err != nil {
 					w.Abort()
@@ -241,17 +241,17 @@ func writePhase(sp Spec) (func() (Result, error), func(), error) {
 		if err != nil {
 			return Result{}, err
 		}
-		idx := make([]seo.IndexEntry, 0, len(files))
+		idx := make([]sitemap.IndexEntry, 0, len(files))
 		for _, f := range files {
 			res.XMLBytes += f.Bytes
-			idx = append(idx, seo.IndexEntry{Loc: baseURL + "/sitemaps/" + f.Name, LastMod: f.LastMod})
+			idx = append(idx, sitemap.IndexEntry{Loc: baseURL + "/sitemaps/" + f.Name, LastMod: f.LastMod})
 		}
 		res.Files = len(files)
 		f, err := sink.Create("sitemap.xml")
 		if err != nil {
 			return Result{}, err
 		}
-		if err := errors.Join(seo.WriteIndex(f, idx), f.Close()); err != nil {
+		if err := errors.Join(sitemap.WriteIndex(f, idx), f.Close()); err != nil {
 			return Result{}, err
 		}
 		res.Seconds = time.Since(t).Seconds()

@@ -1,4 +1,4 @@
-// Command sitemap benchmarks the sitemap rebuild (internal/seo) and compares
+// Command sitemap benchmarks the sitemap rebuild (internal/sitemap) and compares
 // its writer with the npm `sitemap` package's streaming writer.
 //
 //	go run ./bench/sitemap -salons 1000000        # or ./bench/sitemap/run.sh
@@ -9,10 +9,10 @@
 // a child process so that the peak RSS is that process's own (wait4
 // rusage):
 //
-//   - rebuild-sqlite, rebuild-pg: a full seo.Builder.Rebuild as the
+//   - rebuild-sqlite, rebuild-pg: a full sitemap.Builder.Rebuild as the
 //     rebuild-sitemap job runs it (keyset pages, gzipped children, fsync,
 //     atomic switch, GC);
-//   - go-writer: seo.URLSetWriter + seo.WriteIndex alone, fed the URL list
+//   - go-writer: sitemap.URLSetWriter + sitemap.WriteIndex alone, fed the URL list
 //     the SQLite rebuild produced, read from an NDJSON file (no database);
 //   - node-writer: npm sitemap's SitemapAndIndexStream on the same NDJSON
 //     file, gzipped children of 45,000 URLs (node/bench.js).

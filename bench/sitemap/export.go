@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 )
 
 // exportList writes the URL list of the live generation under dataDir (as
@@ -20,7 +20,7 @@ import (
 // image:loc of each <url>) to an NDJSON file in npm sitemap's item shape,
 // and returns the number of URLs written.
 func exportList(dataDir, out string) (int64, error) {
-	pub, err := seo.NewPublisher(dataDir, nil)
+	pub, err := sitemap.NewPublisher(dataDir, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -28,7 +28,7 @@ func exportList(dataDir, out string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	idx, err := os.ReadFile(filepath.Join(live.Dir, seo.IndexFile))
+	idx, err := os.ReadFile(filepath.Join(live.Dir, sitemap.IndexFile))
 	if err != nil {
 		return 0, err
 	}

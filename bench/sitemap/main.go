@@ -19,7 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -79,7 +79,7 @@ func run() error {
 	flag.StringVar(&o.pg, "pg", defaultPG, `PostgreSQL URL of the benchmark database (created, dropped at the end); "" skips PostgreSQL`)
 	flag.BoolVar(&o.sqlite, "sqlite", true, "benchmark the rebuild on SQLite")
 	flag.BoolVar(&o.node, "node", true, "run the npm sitemap contender (needs npm ci in bench/sitemap/node)")
-	flag.IntVar(&o.pageSize, "page", 0, "keyset page size for the rebuild (0 = seo.DefaultPageSize)")
+	flag.IntVar(&o.pageSize, "page", 0, "keyset page size for the rebuild (0 = sitemap.DefaultPageSize)")
 	flag.StringVar(&o.work, "work", "", "work directory (default: a new temporary directory, removed at the end)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory and the PostgreSQL database")
 	flag.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of the first Go runs into this directory")
@@ -312,7 +312,7 @@ func (c *children) rebuild(round int, name, dbURL, dbDir, out string) (Run, erro
 
 // liveBytes sums the files of the live generation under dataDir.
 func liveBytes(dataDir string) (int64, error) {
-	pub, err := seo.NewPublisher(dataDir, nil)
+	pub, err := sitemap.NewPublisher(dataDir, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -53,15 +53,15 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Logf("seeded %d salons in %v", n, time.Since(t0).Round(time.Millisecond))
-			pub, err := seo.NewPublisher(dir, nil)
+			pub, err := sitemap.NewPublisher(dir, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			builder, err := seo.NewBuilder(seo.Config{DB: s, Publisher: pub, BaseURL: "https://atlas.example"})
+			builder, err := sitemap.NewBuilder(sitemap.Config{DB: s, Publisher: pub, BaseURL: "https://atlas.example"})
 			if err != nil {
 				b.Fatal(err)
 			}
-			var last seo.Stats
+			var last sitemap.Stats
 			var peak uint64
 			runtime.GC()
 			var ms runtime.MemStats
@@ -106,7 +106,7 @@ func sampleHeap(peak *uint64) (stop func()) {
 }
 
 // dirSize sums the live generation's files (gzipped children and index).
-func dirSize(b *testing.B, p *seo.Publisher) int64 {
+func dirSize(b *testing.B, p *sitemap.Publisher) int64 {
 	live, err := p.Live()
 	if err != nil {
 		b.Fatal(err)

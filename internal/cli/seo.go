@@ -8,6 +8,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 )
 
 var cronSpec = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -18,7 +19,7 @@ func (c *Config) sitemapSettings() []setting {
 	return []setting{
 		checked(stringSetting(&c.SEO.BaseURL, "base-url", "ATLAS_BASE_URL", "http://localhost:8080",
 			"public origin (plus optional path) that sitemap URLs and robots.txt start with, e.g. https://atlas.example"),
-			func(v string) error { _, err := seo.ParseBaseURL(v); return err }),
+			func(v string) error { _, err := sitemap.ParseBaseURL(v); return err }),
 		{flag: "sitemap-schedule", env: "ATLAS_SITEMAP_SCHEDULE", def: seo.DefaultSchedule,
 			usage: "cron pattern of the nightly sitemap rebuild (job scheduler nightly-sitemap on queue maintenance); off (or an empty flag) removes it",
 			set: func(v string) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/internal/store/storetest"
 	"github.com/sevra/atlas/jobq"
@@ -272,7 +273,7 @@ func (p *seoProc) sitemap() (children, urls []string) {
 			p.t.Fatalf("child %s is not under %s", s.Loc, testBaseURL)
 		}
 		code, h, gz := p.do("GET", path, "", false)
-		if code != 200 || h.Get("Content-Type") != seo.ChildContentType {
+		if code != 200 || h.Get("Content-Type") != sitemap.ChildContentType {
 			p.t.Fatalf("%s = %d %s", path, code, h.Get("Content-Type"))
 		}
 		zr, err := gzip.NewReader(bytes.NewReader(gz))

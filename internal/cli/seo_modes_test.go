@@ -10,6 +10,7 @@ import (
 
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 )
 
 // TestSitemapModes: sync rebuilds in the request (200 with stats, no
@@ -22,12 +23,12 @@ func TestSitemapModes(t *testing.T) {
 	tests := []struct {
 		name      string
 		mode      rollout.Mode
-		fault     func(*seo.Fingerprint)
+		fault     func(*sitemap.Fingerprint)
 		wantMatch bool
 	}{
 		{"sync", rollout.Sync, nil, false},
 		{"shadow", rollout.Shadow, nil, true},
-		{"shadow altered", rollout.Shadow, func(f *seo.Fingerprint) { f.URLs++ }, false},
+		{"shadow altered", rollout.Shadow, func(f *sitemap.Fingerprint) { f.URLs++ }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

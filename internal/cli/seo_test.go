@@ -13,6 +13,7 @@ import (
 
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store/storetest"
 	"github.com/sevra/atlas/jobq"
 )
@@ -246,8 +247,8 @@ func TestRebuildSingletonAcrossTwoWorkers(t *testing.T) {
 	t.Parallel()
 	var running, peak, builds atomic.Int32
 	slow := func(sc *seo.ServiceConfig) {
-		b, err := seo.NewBuilder(seo.Config{DB: sc.Store, Publisher: sc.Builder.Publisher(), BaseURL: testBaseURL,
-			Paths: seo.Paths{City: func(base seo.BaseURL, slug string) string {
+		b, err := sitemap.NewBuilder(sitemap.Config{DB: sc.Store, Publisher: sc.Builder.Publisher(), BaseURL: testBaseURL,
+			Paths: sitemap.Paths{City: func(base sitemap.BaseURL, slug string) string {
 				if slug == "tehran" { // once per build
 					n := running.Add(1)
 					builds.Add(1)

@@ -10,17 +10,24 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sevra/atlas/internal/salon"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 )
 
 // SEOService is the SEO module; *seo.Service implements it.
 type SEOService interface {
 	RequestRebuild(ctx context.Context) (seo.RebuildResult, error)
-	Approve(ctx context.Context, id, reviewerID int64) (seo.Approval, error)
-	UpdateSalon(ctx context.Context, slug string, p seo.SalonPatch) (store.Salon, error)
-	Publisher() *seo.Publisher
-	BaseURL() seo.BaseURL
+	Publisher() *sitemap.Publisher
+	BaseURL() sitemap.BaseURL
+}
+
+// SalonWriter approves verifications and edits salons; *salon.Service
+// implements it.
+type SalonWriter interface {
+	Approve(ctx context.Context, id, reviewerID int64) (salon.Approval, error)
+	Update(ctx context.Context, slug string, p salon.Patch) (store.Salon, error)
 }
 
 // PostSlugs resolves old post slugs; *seo.Redirects implements it.
@@ -36,6 +43,8 @@ type SEODeps struct {
 	Caches *seo.CacheHub
 	// Posts, when set, makes GET /api/v1/posts/{old} answer 301.
 	Posts PostSlugs
+	// Salons, when set, serves verification approval and PATCH salon.
+	Salons SalonWriter
 }
 
 // addSEORoutes adds the sitemap, robots.txt and SEO admin routes.
@@ -47,29 +56,31 @@ func addSEORoutes(mux *http.ServeMux, d Deps, salons *ttlCache[salonLookup]) {
 	if d.SEO.Caches != nil {
 		d.SEO.Caches.Attach(salonCacheInvalidator{salons})
 	}
-	files := seo.Handler(seo.HandlerConfig{Publisher: svc.Publisher(), BaseURL: svc.BaseURL(), Logger: d.Logger,
+	files := sitemap.Handler(sitemap.HandlerConfig{Publisher: svc.Publisher(), BaseURL: svc.BaseURL(), Logger: d.Logger,
 		Robots: []string{"Disallow: /api/", "Disallow: /admin/"}})
 	mux.Handle("GET /sitemap.xml", files)
 	mux.Handle("GET /sitemaps/{file}", files)
 	mux.Handle("GET /robots.txt", files)
 	mux.Handle("POST /api/v1/admin/sitemap/rebuild", requireAdmin(d.Logger, rebuildSitemap(d.Logger, svc)))
-	mux.Handle("POST /api/v1/admin/verifications/{id}/approve", requireAdmin(d.Logger, approveVerification(d.Logger, d, svc)))
-	mux.Handle("PATCH /api/v1/salons/{slug}", requireAdmin(d.Logger, patchSalon(d.Logger, svc)))
+	if w := d.SEO.Salons; w != nil {
+		mux.Handle("POST /api/v1/admin/verifications/{id}/approve", requireAdmin(d.Logger, approveVerification(d.Logger, d, w)))
+		mux.Handle("PATCH /api/v1/salons/{slug}", requireAdmin(d.Logger, patchSalon(d.Logger, w)))
+	}
 }
 
-// seoError maps the SEO module's errors onto the API's.
+// seoError maps the SEO and salon modules' errors onto the API's.
 func seoError(err error) error {
-	var ie *seo.InputError
+	var ie *salon.InputError
 	switch {
 	case errors.As(err, &ie):
 		return badRequest(ie.Code, ie.Message)
-	case errors.Is(err, seo.ErrRebuildRunning):
+	case errors.Is(err, sitemap.ErrRebuildRunning):
 		return &ConflictError{Code: "rebuild_running", Message: "a sitemap rebuild is already running"}
-	case errors.Is(err, seo.ErrAlreadyApproved):
+	case errors.Is(err, salon.ErrAlreadyApproved):
 		return &ConflictError{Code: "already_approved", Message: "the verification is already approved"}
-	case errors.Is(err, seo.ErrAlreadyDecided):
+	case errors.Is(err, salon.ErrAlreadyDecided):
 		return &ConflictError{Code: "already_decided", Message: "the verification was already decided"}
-	case errors.Is(err, seo.ErrSlugTaken):
+	case errors.Is(err, salon.ErrSlugTaken):
 		return &ConflictError{Code: "slug_taken", Message: "another salon has that slug"}
 	}
 	return err
@@ -94,7 +105,7 @@ func rebuildSitemap(log *slog.Logger, svc SEOService) http.Handler {
 }
 
 // approveVerification is POST /api/v1/admin/verifications/{id}/approve.
-func approveVerification(log *slog.Logger, d Deps, svc SEOService) http.Handler {
+func approveVerification(log *slog.Logger, d Deps, svc SalonWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id <= 0 {
@@ -116,19 +127,19 @@ func approveVerification(log *slog.Logger, d Deps, svc SEOService) http.Handler 
 }
 
 // patchSalon is PATCH /api/v1/salons/{slug} {name?, slug?, verified?}.
-func patchSalon(log *slog.Logger, svc SEOService) http.Handler {
+func patchSalon(log *slog.Logger, svc SalonWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, seo.MaxPatchBytes))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, salon.MaxPatchBytes))
 		if err != nil {
 			writeError(w, r, log, badRequest("invalid_json", "request body could not be read or is larger than 4 KiB"))
 			return
 		}
-		p, err := seo.ParseSalonPatch(body)
+		p, err := salon.ParsePatch(body)
 		if err != nil {
 			writeError(w, r, log, seoError(err))
 			return
 		}
-		s, err := svc.UpdateSalon(r.Context(), r.PathValue("slug"), p)
+		s, err := svc.Update(r.Context(), r.PathValue("slug"), p)
 		if err != nil {
 			writeError(w, r, log, seoError(err))
 			return

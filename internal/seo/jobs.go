@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/sevra/atlas/internal/sitemap"
 )
 
 // Queue and job names. There is no fixed job id for the rebuild: a
@@ -34,9 +36,9 @@ type CacheInvalidator interface {
 	Invalidate(ctx context.Context, entityType string, entityID int64) error
 }
 
-// Rebuilder is what Jobs needs from a Builder.
+// Rebuilder is what Jobs needs from a *sitemap.Builder.
 type Rebuilder interface {
-	Rebuild(ctx context.Context, progress func(done, total int64)) (Stats, error)
+	Rebuild(ctx context.Context, progress func(done, total int64)) (sitemap.Stats, error)
 }
 
 // Jobs holds the job handlers of this package, ready for the queue adapter

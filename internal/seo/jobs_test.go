@@ -59,7 +59,7 @@ func TestSEORefresh(t *testing.T) {
 
 func TestRebuildSitemapJob(t *testing.T) {
 	t.Parallel()
-	b := newFixtureBuilder(t, Config{})
+	b := newFixtureBuilder(t)
 	j := &Jobs{Builder: b}
 	var last int64
 	if err := j.RebuildSitemap(context.Background(), func(done, _ int64) { last = done }); err != nil {
@@ -68,7 +68,7 @@ func TestRebuildSitemapJob(t *testing.T) {
 	if last != 10 {
 		t.Errorf("progress reached %d, want 10", last)
 	}
-	if _, err := b.cfg.Publisher.Live(); err != nil {
+	if _, err := b.Publisher().Live(); err != nil {
 		t.Errorf("no live sitemap after the job: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/jobq"
 )
 
@@ -24,12 +25,12 @@ type RebuildOutcome struct {
 	// CoalescedInto is the queued job that covers this one.
 	CoalescedInto string `json:"coalescedInto,omitempty"`
 	// Collapsed lists queued rebuild jobs this run covered and removed.
-	Collapsed []string `json:"collapsed,omitempty"`
-	Stats     *Stats   `json:"stats,omitempty"`
+	Collapsed []string       `json:"collapsed,omitempty"`
+	Stats     *sitemap.Stats `json:"stats,omitempty"`
 	// Match is the shadow comparison's result.
-	Match *bool        `json:"match,omitempty"`
-	Live  *Fingerprint `json:"live,omitempty"`
-	Side  *Fingerprint `json:"side,omitempty"`
+	Match *bool                `json:"match,omitempty"`
+	Live  *sitemap.Fingerprint `json:"live,omitempty"`
+	Side  *sitemap.Fingerprint `json:"side,omitempty"`
 }
 
 // handleRebuild is the rebuild-sitemap job. It is a singleton across
@@ -68,7 +69,7 @@ func (s *Service) handleRebuild(ctx context.Context, job *jobq.Job) (any, error)
 		out.Result, out.Stats = "published", &st
 		return nil
 	})
-	if errors.Is(err, ErrRebuildRunning) {
+	if errors.Is(err, sitemap.ErrRebuildRunning) {
 		if peer := s.queuedPeer(ctx, job, meta.Shadow()); peer != "" {
 			return RebuildOutcome{Result: "coalesced", CoalescedInto: peer}, nil
 		}
@@ -147,18 +148,18 @@ func (s *Service) compareShadow(ctx context.Context, job *jobq.Job, meta outbox.
 		return err
 	}
 	defer gen.Abort()
-	side, err := FingerprintDir(gen.Dir(), gen.ID())
+	side, err := sitemap.FingerprintDir(gen.Dir(), gen.ID())
 	if err != nil {
 		return err
 	}
-	var live Fingerprint
+	var live sitemap.Fingerprint
 	liveID := ""
 	if l, err := s.Publisher().Live(); err == nil {
 		liveID = l.ID
-		if live, err = FingerprintDir(l.Dir, l.ID); err != nil {
+		if live, err = sitemap.FingerprintDir(l.Dir, l.ID); err != nil {
 			return err
 		}
-	} else if !errors.Is(err, ErrNoSitemap) {
+	} else if !errors.Is(err, sitemap.ErrNoSitemap) {
 		return err
 	}
 	if s.cfg.ShadowFault != nil {

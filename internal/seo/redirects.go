@@ -14,13 +14,21 @@ import (
 // ErrBadSlug is returned for a slug that cannot be a URL segment.
 var ErrBadSlug = errors.New("invalid slug")
 
-// Redirects keeps post slug history. Salons are covered by
-// store.RenameSalon and store.ResolveSalonSlug with the same model: a
+// Redirects keeps post slug history. Salons are covered by internal/salon
+// (the writer) and store.ResolveSalonSlug with the same model: a
 // slug_history row maps an old slug to the entity id, never to another
 // slug, so an old URL resolves in one lookup straight to the current slug.
 // There are no chains to follow and so no loops: renaming a→b→c leaves
 // rows a→id and b→id, and renaming back to a deletes the row for a.
 type Redirects struct{ db DB }
+
+// DB is the database Redirects reads and writes; *store.Store implements
+// it. Redirects runs its own SQL, written with '?' placeholders and
+// rebound for the dialect.
+type DB interface {
+	DB() *sql.DB
+	Dialect() store.Dialect
+}
 
 // NewRedirects returns post slug history over db.
 func NewRedirects(db DB) *Redirects { return &Redirects{db: db} }

@@ -12,6 +12,7 @@ import (
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/jobq"
 )
@@ -35,24 +36,16 @@ type Outbox interface {
 	Routes() outbox.Routes
 }
 
-// CityRefresher recomputes a city's statistics in process (geo's sync and
-// shadow modes); *geo.Service implements it.
-type CityRefresher interface {
-	Refresh(ctx context.Context, cityID int64) error
-}
-
 // ServiceConfig configures a Service. Zero fields take the stated
 // defaults.
 type ServiceConfig struct {
 	Store   *store.Store
-	Builder *Builder
+	Builder *sitemap.Builder
 	Outbox  Outbox
 	Queues  Queues
 	// Cache receives invalidations (usually a *CacheHub); nil: none.
 	Cache CacheInvalidator
-	// Cities refreshes city statistics when geo runs inline (PATCH salon).
-	Cities CityRefresher
-	// Modes are the rollout modes; the service reads sitemap and geo.
+	// Modes are the rollout modes; the service reads sitemap.
 	Modes rollout.Modes
 	// Shadow records shadow comparisons; required for shadow jobs.
 	Shadow *rollout.Recorder
@@ -67,16 +60,15 @@ type ServiceConfig struct {
 	BusyRetry time.Duration
 	// ShadowFault, when set, alters a shadow run's side fingerprint before
 	// the comparison (tests inject mismatches with it).
-	ShadowFault func(*Fingerprint)
+	ShadowFault func(*sitemap.Fingerprint)
 }
 
 // Service is the SEO module: it requests, runs and compares sitemap
-// rebuilds, approves verifications, edits salons with slug history, and
-// registers the rebuild-sitemap and seo-refresh handlers.
+// rebuilds and registers the rebuild-sitemap and seo-refresh handlers.
 type Service struct {
 	cfg  ServiceConfig
 	st   *store.Store
-	b    *Builder
+	b    *sitemap.Builder
 	ob   Outbox
 	log  *slog.Logger
 	jobs Jobs
@@ -104,10 +96,10 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 }
 
 // Publisher returns the publisher the builder writes to.
-func (s *Service) Publisher() *Publisher { return s.b.cfg.Publisher }
+func (s *Service) Publisher() *sitemap.Publisher { return s.b.Publisher() }
 
 // BaseURL returns the validated public base URL.
-func (s *Service) BaseURL() BaseURL { return s.b.BaseURL() }
+func (s *Service) BaseURL() sitemap.BaseURL { return s.b.BaseURL() }
 
 // Mode is the sitemap module's rollout mode.
 func (s *Service) Mode() rollout.Mode { return s.cfg.Modes.Mode(rollout.Sitemap) }
@@ -126,13 +118,13 @@ type RebuildResult struct {
 	JobID   string `json:"job_id,omitempty"`
 	EventID string `json:"event_id,omitempty"`
 	// Stats of the rebuild done in the request (sync and shadow).
-	Stats *Stats `json:"stats,omitempty"`
+	Stats *sitemap.Stats `json:"stats,omitempty"`
 }
 
 // RequestRebuild is the admin trigger. In the sitemap module's sync mode
 // it rebuilds in the request; in shadow mode it rebuilds in the request
 // and enqueues a shadow job; in async mode it only enqueues. It returns
-// ErrRebuildRunning when an inline rebuild finds another one running.
+// sitemap.ErrRebuildRunning when an inline rebuild finds another one running.
 func (s *Service) RequestRebuild(ctx context.Context) (RebuildResult, error) {
 	mode := s.Mode()
 	res := RebuildResult{Mode: mode}
@@ -154,10 +146,10 @@ func (s *Service) RequestRebuild(ctx context.Context) (RebuildResult, error) {
 }
 
 // RebuildNow rebuilds and publishes in the caller's goroutine under the
-// singleton lease; it returns ErrRebuildRunning when another rebuild
+// singleton lease; it returns sitemap.ErrRebuildRunning when another rebuild
 // holds it.
-func (s *Service) RebuildNow(ctx context.Context) (Stats, error) {
-	var st Stats
+func (s *Service) RebuildNow(ctx context.Context) (sitemap.Stats, error) {
+	var st sitemap.Stats
 	err := s.withLease(ctx, func(ctx context.Context) error {
 		var err error
 		st, err = s.b.Rebuild(ctx, nil)
@@ -208,12 +200,14 @@ func (s *Service) enqueueRebuild(ctx context.Context, mode rollout.Mode, eventID
 	return jobID, ev.ID, nil
 }
 
-// rebuildInline is the inline half of sync and shadow modes for a change
-// that needs a new sitemap: rebuild now, or, when another rebuild holds
-// the lease, enqueue one so the change is not lost.
-func (s *Service) rebuildInline(ctx context.Context) {
+// RebuildInline is the inline half of sync and shadow modes for a change
+// that needs a new sitemap (a salon write): it rebuilds now or, when
+// another rebuild holds the lease, enqueues one so the change is not
+// lost. It logs its errors instead of returning them: the change itself
+// has committed.
+func (s *Service) RebuildInline(ctx context.Context) {
 	_, err := s.RebuildNow(ctx)
-	if errors.Is(err, ErrRebuildRunning) {
+	if errors.Is(err, sitemap.ErrRebuildRunning) {
 		if _, _, err := s.enqueueRebuild(ctx, rollout.Async, "", false); err != nil {
 			s.log.ErrorContext(ctx, "sitemap: enqueue rebuild after a busy inline rebuild", "err", err)
 		}
@@ -224,22 +218,12 @@ func (s *Service) rebuildInline(ctx context.Context) {
 	}
 }
 
-// invalidate deletes an entity's cache entries after its write committed.
-func (s *Service) invalidate(ctx context.Context, entityType string, id int64) {
-	if s.cfg.Cache == nil {
-		return
-	}
-	if err := s.cfg.Cache.Invalidate(ctx, entityType, id); err != nil {
-		s.log.WarnContext(ctx, "cache invalidation", "entity", entityType, "id", id, "err", err)
-	}
-}
-
 // errLeaseLost cancels a rebuild whose lease could not be renewed.
 var errLeaseLost = errors.New("sitemap rebuild lease lost")
 
 // withLease runs fn while holding the singleton lease, renewing it every
 // third of LeaseTTL; fn's context is cancelled if the lease is lost, so a
-// rebuild that lost it never publishes. It returns ErrRebuildRunning when
+// rebuild that lost it never publishes. It returns sitemap.ErrRebuildRunning when
 // another holder has it.
 func (s *Service) withLease(ctx context.Context, fn func(context.Context) error) error {
 	owner := newOwner()
@@ -249,7 +233,7 @@ func (s *Service) withLease(ctx context.Context, fn func(context.Context) error)
 		return err
 	}
 	if !ok {
-		return ErrRebuildRunning
+		return sitemap.ErrRebuildRunning
 	}
 	lctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})

@@ -146,39 +146,6 @@ func (s *Store) ResolveSalonSlug(ctx context.Context, slug string) (Salon, bool,
 	return x, true, nil
 }
 
-// RenameSalon gives salon id a new slug and records the old one in
-// slug_history in the same transaction, so the old URL answers 301.
-func (s *Store) RenameSalon(ctx context.Context, id int64, newSlug string, now time.Time) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("rename salon: %w", err)
-	}
-	defer tx.Rollback()
-	var old string
-	if err := tx.QueryRowContext(ctx, s.Rebind("SELECT slug FROM salons WHERE id = ?"), id).Scan(&old); err != nil {
-		return notFound(err, fmt.Sprintf("salon %d", id))
-	}
-	if old == newSlug {
-		return nil
-	}
-	// The new slug may have been this salon's slug before; it is current again.
-	if _, err := tx.ExecContext(ctx, s.Rebind("DELETE FROM slug_history WHERE entity = 'salon' AND old_slug = ?"), newSlug); err != nil {
-		return fmt.Errorf("rename salon: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, s.Rebind("UPDATE salons SET slug = ?, updated_at = ? WHERE id = ?"), newSlug, now.UTC(), id); err != nil {
-		return fmt.Errorf("rename salon: %w", err)
-	}
-	upsert := `INSERT INTO slug_history (entity, old_slug, entity_id, created_at) VALUES ('salon', ?, ?, ?)
-		ON CONFLICT (entity, old_slug) DO UPDATE SET entity_id = excluded.entity_id, created_at = excluded.created_at`
-	if _, err := tx.ExecContext(ctx, s.Rebind(upsert), old, id, now.UTC()); err != nil {
-		return fmt.Errorf("rename salon: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("rename salon: %w", err)
-	}
-	return nil
-}
-
 func repeat(s string, n int) string {
 	if n <= 0 {
 		return ""

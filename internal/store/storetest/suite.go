@@ -164,12 +164,14 @@ func testSalonList(t *testing.T, s *store.Store) {
 func testSalonSlugs(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	AddCity(t, s, 1, "tehran", "Tehran")
-	AddSalon(t, s, 7, 1, "first", "Salon", 0, 0, Base)
+	AddSalon(t, s, 7, 1, "third", "Salon", 0, 0, Base)
 	AddSalon(t, s, 8, 1, "other", "Other", 0, 0, Base)
-	for _, slug := range []string{"second", "third"} {
-		if err := s.RenameSalon(ctx, 7, slug, Base.Add(time.Minute)); err != nil {
-			t.Fatalf("RenameSalon(%s): %v", slug, err)
-		}
+	// Salon 7 was renamed first → second → third. internal/salon writes
+	// slug history (its tests cover renaming, also back to an old slug);
+	// here the rows it leaves: every old slug maps to the id.
+	for _, old := range []string{"first", "second"} {
+		Exec(t, s, "INSERT INTO slug_history (entity, old_slug, entity_id, created_at) VALUES ('salon', ?, ?, ?)",
+			old, 7, Base.Add(time.Minute))
 	}
 	tests := []struct {
 		slug      string
@@ -190,19 +192,6 @@ func testSalonSlugs(t *testing.T, s *store.Store) {
 			t.Errorf("ResolveSalonSlug(%s) = id %d slug %q moved %v err %v; want %d %q %v %v",
 				tc.slug, x.ID, x.Slug, moved, err, tc.wantID, tc.wantSlug, tc.wantMoved, tc.wantErr)
 		}
-	}
-	// Renaming back to an old slug makes it current again: no redirect loop.
-	if err := s.RenameSalon(ctx, 7, "first", Base.Add(2*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if x, moved, err := s.ResolveSalonSlug(ctx, "first"); err != nil || moved || x.ID != 7 {
-		t.Errorf("after renaming back: %+v moved=%v err=%v", x, moved, err)
-	}
-	if x, moved, err := s.ResolveSalonSlug(ctx, "third"); err != nil || !moved || x.Slug != "first" {
-		t.Errorf("third after renaming back: %+v moved=%v err=%v", x, moved, err)
-	}
-	if err := s.RenameSalon(ctx, 99, "x", Base); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("RenameSalon(99) error = %v, want ErrNotFound", err)
 	}
 }
 

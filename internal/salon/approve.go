@@ -1,4 +1,4 @@
-package seo
+package salon
 
 import (
 	"context"
@@ -28,6 +28,14 @@ type Approval struct {
 	EventID        string       `json:"event_id,omitempty"`
 }
 
+// refreshPayload is the VerificationApproved payload,
+// {entityType, entityId}: the seo-refresh job's input
+// (seo.SEORefreshPayload).
+type refreshPayload struct {
+	EntityType string `json:"entityType"`
+	EntityID   int64  `json:"entityId"`
+}
+
 // Approve approves pending verification request id on behalf of
 // reviewerID. In one transaction it marks the request approved, marks the
 // salon verified (and bumps its updated_at, the sitemap lastmod) and
@@ -38,7 +46,7 @@ type Approval struct {
 // the request. It returns store.ErrNotFound, ErrAlreadyApproved or
 // ErrAlreadyDecided (rejected).
 func (s *Service) Approve(ctx context.Context, id, reviewerID int64) (Approval, error) {
-	mode := s.Mode()
+	mode := s.sitemapMode()
 	now := s.cfg.Now().UTC()
 	a := Approval{VerificationID: id, Status: "approved", DecidedAt: now, Mode: mode}
 	tx, err := s.st.DB().BeginTx(ctx, nil)
@@ -70,7 +78,7 @@ func (s *Service) Approve(ctx context.Context, id, reviewerID int64) (Approval, 
 	if _, err := tx.ExecContext(ctx, s.st.Rebind(`UPDATE salons SET verified = ?, updated_at = ? WHERE id = ?`), true, now, a.SalonID); err != nil {
 		return a, fmt.Errorf("approve verification %d: %w", id, err)
 	}
-	ev, err := outbox.NewEvent(ctx, outbox.VerificationApproved, SEORefreshPayload{EntityType: EntitySalon, EntityID: a.SalonID}, mode)
+	ev, err := outbox.NewEvent(ctx, outbox.VerificationApproved, refreshPayload{EntityType: entity, EntityID: a.SalonID}, mode)
 	if err != nil {
 		return a, err
 	}
@@ -83,10 +91,10 @@ func (s *Service) Approve(ctx context.Context, id, reviewerID int64) (Approval, 
 	if mode.Enqueues() {
 		a.EventID = ev.ID
 	}
-	s.invalidate(ctx, EntitySalon, a.SalonID)
+	s.invalidate(ctx, a.SalonID)
 	_ = s.ob.Publish(ctx, ev)
 	if mode.Inline() {
-		s.rebuildInline(ctx)
+		s.cfg.Sitemap.RebuildInline(ctx)
 	}
 	return a, nil
 }

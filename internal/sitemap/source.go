@@ -1,4 +1,4 @@
-package seo
+package sitemap
 
 import (
 	"context"

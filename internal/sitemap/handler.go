@@ -1,4 +1,4 @@
-package seo
+package sitemap
 
 import (
 	"errors"
@@ -40,7 +40,7 @@ type HandlerConfig struct {
 // generation once and serves from it only, so a reader never mixes
 // generations. Register it for exactly those three paths, for example:
 //
-//	h := seo.Handler(cfg)
+//	h := sitemap.Handler(cfg)
 //	mux.Handle("GET /sitemap.xml", h)
 //	mux.Handle("GET /sitemaps/{file}", h)
 //	mux.Handle("GET /robots.txt", h)

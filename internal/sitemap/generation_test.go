@@ -1,4 +1,4 @@
-package seo
+package sitemap
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sevra/atlas/internal/sitemap/sitemaptest"
 )
 
 // liveChildren fetches the index through h and returns the child paths it
@@ -41,7 +43,7 @@ func liveChildren(t *testing.T, h http.Handler) []string {
 func TestCrashMidBuildKeepsPreviousLive(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
-	seedFixture(t, s)
+	sitemaptest.Seed(t, s)
 	dataDir := t.TempDir()
 	pub := newTestPublisher(t, dataDir)
 	cfg := Config{DB: s, Publisher: pub, PageSize: 1, Limits: Limits{MaxURLs: 1}}

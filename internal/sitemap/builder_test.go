@@ -1,4 +1,4 @@
-package seo
+package sitemap
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sevra/atlas/internal/sitemap/sitemaptest"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -18,7 +19,7 @@ func newFixtureBuilder(t *testing.T, cfg Config) *Builder {
 	t.Helper()
 	if cfg.DB == nil {
 		s := openStore(t)
-		seedFixture(t, s)
+		sitemaptest.Seed(t, s)
 		cfg.DB = s
 	}
 	if cfg.Publisher == nil {
@@ -42,7 +43,7 @@ func newFixtureBuilder(t *testing.T, cfg Config) *Builder {
 // ATLAS_TEST_DATABASE_URL) PostgreSQL: both dialects give the same bytes.
 func TestRebuildGolden(t *testing.T) {
 	t.Parallel()
-	eachDialect(t, testRebuildGolden)
+	sitemaptest.EachDialect(t, testRebuildGolden)
 }
 
 func testRebuildGolden(t *testing.T, s *store.Store) {

@@ -1,4 +1,4 @@
-package seo
+package sitemap
 
 import (
 	"bufio"
@@ -48,8 +48,9 @@ type PublisherOptions struct {
 }
 
 // Publisher owns the generations under <dataDir>/sitemaps/. It is safe for
-// concurrent use; cross-process exclusion of builds is the Service's
-// database lease (see Service.RebuildNow and the rebuild-sitemap job).
+// concurrent use; cross-process exclusion of builds is the SEO service's
+// database lease (see internal/seo: Service.RebuildNow and the
+// rebuild-sitemap job).
 type Publisher struct {
 	dir  string
 	log  *slog.Logger

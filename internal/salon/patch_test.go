@@ -1,4 +1,4 @@
-package seo
+package salon
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-func TestParseSalonPatch(t *testing.T) {
+func TestParsePatch(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in   string
@@ -23,7 +23,7 @@ func TestParseSalonPatch(t *testing.T) {
 		{`[]`, "invalid_json"},
 	}
 	for _, tc := range tests {
-		p, err := ParseSalonPatch([]byte(tc.in))
+		p, err := ParsePatch([]byte(tc.in))
 		var ie *InputError
 		switch {
 		case tc.code == "" && err != nil:
@@ -37,18 +37,18 @@ func TestParseSalonPatch(t *testing.T) {
 	}
 }
 
-func FuzzParseSalonPatch(f *testing.F) {
+func FuzzParsePatch(f *testing.F) {
 	f.Add([]byte(`{"name":"x","slug":"y","verified":true}`))
 	f.Add([]byte(`{"slug":"../x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ParseSalonPatch(data)
+		p, err := ParsePatch(data)
 		if err != nil {
 			return
 		}
 		if p.Name == nil && p.Slug == nil && p.Verified == nil {
 			t.Fatal("accepted an empty patch")
 		}
-		if p.Slug != nil && (checkSlug(*p.Slug) != nil || !utf8.ValidString(*p.Slug)) {
+		if p.Slug != nil && (!validSlug(*p.Slug) || !utf8.ValidString(*p.Slug)) {
 			t.Fatalf("accepted slug %q", *p.Slug)
 		}
 		if p.Name != nil && (*p.Name == "" || !utf8.ValidString(*p.Name)) {

@@ -72,7 +72,7 @@ type handler struct {
 }
 
 // NewQueueEvents returns a subscriber for queue on backend.
-func NewQueueEvents(queue string, backend jobqdriver.Driver, cfg *QueueEventsConfig) *QueueEvents {
+func NewQueueEvents(queue string, backend Backend, cfg *QueueEventsConfig) *QueueEvents {
 	e := &QueueEvents{queue: queue, drv: backend, handlers: map[int]handler{}}
 	if cfg != nil {
 		e.cfg = *cfg

@@ -32,7 +32,7 @@ type Queue struct {
 }
 
 // NewQueue returns a handle on queue name stored in backend.
-func NewQueue(name string, backend jobqdriver.Driver, cfg *QueueConfig) *Queue {
+func NewQueue(name string, backend Backend, cfg *QueueConfig) *Queue {
 	q := &Queue{name: name, drv: backend}
 	if cfg != nil {
 		q.cfg = *cfg
@@ -50,7 +50,7 @@ func NewQueue(name string, backend jobqdriver.Driver, cfg *QueueConfig) *Queue {
 func (q *Queue) Name() string { return q.name }
 
 // Backend returns the queue's backend.
-func (q *Queue) Backend() jobqdriver.Driver { return q.drv }
+func (q *Queue) Backend() Backend { return q.drv }
 
 // BulkJob is one job for AddBulk.
 type BulkJob struct {

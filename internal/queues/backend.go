@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sevra/atlas/jobq/jobqdriver"
+	"github.com/sevra/atlas/jobq"
 	"github.com/sevra/atlas/jobq/jobqredis"
 	"github.com/sevra/atlas/jobq/jobqsqlite"
 )
@@ -34,7 +34,7 @@ type BackendConfig struct {
 // Backend is an open queue backend.
 type Backend struct {
 	// Driver is the jobq backend.
-	Driver jobqdriver.Driver
+	Driver jobq.Backend
 	// Kind is "sqlite" or "redis".
 	Kind string
 	// Location describes where the queues live (a file or a Redis address).

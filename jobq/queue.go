@@ -2,6 +2,7 @@ package jobq
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -124,7 +125,7 @@ func encodeData(v any) ([]byte, error) {
 	case nil:
 		return []byte("{}"), nil
 	case []byte:
-		if !jsonValid(d) {
+		if !json.Valid(d) {
 			return nil, fmt.Errorf("%w: job data is not valid JSON", ErrInvalidOption)
 		}
 		return d, nil

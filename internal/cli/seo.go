@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 	_ "time/tzdata" // the nightly schedule's time zone (Asia/Tehran) on hosts without zoneinfo
-
-	"github.com/robfig/cron/v3"
 
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
@@ -15,6 +12,7 @@ import (
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/jobq"
 )
 
 // SEOConfig is the sitemap module's configuration (Config.SEO).
@@ -25,8 +23,6 @@ type SEOConfig struct {
 	// ScheduleTZ its IANA time zone.
 	Schedule, ScheduleTZ string
 }
-
-var cronSpec = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // sitemapSettings are the settings of the processes that serve or build
 // sitemaps (run, serve, worker).
@@ -43,8 +39,8 @@ func (c *Config) sitemapSettings() []setting {
 					v = ""
 				}
 				if v != "" {
-					if _, err := cronSpec.Parse(v); err != nil {
-						return fmt.Errorf("%q is not a cron pattern: %w", v, err)
+					if _, err := jobq.ParseCron(v, ""); err != nil {
+						return err
 					}
 				}
 				c.SEO.Schedule = v

@@ -6,14 +6,16 @@
 // job schedulers (every N ms or cron with time zone); queue events; progress
 // and logs; per-minute metrics.
 //
-// Storage is pluggable through the contract in package jobqdriver. Two
-// backends exist:
+// Storage is pluggable: a Backend implements the contract in package
+// jobqdriver. Two backends exist:
 //
 //   - jobqredis: Redis, byte-compatible with BullMQ 6.7.0, so Node BullMQ
 //     producers and workers and bull-board share queues with Go workers;
 //   - jobqsqlite: an embedded, durable SQLite file for single-machine use.
 //
-// Both run the same conformance suite (package jobqtest).
+// Both run the same conformance suite (package jobqtest). A backend may
+// also have optional abilities, found by type assertion as database/sql
+// finds its drivers' (Pinger, HealthReporter); Ping and Health use them.
 //
 // # Use
 //

@@ -72,7 +72,7 @@ type handler struct {
 }
 
 // NewQueueEvents returns a subscriber for queue on backend.
-func NewQueueEvents(queue string, backend jobqdriver.Driver, cfg *QueueEventsConfig) *QueueEvents {
+func NewQueueEvents(queue string, backend Backend, cfg *QueueEventsConfig) *QueueEvents {
 	e := &QueueEvents{queue: queue, drv: backend, handlers: map[int]handler{}}
 	if cfg != nil {
 		e.cfg = *cfg
@@ -168,8 +168,12 @@ func (e *QueueEvents) dispatch(ev Event) {
 	}
 }
 
-// Close stops reading and waits for the reader to end.
-func (e *QueueEvents) Close() error {
+// Close stops reading and waits for the reader goroutine to end: it
+// returns once any backend read in progress has been cancelled and the
+// handler running, if any, has returned. When ctx ends first, Close
+// returns ctx's error and the reader ends on its own once that handler
+// returns. Close on a subscriber that was never started returns nil.
+func (e *QueueEvents) Close(ctx context.Context) error {
 	e.mu.Lock()
 	cancel, done := e.cancel, e.done
 	e.mu.Unlock()
@@ -177,8 +181,12 @@ func (e *QueueEvents) Close() error {
 		return nil
 	}
 	cancel()
-	<-done
-	return nil
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jobq: close events of %s: %w", e.queue, ctx.Err())
+	}
 }
 
 // WaitUntilFinished waits until job completes or fails and returns its

@@ -19,7 +19,7 @@ func ExampleQueueEvents_WaitUntilFinished() {
 	if err := events.Start(ctx); err != nil {
 		log.Fatal(err)
 	}
-	defer events.Close()
+	defer events.Close(ctx)
 
 	worker, err := jobq.NewWorker("math", backend, func(ctx context.Context, job *jobq.Job) (any, error) {
 		var in struct{ A, B int }

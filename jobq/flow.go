@@ -39,7 +39,7 @@ type FlowProducer struct {
 }
 
 // NewFlowProducer returns a FlowProducer on backend.
-func NewFlowProducer(backend jobqdriver.Driver, cfg *FlowProducerConfig) *FlowProducer {
+func NewFlowProducer(backend Backend, cfg *FlowProducerConfig) *FlowProducer {
 	f := &FlowProducer{drv: backend, clock: time.Now}
 	if cfg != nil && cfg.Clock != nil {
 		f.clock = cfg.Clock

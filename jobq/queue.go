@@ -2,6 +2,7 @@ package jobq
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,7 +33,7 @@ type Queue struct {
 }
 
 // NewQueue returns a handle on queue name stored in backend.
-func NewQueue(name string, backend jobqdriver.Driver, cfg *QueueConfig) *Queue {
+func NewQueue(name string, backend Backend, cfg *QueueConfig) *Queue {
 	q := &Queue{name: name, drv: backend}
 	if cfg != nil {
 		q.cfg = *cfg
@@ -50,7 +51,7 @@ func NewQueue(name string, backend jobqdriver.Driver, cfg *QueueConfig) *Queue {
 func (q *Queue) Name() string { return q.name }
 
 // Backend returns the queue's backend.
-func (q *Queue) Backend() jobqdriver.Driver { return q.drv }
+func (q *Queue) Backend() Backend { return q.drv }
 
 // BulkJob is one job for AddBulk.
 type BulkJob struct {
@@ -124,7 +125,7 @@ func encodeData(v any) ([]byte, error) {
 	case nil:
 		return []byte("{}"), nil
 	case []byte:
-		if !jsonValid(d) {
+		if !json.Valid(d) {
 			return nil, fmt.Errorf("%w: job data is not valid JSON", ErrInvalidOption)
 		}
 		return d, nil

@@ -45,6 +45,7 @@ type JobScheduler struct {
 	Next       time.Time
 }
 
+// cronParser is the one cron parser of jobq; ParseCron exposes it.
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // nextRun returns the first run strictly after prev (prev 0: the first run
@@ -97,6 +98,25 @@ func nextRun(s *jobqdriver.Scheduler, prev, now int64) (int64, error) {
 	return next, nil
 }
 
+// ParseCron parses a cron pattern exactly as job schedulers do (see
+// Repeat), so a pattern ParseCron accepts is one UpsertJobScheduler
+// accepts. A pattern has 5 fields (minute, hour, day of month, month, day
+// of week), or 6 with leading seconds, or is a descriptor such as
+// "@daily" or "@every 1h". tz is an IANA time zone name; "" means UTC.
+// Errors wrap ErrInvalidOption.
+//
+// next returns the first run strictly after its argument, in tz, or the
+// zero Time when the pattern has no run within five years (such as
+// "0 0 30 2 *").
+func ParseCron(pattern, tz string) (next func(after time.Time) time.Time, err error) {
+	sched, loc, err := parseCron(pattern, tz)
+	if err != nil {
+		return nil, err
+	}
+	return func(after time.Time) time.Time { return sched.Next(after.In(loc)) }, nil
+}
+
+// parseCron is ParseCron, returning the schedule and the location.
 func parseCron(pattern, tz string) (cron.Schedule, *time.Location, error) {
 	loc := time.UTC
 	if tz != "" {

@@ -113,7 +113,7 @@ type activeJob struct {
 }
 
 // NewWorker returns a worker for queue on backend.
-func NewWorker(queue string, backend jobqdriver.Driver, proc Processor, cfg *WorkerConfig) (*Worker, error) {
+func NewWorker(queue string, backend Backend, proc Processor, cfg *WorkerConfig) (*Worker, error) {
 	if proc == nil {
 		return nil, fmt.Errorf("%w: nil processor", ErrInvalidOption)
 	}

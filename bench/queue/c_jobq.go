@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sevra/atlas/jobq"
-	"github.com/sevra/atlas/jobq/jobqdriver"
 	"github.com/sevra/atlas/jobq/jobqredis"
 	"github.com/sevra/atlas/jobq/jobqsqlite"
 )
@@ -18,7 +17,7 @@ import (
 type jobqC struct {
 	name string
 	s    *Spec
-	drv  jobqdriver.Driver
+	drv  jobq.Backend
 	q    *jobq.Queue
 	w    *jobq.Worker
 	opts *jobq.JobOptions

@@ -1,17 +1,13 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/sitemap"
+	"github.com/sevra/atlas/jobq"
 )
-
-var cronSpec = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // sitemapSettings are the settings of the processes that serve or build
 // sitemaps (run, serve, worker).
@@ -28,8 +24,10 @@ func (c *Config) sitemapSettings() []setting {
 					v = ""
 				}
 				if v != "" {
-					if _, err := cronSpec.Parse(v); err != nil {
-						return fmt.Errorf("%q is not a cron pattern: %w", v, err)
+					// The parser the job schedulers use: the CLI accepts
+					// exactly the patterns jobq does.
+					if _, err := jobq.ParseCron(v, ""); err != nil {
+						return err
 					}
 				}
 				c.SEO.Schedule = v

@@ -8,7 +8,6 @@ import (
 
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/jobq"
-	"github.com/sevra/atlas/jobq/jobqredis"
 )
 
 // listStates are the states the dashboard counts and lists, in order.
@@ -35,8 +34,9 @@ type backendView struct {
 	Kind, Location string
 	Ready          bool
 	ReadyErr       string
-	// Redis is set for the Redis backend.
-	Redis    *jobqredis.HealthReport
+	// Redis is set when the backend reports its health, as only the Redis
+	// backend does.
+	Redis    *jobq.HealthReport
 	RedisErr string
 }
 
@@ -62,11 +62,6 @@ type overviewView struct {
 	Modules    []moduleView
 	Mismatches []rollout.Comparison
 	Now        time.Time
-}
-
-// redisHealth is implemented by the Redis backend (jobqredis.Driver).
-type redisHealth interface {
-	Health(ctx context.Context) (jobqredis.HealthReport, error)
 }
 
 // maxMismatches is how many recent shadow mismatches the overview lists.
@@ -150,13 +145,10 @@ func (s *Server) backend(ctx context.Context) backendView {
 	} else {
 		v.Ready = true
 	}
-	if rh, ok := b.Driver.(redisHealth); ok {
-		h, err := rh.Health(ctx)
-		if err != nil {
-			v.RedisErr = err.Error()
-		} else {
-			v.Redis = &h
-		}
+	if h, ok, err := jobq.Health(ctx, b.Driver); err != nil {
+		v.RedisErr = err.Error()
+	} else if ok {
+		v.Redis = &h
 	}
 	return v
 }

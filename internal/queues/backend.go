@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sevra/atlas/jobq/jobqdriver"
+	"github.com/sevra/atlas/jobq"
 	"github.com/sevra/atlas/jobq/jobqredis"
 	"github.com/sevra/atlas/jobq/jobqsqlite"
 )
@@ -34,13 +34,12 @@ type BackendConfig struct {
 // Backend is an open queue backend.
 type Backend struct {
 	// Driver is the jobq backend.
-	Driver jobqdriver.Driver
+	Driver jobq.Backend
 	// Kind is "sqlite" or "redis".
 	Kind string
 	// Location describes where the queues live (a file or a Redis address).
 	Location string
 
-	redis       *jobqredis.Driver
 	allowUnsafe bool
 }
 
@@ -59,8 +58,8 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open redis queue backend: %w", err)
 		}
-		b := &Backend{Driver: d, Kind: "redis", Location: redactURL(cfg.RedisURL), redis: d, allowUnsafe: cfg.AllowUnsafeRedis}
-		if h, err := d.Health(ctx); err == nil && !h.OK() {
+		b := &Backend{Driver: d, Kind: "redis", Location: redactURL(cfg.RedisURL), allowUnsafe: cfg.AllowUnsafeRedis}
+		if h, ok, err := jobq.Health(ctx, d); ok && err == nil && !h.OK() {
 			log.Warn("redis is not configured for durable queues", "warnings", strings.Join(h.Warnings, "; "))
 		}
 		return b, nil
@@ -79,21 +78,21 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 // ErrUnsafeRedis reports Redis settings that can lose jobs.
 var ErrUnsafeRedis = errors.New("redis is not safe for queues")
 
-// Check is the readiness probe: the backend answers, and Redis has AOF,
-// noeviction and version >= 6.2 (unless AllowUnsafeRedis).
+// Check is the readiness probe: the backend answers, and a backend that
+// reports its health (Redis) reports no warning, such as missing AOF,
+// eviction or a version below 6.2 (unless AllowUnsafeRedis).
 func (b *Backend) Check(ctx context.Context) error {
-	if b.redis != nil {
-		h, err := b.redis.Health(ctx)
-		if err != nil {
-			return err
-		}
-		if !h.OK() && !b.allowUnsafe {
-			return fmt.Errorf("%w: %s", ErrUnsafeRedis, strings.Join(h.Warnings, "; "))
-		}
-		return nil
+	h, ok, err := jobq.Health(ctx, b.Driver)
+	if !ok {
+		return jobq.Ping(ctx, b.Driver)
 	}
-	_, err := b.Driver.IsPaused(ctx, QueueMaintenance)
-	return err
+	if err != nil {
+		return err
+	}
+	if !h.OK() && !b.allowUnsafe {
+		return fmt.Errorf("%w: %s", ErrUnsafeRedis, strings.Join(h.Warnings, "; "))
+	}
+	return nil
 }
 
 // Close closes the backend.

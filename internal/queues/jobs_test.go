@@ -129,9 +129,9 @@ func TestRedisBackendReadiness(t *testing.T) {
 	err = b.Check(ctx)
 	// The test Redis runs without AOF; the check must say so unless the
 	// server happens to be configured durably.
-	h, herr := b.redis.Health(ctx)
-	if herr != nil {
-		t.Fatal(herr)
+	h, ok, herr := jobq.Health(ctx, b.Driver)
+	if !ok || herr != nil {
+		t.Fatalf("health: supported %v, err %v", ok, herr)
 	}
 	if h.OK() != (err == nil) {
 		t.Fatalf("check = %v, health warnings %v", err, h.Warnings)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/sevra/atlas/internal/tracing"
 	"github.com/sevra/atlas/jobq"
-	"github.com/sevra/atlas/jobq/jobqdriver"
 )
 
 // Handler runs one job; its result becomes the job's return value. Return
@@ -99,12 +98,12 @@ func (r *Registry) dispatch(queue string) jobq.Processor {
 // Producer adds jobs with each queue's default options.
 type Producer struct {
 	reg    *Registry
-	drv    jobqdriver.Driver
+	drv    jobq.Backend
 	queues map[string]*jobq.Queue
 }
 
 // NewProducer returns a producer on backend.
-func NewProducer(reg *Registry, backend jobqdriver.Driver) *Producer {
+func NewProducer(reg *Registry, backend jobq.Backend) *Producer {
 	p := &Producer{reg: reg, drv: backend, queues: map[string]*jobq.Queue{}}
 	for _, q := range Queues {
 		p.queues[q] = p.newQueue(q)

@@ -12,14 +12,13 @@ import (
 
 	"github.com/sevra/atlas/internal/tracing"
 	"github.com/sevra/atlas/jobq"
-	"github.com/sevra/atlas/jobq/jobqdriver"
 )
 
 // Workers runs one jobq.Worker per handled queue. It is a component of the
 // atlas process: Start, then Close on shutdown.
 type Workers struct {
 	reg     *Registry
-	drv     jobqdriver.Driver
+	drv     jobq.Backend
 	log     *slog.Logger
 	only    []string
 	metrics *workerMetrics
@@ -37,7 +36,7 @@ type WorkersConfig struct {
 }
 
 // NewWorkers returns the worker component.
-func NewWorkers(reg *Registry, backend jobqdriver.Driver, cfg WorkersConfig) (*Workers, error) {
+func NewWorkers(reg *Registry, backend jobq.Backend, cfg WorkersConfig) (*Workers, error) {
 	w := &Workers{reg: reg, drv: backend, log: cfg.Logger, only: cfg.Queues}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)

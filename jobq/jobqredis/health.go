@@ -5,18 +5,36 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sevra/atlas/jobq/jobqdriver"
 )
 
-// HealthReport describes how safe the Redis server is for queues.
-type HealthReport struct {
-	RedisVersion    string   // e.g. "7.0.15"
-	MaxMemoryPolicy string   // "" when CONFIG GET is not allowed
-	AppendOnly      string   // "yes", "no", or "" when unknown
-	Warnings        []string // empty when everything is as required
-}
+// HealthReport is the backend-neutral jobqdriver.HealthReport (also
+// jobq.HealthReport). Health fills Version with the Redis version and
+// Settings with "maxmemory-policy" and "appendonly".
+type HealthReport = jobqdriver.HealthReport
 
-// OK reports whether there are no warnings.
-func (h HealthReport) OK() bool { return len(h.Warnings) == 0 }
+// Settings that Health reads.
+const (
+	settingMaxMemoryPolicy = "maxmemory-policy"
+	settingAppendOnly      = "appendonly"
+)
+
+var (
+	_ jobqdriver.Pinger         = (*Driver)(nil)
+	_ jobqdriver.HealthReporter = (*Driver)(nil)
+)
+
+// Ping sends PING to Redis.
+func (d *Driver) Ping(ctx context.Context) error {
+	if err := d.checkOpen(); err != nil {
+		return err
+	}
+	if err := d.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("jobqredis: ping: %w", err)
+	}
+	return nil
+}
 
 // Health checks the server version (>= 6.2), maxmemory-policy
 // (noeviction, since eviction loses locks and jobs) and AOF (appendonly
@@ -33,26 +51,27 @@ func (d *Driver) Health(ctx context.Context) (HealthReport, error) {
 	}
 	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
-			h.RedisVersion = v
+			h.Version = v
 		}
 	}
-	if versionBelow(h.RedisVersion, 6, 2) {
-		h.Warnings = append(h.Warnings, fmt.Sprintf("redis %s is older than 6.2", h.RedisVersion))
+	if versionBelow(h.Version, 6, 2) {
+		h.Warnings = append(h.Warnings, fmt.Sprintf("redis %s is older than 6.2", h.Version))
 	}
-	if m, err := d.client.ConfigGet(ctx, "maxmemory-policy").Result(); err == nil {
-		h.MaxMemoryPolicy = m["maxmemory-policy"]
+	h.Settings = map[string]string{settingMaxMemoryPolicy: "", settingAppendOnly: ""}
+	if m, err := d.client.ConfigGet(ctx, settingMaxMemoryPolicy).Result(); err == nil {
+		h.Settings[settingMaxMemoryPolicy] = m[settingMaxMemoryPolicy]
 	} else {
 		h.Warnings = append(h.Warnings, "cannot read maxmemory-policy: "+err.Error())
 	}
-	if h.MaxMemoryPolicy != "" && h.MaxMemoryPolicy != "noeviction" {
-		h.Warnings = append(h.Warnings, "maxmemory-policy is "+h.MaxMemoryPolicy+", want noeviction")
+	if p := h.Settings[settingMaxMemoryPolicy]; p != "" && p != "noeviction" {
+		h.Warnings = append(h.Warnings, "maxmemory-policy is "+p+", want noeviction")
 	}
-	if m, err := d.client.ConfigGet(ctx, "appendonly").Result(); err == nil {
-		h.AppendOnly = m["appendonly"]
+	if m, err := d.client.ConfigGet(ctx, settingAppendOnly).Result(); err == nil {
+		h.Settings[settingAppendOnly] = m[settingAppendOnly]
 	} else {
 		h.Warnings = append(h.Warnings, "cannot read appendonly: "+err.Error())
 	}
-	if h.AppendOnly == "no" {
+	if h.Settings[settingAppendOnly] == "no" {
 		h.Warnings = append(h.Warnings, "AOF is off (appendonly no); jobs may be lost on restart")
 	}
 	return h, nil

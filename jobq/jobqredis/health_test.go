@@ -2,8 +2,12 @@ package jobqredis
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sevra/atlas/jobq"
+	"github.com/sevra/atlas/jobq/jobqdriver"
 )
 
 func hasWarning(h HealthReport, sub string) bool {
@@ -25,7 +29,7 @@ func TestHealthSharedServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.RedisVersion == "" {
+	if h.Version == "" {
 		t.Fatalf("no version: %+v", h)
 	}
 	aof, err := d.client.ConfigGet(ctx, "appendonly").Result()
@@ -69,7 +73,7 @@ func TestHealth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.AppendOnly != tc.aof || h.MaxMemoryPolicy != tc.policy || !strings.HasPrefix(h.RedisVersion, "7.") && !strings.HasPrefix(h.RedisVersion, "8.") {
+			if h.Settings["appendonly"] != tc.aof || h.Settings["maxmemory-policy"] != tc.policy || !strings.HasPrefix(h.Version, "7.") && !strings.HasPrefix(h.Version, "8.") {
 				t.Fatalf("report %+v", h)
 			}
 			if hasWarning(h, "AOF") != tc.wantAOF || hasWarning(h, "maxmemory-policy is") != tc.wantEvi {
@@ -79,6 +83,23 @@ func TestHealth(t *testing.T) {
 				t.Fatalf("OK = %v with %q", h.OK(), h.Warnings)
 			}
 		})
+	}
+}
+
+// TestPing checks Ping on an open driver, through jobq.Ping, and on a
+// closed one.
+func TestPing(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	ctx := context.Background()
+	if err := jobq.Ping(ctx, d); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ping(ctx); !errors.Is(err, jobqdriver.ErrClosed) {
+		t.Fatalf("ping after close = %v, want ErrClosed", err)
 	}
 }
 

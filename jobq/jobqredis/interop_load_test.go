@@ -115,7 +115,7 @@ func TestInteropMixedWorkersLoad(t *testing.T) {
 	if err := qe.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer qe.Close()
+	defer qe.Close(ctx)
 
 	// the child starts first and must be working when it is killed
 	child := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")

@@ -521,7 +521,7 @@ func TestInteropGoAddsNodeWorkerProcesses(t *testing.T) {
 	if err := qe.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer qe.Close()
+	defer qe.Close(ctx)
 
 	ok, err := q.Add(ctx, "ok", obj{"x": 1}, nil)
 	if err != nil {

@@ -32,6 +32,21 @@ func (d *Driver) readable() error {
 	return nil
 }
 
+var _ jobqdriver.Pinger = (*Driver)(nil)
+
+// Ping runs a trivial query on the queues table through the read pool.
+func (d *Driver) Ping(ctx context.Context) error {
+	if err := d.readable(); err != nil {
+		return err
+	}
+	var one int
+	err := d.rdb.QueryRowContext(ctx, `SELECT 1 FROM queues LIMIT 1`).Scan(&one)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("jobqsqlite: ping: %w", err)
+	}
+	return nil
+}
+
 // GetJob returns a job, with State filled, or ErrJobNotFound.
 func (d *Driver) GetJob(ctx context.Context, queue, id string) (*jobqdriver.Job, error) {
 	if err := d.readable(); err != nil {

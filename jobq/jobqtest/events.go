@@ -36,7 +36,13 @@ func (h *harness) events(queue string) *eventLog {
 	if err := qe.Start(h.ctx); err != nil {
 		h.t.Fatalf("start events: %v", err)
 	}
-	h.t.Cleanup(func() { _ = qe.Close() })
+	h.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := qe.Close(ctx); err != nil {
+			h.t.Errorf("close events: %v", err)
+		}
+	})
 	return l
 }
 

@@ -17,6 +17,7 @@ func Exercise(t *testing.T, newBackend func(t *testing.T) jobqdriver.Driver) {
 		name string
 		run  func(*testing.T, newBackendFunc)
 	}{
+		{"Backend", backendTests},
 		{"Queue", queueTests},
 		{"JobOptions", optionTests},
 		{"Worker", workerTests},

@@ -78,3 +78,14 @@ func iranianMobile(e164 string) (string, bool) {
 	}
 	return "0" + n, true
 }
+
+// Compile-time checks that each provider has the interfaces it documents.
+var (
+	_ Provider   = (*Console)(nil)
+	_ Provider   = (*File)(nil)
+	_ Provider   = (*Kavenegar)(nil)
+	_ Provider   = (*SMSIR)(nil)
+	_ Reconciler = (*SMSIR)(nil)
+	_ Provider   = (*TwilioVerify)(nil)
+	_ Verifier   = (*TwilioVerify)(nil)
+)

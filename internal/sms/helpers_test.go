@@ -74,7 +74,7 @@ func assertKind(t *testing.T, err error, kind Kind, status int, code string) {
 
 // testClient is the client every HTTP provider test uses: its timeout is
 // what a "hang" reply runs into.
-func testClient() *http.Client { return &http.Client{Timeout: 300 * time.Millisecond} }
+func testClient() *http.Client { return &http.Client{Timeout: 1500 * time.Millisecond} }
 
 // closedURL returns the URL of a port that refuses connections.
 func closedURL(t *testing.T) string {

@@ -84,6 +84,7 @@ func runUpload(s uploadSpec) (uploadResult, error) {
 	if err := a.Start(ctx); err != nil {
 		return uploadResult{}, err
 	}
+	svc := a.Media()
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 

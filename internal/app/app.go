@@ -28,6 +28,7 @@ import (
 	"github.com/sevra/atlas/internal/review"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seed"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -107,6 +108,8 @@ func New(ctx context.Context, cfg Config, hooks *Hooks) (a *App, err error) {
 			a.components = append(a.components, wk)
 		}
 	}
+	a.components = append(a.components, a.hooks.Components...)
+	a.checks = append(a.checks, a.hooks.Checks...)
 	if seeded && ctx.Err() == nil {
 		a.firstSitemap(ctx)
 	}
@@ -219,6 +222,9 @@ func (a *App) Outbox() *outbox.Outbox { return a.outbox }
 
 // Reviews is the reviews module's service.
 func (a *App) Reviews() *review.Service { return a.mods.reviews }
+
+// SEO is the sitemap module's service.
+func (a *App) SEO() *seo.Service { return a.mods.seo }
 
 // Media is the media module's service.
 func (a *App) Media() *media.Service { return a.mods.media }

@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -123,6 +125,8 @@ type Hooks struct {
 	// Outbox adjusts the outbox configuration; Relay is the relay's.
 	Outbox func(*outbox.Config)
 	Relay  outbox.RelayConfig
+	// SEO adjusts the SEO service's configuration (e.g. its busy retry).
+	SEO func(*seo.ServiceConfig)
 	// Queue adjusts a queue's settings after the overrides.
 	Queue func(queue string, s *queues.Settings)
 	// Shadow wraps the shadow recorder the modules see (the dashboard
@@ -130,4 +134,8 @@ type Hooks struct {
 	Shadow func(rollout.Comparer) rollout.Comparer
 	// ImageEngine replaces the default image engine; the App closes it.
 	ImageEngine imaging.CloseableEngine
+	// Components run after the App's own (started last, closed first);
+	// Checks are added to /readyz.
+	Components []Component
+	Checks     []httpapi.Check
 }

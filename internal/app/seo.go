@@ -5,35 +5,45 @@ import (
 
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/salon"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/sitemap"
 )
 
-// wireSEO builds the sitemap publisher, builder and SEO service, registers
-// the rebuild-sitemap and seo-refresh handlers, adds the scheduler
-// component and keeps the HTTP side for the handler.
+// wireSEO builds the sitemap engine (publisher, builder), the SEO service
+// and the salon writer, registers the rebuild-sitemap and seo-refresh
+// handlers, adds the scheduler component and keeps the HTTP side for the
+// handler.
 func (a *App) wireSEO(shadow rollout.Comparer) error {
 	cfg := a.cfg
-	pub, err := seo.NewPublisher(cfg.DataDir, &seo.PublisherOptions{Logger: a.log})
+	pub, err := sitemap.NewPublisher(cfg.DataDir, &sitemap.PublisherOptions{Logger: a.log})
 	if err != nil {
 		return err
 	}
-	b, err := seo.NewBuilder(seo.Config{DB: a.st, Publisher: pub, BaseURL: cfg.SEO.BaseURL, Logger: a.log})
+	b, err := sitemap.NewBuilder(sitemap.Config{DB: a.st, Publisher: pub, BaseURL: cfg.SEO.BaseURL, Logger: a.log})
 	if err != nil {
 		return err
 	}
 	hub := &seo.CacheHub{}
-	svc, err := seo.NewService(seo.ServiceConfig{Store: a.st, Builder: b, Outbox: a.outbox, Cache: hub,
-		Cities: a.mods.cities, Modes: cfg.Modes, Shadow: shadow, Logger: a.log})
+	sc := seo.ServiceConfig{Store: a.st, Builder: b, Outbox: a.outbox, Queues: a.producer, Cache: hub,
+		Modes: cfg.Modes, Shadow: shadow, Logger: a.log}
+	if a.hooks.SEO != nil {
+		a.hooks.SEO(&sc)
+	}
+	svc, err := seo.NewService(sc)
+	if err != nil {
+		return err
+	}
+	salons, err := salon.NewService(salon.Config{Store: a.st, Outbox: a.outbox, Sitemap: svc, Cache: hub,
+		Cities: a.mods.cities, Modes: cfg.Modes, Logger: a.log})
 	if err != nil {
 		return err
 	}
 	svc.Register(a.registry)
 	a.mods.seo = svc
-	a.mods.seoHTTP = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: seo.NewRedirects(a.st)}
-	if a.cfg.Workers || a.cfg.HTTP {
-		a.components = append(a.components, &scheduleComponent{svc: svc,
-			sch: seo.Schedule{Pattern: cfg.SEO.Schedule, TZ: cfg.SEO.ScheduleTZ}})
-	}
+	a.mods.seoHTTP = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: seo.NewRedirects(a.st), Salons: salons}
+	a.components = append(a.components, &scheduleComponent{svc: svc,
+		sch: seo.Schedule{Pattern: cfg.SEO.Schedule, TZ: cfg.SEO.ScheduleTZ}})
 	return nil
 }
 

@@ -8,19 +8,17 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/rollout/rollouttest"
 	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/sitemap"
 	"github.com/sevra/atlas/internal/store"
@@ -33,39 +31,37 @@ const (
 	testBaseURL    = "https://atlas.test"
 )
 
-// seoProc is one Atlas "process" of an SEO test: its own store handle,
-// queue backend handle, registry, outbox, SEO service, workers and HTTP
-// handler, on a data dir it may share with other processes.
+// seoProc is one Atlas "process" of an SEO test, built by app.New: its
+// own store handle, queue backend handle, outbox, SEO service, workers and
+// HTTP handler, on a data dir it may share with other processes.
 type seoProc struct {
 	t       *testing.T
 	dataDir string
+	app     *app.App
 	st      *store.Store
-	backend *queues.Backend
 	prod    *queues.Producer
-	reg     *queues.Registry
-	svc     Services
+	seo     *seo.Service
 	shadow  *rollout.Recorder
-	workers *queues.Workers
 	srv     *httptest.Server
 }
 
 type procOpts struct {
 	// dbURL selects the database; "" is SQLite in the data dir.
-	dbURL   string
-	mode    rollout.Mode
-	tune    func(*seo.ServiceConfig)
+	dbURL string
+	mode  rollout.Mode
+	tune  func(*seo.ServiceConfig)
+	// alter alters the workers' shadow side results (rollouttest.Faulty).
+	alter   func(side any) (any, bool)
 	noHTTP  bool
 	noStart bool
 }
 
-// testRoutes are the default routes with short delays: rebuild requests
-// coalesce within 1 s and run 1.5 s after the first.
-func testRoutes() outbox.Routes {
-	rs := outbox.DefaultRoutes()
-	r := rs[outbox.SitemapRebuildRequested]
+// testRoutes shortens the rebuild route: requests coalesce within 1 s and
+// run 1.5 s after the first.
+func testRoutes(rs outbox.Routes) {
+	r := rs[seo.EventRebuildRequested]
 	r.DedupTTL, r.Delay = time.Second, 1500*time.Millisecond
-	rs[outbox.SitemapRebuildRequested] = r
-	return rs
+	rs[seo.EventRebuildRequested] = r
 }
 
 // newSEOProc starts a process on dataDir ("" for a fresh one).
@@ -75,62 +71,36 @@ func newSEOProc(t *testing.T, dataDir string, o procOpts) *seoProc {
 	if dataDir == "" {
 		dataDir = storetest.TempDataDir(t)
 	}
-	p := &seoProc{t: t, dataDir: dataDir}
-	st, err := store.Open(ctx, o.dbURL, dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p.st = st
-	t.Cleanup(func() { st.Close() })
-	p.backend, err = queues.OpenBackend(ctx, queues.BackendConfig{DataDir: dataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := queues.NewRegistry()
-	p.reg = reg
-	p.prod = queues.NewProducer(reg, p.backend.Driver)
-	ob, err := outbox.New(outbox.Config{Store: st, Jobs: p.prod, Routes: testRoutes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.shadow, _ = rollout.NewRecorder(nil, nil, 10)
 	mode := o.mode
 	if mode == "" {
 		mode = rollout.Async
 	}
-	cfg := &Config{DataDir: dataDir, Modes: rollout.Modes{rollout.Sitemap: mode},
-		SEO: SEOConfig{BaseURL: testBaseURL, Schedule: seo.DefaultSchedule, ScheduleTZ: seo.DefaultScheduleTZ}}
-	p.svc = Services{Jobs: p.prod}
-	w := Wiring{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Workers: true}
-	tune := func(sc *seo.ServiceConfig) {
+	hooks := &app.Hooks{Routes: testRoutes, SEO: func(sc *seo.ServiceConfig) {
 		sc.BusyRetry = 100 * time.Millisecond
 		if o.tune != nil {
 			o.tune(sc)
 		}
+	}}
+	if o.alter != nil {
+		hooks.Shadow = func(c rollout.Comparer) rollout.Comparer { return rollouttest.Faulty(c, o.alter) }
 	}
-	if err := wireSEOWith(&p.svc, w, reg, ob, p.shadow, nil, tune); err != nil {
+	a, err := app.New(ctx, app.Config{DataDir: dataDir, DatabaseURL: o.dbURL, HTTP: !o.noHTTP, Workers: true,
+		AdminToken: testAdminToken, Modes: rollout.Modes{seo.Module: mode},
+		SEO: app.SEOConfig{BaseURL: testBaseURL, Schedule: seo.DefaultSchedule, ScheduleTZ: seo.DefaultScheduleTZ}}, hooks)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Close(cctx)
+	})
+	p := &seoProc{t: t, dataDir: dataDir, app: a, st: a.Store(), prod: a.Queues(), seo: a.SEO(), shadow: a.Shadow()}
 	if !o.noStart {
 		p.startWorkers()
 	}
-	t.Cleanup(func() {
-		if p.workers != nil {
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			p.workers.Close(cctx)
-		}
-		p.backend.Close()
-	})
 	if !o.noHTTP {
-		h, err := httpapi.NewHandler(httpapi.Deps{Store: st, AdminToken: testAdminToken, Users: st, SEO: p.svc.SEO})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.srv = httptest.NewServer(h)
+		p.srv = httptest.NewServer(a.Handler())
 		t.Cleanup(p.srv.Close)
 	}
 	return p
@@ -301,22 +271,18 @@ func (p *seoProc) sitemap() (children, urls []string) {
 
 // liveID returns the live generation id, "" when none.
 func (p *seoProc) liveID() string {
-	l, err := p.svc.SEO.Service.Publisher().Live()
+	l, err := p.seo.Publisher().Live()
 	if err != nil {
 		return ""
 	}
 	return l.ID
 }
 
-// startWorkers starts the process's queue workers.
+// startWorkers starts the process's components: queue workers, the
+// outbox relay and the nightly schedule.
 func (p *seoProc) startWorkers() {
 	p.t.Helper()
-	var err error
-	p.workers, err = queues.NewWorkers(p.reg, p.backend.Driver, queues.WorkersConfig{})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := p.workers.Start(context.Background()); err != nil {
+	if err := p.app.Start(context.Background()); err != nil {
 		p.t.Fatal(err)
 	}
 }

@@ -33,7 +33,7 @@ func TestSitemapModes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := newSEOProc(t, "", procOpts{mode: tc.mode, tune: func(sc *seo.ServiceConfig) { sc.ShadowFault = tc.fault }})
+			p := newSEOProc(t, "", procOpts{mode: tc.mode, alter: alterFingerprint(tc.fault)})
 			seedSEO(t, p.st, 4)
 			code, _, body := p.do("POST", "/api/v1/admin/sitemap/rebuild", "", true)
 			var res seo.RebuildResult
@@ -67,7 +67,7 @@ func TestSitemapModes(t *testing.T) {
 				t.Error("the shadow job published a generation")
 			}
 			counts := p.shadow.Counts()
-			if len(counts) != 1 || counts[0].Module != rollout.Sitemap || (counts[0].Match == 1) != tc.wantMatch || counts[0].Match+counts[0].Mismatch != 1 {
+			if len(counts) != 1 || counts[0].Module != seo.Module || (counts[0].Match == 1) != tc.wantMatch || counts[0].Match+counts[0].Mismatch != 1 {
 				t.Errorf("recorder counts %+v, want one %v", counts, tc.wantMatch)
 			}
 			// The side generation is gone: only the live one is on disk.
@@ -113,5 +113,18 @@ func TestSitemapSyncModeThroughRun(t *testing.T) {
 	}
 	if code, body := req("GET", "/robots.txt"); code != 200 || !strings.Contains(body, "Sitemap: https://run.example/sitemap.xml") {
 		t.Fatalf("/robots.txt = %d %s", code, body)
+	}
+}
+
+// alterFingerprint turns a fault on the side fingerprint into an alter
+// func for rollouttest.Faulty (nil: no fault).
+func alterFingerprint(fault func(*sitemap.Fingerprint)) func(any) (any, bool) {
+	if fault == nil {
+		return nil
+	}
+	return func(side any) (any, bool) {
+		f := side.(sitemap.Fingerprint)
+		fault(&f)
+		return f, true
 	}
 }

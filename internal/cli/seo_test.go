@@ -158,7 +158,7 @@ func TestPatchSalonSlugPostgres(t *testing.T) {
 func testPatchSalonSlug(t *testing.T, dbURL string) {
 	p := newSEOProc(t, "", procOpts{dbURL: dbURL})
 	seedSEO(t, p.st, 3)
-	if _, err := p.svc.SEO.Service.(*seo.Service).RebuildNow(context.Background()); err != nil {
+	if _, err := p.seo.RebuildNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	gen0 := p.liveID()
@@ -307,14 +307,11 @@ func TestNightlySchedulerRegisteredOnce(t *testing.T) {
 	a := newSEOProc(t, "", procOpts{noHTTP: true, noStart: true})
 	b := newSEOProc(t, a.dataDir, procOpts{noHTTP: true, noStart: true})
 	ctx := context.Background()
-	for _, p := range []*seoProc{a, b, a} {
-		for _, c := range p.svc.Components {
-			if c.Name() == "sitemap schedule" {
-				if err := c.Start(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+	// Each start upserts the schedule; a third upsert from a changes nothing.
+	a.startWorkers()
+	b.startWorkers()
+	if err := a.seo.EnsureSchedule(ctx, seo.Schedule{Pattern: seo.DefaultSchedule, TZ: seo.DefaultScheduleTZ}); err != nil {
+		t.Fatal(err)
 	}
 	ss, err := a.maintenance().GetJobSchedulers(ctx)
 	if err != nil || len(ss) != 1 || ss[0].ID != seo.NightlySchedulerID || ss[0].Pattern != "0 3 * * *" || ss[0].TZ != "Asia/Tehran" {
@@ -328,7 +325,7 @@ func TestNightlySchedulerRegisteredOnce(t *testing.T) {
 	if len(js) != 1 || js[0].RepeatJobKey != seo.NightlySchedulerID || js[0].Name != seo.JobRebuild {
 		t.Fatalf("pending jobs %d, want 1 rebuild-sitemap from the scheduler", len(js))
 	}
-	if err := b.svc.SEO.Service.(*seo.Service).EnsureSchedule(ctx, seo.Schedule{}); err != nil {
+	if err := b.seo.EnsureSchedule(ctx, seo.Schedule{}); err != nil {
 		t.Fatal(err)
 	}
 	if ss, _ := a.maintenance().GetJobSchedulers(ctx); len(ss) != 0 {

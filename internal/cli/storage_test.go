@@ -2,10 +2,7 @@ package cli
 
 import (
 	"errors"
-	"strings"
 	"testing"
-
-	"github.com/sevra/atlas/internal/media/storage"
 )
 
 func TestMediaSettings(t *testing.T) {
@@ -16,7 +13,7 @@ func TestMediaSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Media.MaxBytes != 5_000_000 || c.Media.MaxPixels != 12_000_000 || len(c.Media.Widths) != 2 || c.Media.Widths[1] != 200 || c.Storage != "s3://atlas-media/p" {
+	if c.Media.MaxBytes != 5_000_000 || c.Media.MaxPixels != 12_000_000 || len(c.Media.Widths) != 2 || c.Media.Widths[1] != 200 || c.Storage.String() != "s3://atlas-media/p" {
 		t.Fatalf("media config %+v, storage %q", c.Media, c.Storage)
 	}
 	var d Config

@@ -63,7 +63,7 @@ func (f *fakeJobs) total() (jobsN, addsN int) {
 
 // pingRoutes is a test table: one event, one job per event, no coalescing.
 func pingRoutes() Routes {
-	return Routes{"Ping": {Event: "Ping", Module: rollout.Reviews, Queue: queues.QueueAnalytics, Job: "ping", JobID: "evt-{eventId}"}}
+	return Routes{"Ping": {Event: "Ping", Module: "reviews", Queue: queues.QueueAnalytics, Job: "ping", JobID: "evt-{eventId}"}}
 }
 
 // dialects runs fn against SQLite and, when configured, PostgreSQL.
@@ -262,7 +262,7 @@ func testRollback(t *testing.T, st *store.Store) {
 func testPermanentError(t *testing.T, st *store.Store) {
 	fj := newFakeJobs()
 	routes := pingRoutes()
-	routes["Bad"] = Route{Event: "Bad", Module: rollout.Reviews, Queue: queues.QueueAnalytics, Job: "bad", JobID: "bad-{missing}"}
+	routes["Bad"] = Route{Event: "Bad", Module: "reviews", Queue: queues.QueueAnalytics, Job: "bad", JobID: "bad-{missing}"}
 	o := newOutbox(t, st, fj, func(c *Config) { c.Routes = routes; c.Grace = time.Millisecond })
 	bad, _ := NewEvent(context.Background(), "Bad", map[string]int{}, rollout.Async)
 	write(t, o, st, bad, ping(t, context.Background(), 1, rollout.Async))

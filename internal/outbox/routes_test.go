@@ -15,10 +15,10 @@ import (
 // string id.
 func testRoutes(t testing.TB) Routes {
 	rs, err := NewRoutes(
-		Route{Event: "Uploaded", Module: rollout.Media, Queue: "media", Job: "variants", JobID: "media-{mediaId}"},
-		Route{Event: "Reviewed", Module: rollout.Reviews, Queue: "analytics", Job: "agg", JobID: EventJobID,
+		Route{Event: "Uploaded", Module: "media", Queue: "media", Job: "variants", JobID: "media-{mediaId}"},
+		Route{Event: "Reviewed", Module: "reviews", Queue: "analytics", Job: "agg", JobID: EventJobID,
 			Dedup: "review-agg-{salonId}", DedupTTL: time.Second, Delay: 2 * time.Second},
-		Route{Event: "Requested", Module: rollout.Media, Queue: "notifications", Job: "send", JobID: "otp-{challengeId}"},
+		Route{Event: "Requested", Module: "media", Queue: "notifications", Job: "send", JobID: "otp-{challengeId}"},
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -26,14 +27,6 @@ type Approval struct {
 	DecidedAt      time.Time    `json:"decided_at"`
 	Mode           rollout.Mode `json:"mode"`
 	EventID        string       `json:"event_id,omitempty"`
-}
-
-// refreshPayload is the VerificationApproved payload,
-// {entityType, entityId}: the seo-refresh job's input
-// (seo.SEORefreshPayload).
-type refreshPayload struct {
-	EntityType string `json:"entityType"`
-	EntityID   int64  `json:"entityId"`
 }
 
 // Approve approves pending verification request id on behalf of
@@ -78,7 +71,7 @@ func (s *Service) Approve(ctx context.Context, id, reviewerID int64) (Approval, 
 	if _, err := tx.ExecContext(ctx, s.st.Rebind(`UPDATE salons SET verified = ?, updated_at = ? WHERE id = ?`), true, now, a.SalonID); err != nil {
 		return a, fmt.Errorf("approve verification %d: %w", id, err)
 	}
-	ev, err := outbox.NewEvent(ctx, outbox.VerificationApproved, refreshPayload{EntityType: entity, EntityID: a.SalonID}, mode)
+	ev, err := outbox.NewEvent(ctx, seo.EventVerificationApproved, seo.SEORefreshPayload{EntityType: seo.EntitySalon, EntityID: a.SalonID}, mode)
 	if err != nil {
 		return a, err
 	}
@@ -92,7 +85,7 @@ func (s *Service) Approve(ctx context.Context, id, reviewerID int64) (Approval, 
 		a.EventID = ev.ID
 	}
 	s.invalidate(ctx, a.SalonID)
-	_ = s.ob.Publish(ctx, ev)
+	_, _ = s.ob.Publish(ctx, ev)
 	if mode.Inline() {
 		s.cfg.Sitemap.RebuildInline(ctx)
 	}

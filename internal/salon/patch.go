@@ -10,8 +10,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/outbox"
-	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -80,7 +81,7 @@ func (s *Service) Update(ctx context.Context, slug string, p Patch) (store.Salon
 	if err != nil {
 		return store.Salon{}, err
 	}
-	geoMode, smMode := s.cfg.Modes.Mode(rollout.Geo), s.sitemapMode()
+	geoMode, smMode := s.cfg.Modes.Mode(geo.Module), s.sitemapMode()
 	now := s.cfg.Now().UTC()
 	tx, err := s.st.DB().BeginTx(ctx, nil)
 	if err != nil {
@@ -117,14 +118,14 @@ func (s *Service) Update(ctx context.Context, slug string, p Patch) (store.Salon
 		}
 	}
 	events := []outbox.Event{}
-	ev, err := outbox.NewEvent(ctx, outbox.SalonChanged, map[string]int64{"salonId": cur.ID, "cityId": cityID}, geoMode)
+	ev, err := outbox.NewEvent(ctx, geo.EventSalonChanged, map[string]int64{"salonId": cur.ID, "cityId": cityID}, geoMode)
 	if err != nil {
 		return store.Salon{}, err
 	}
 	events = append(events, ev)
 	slugChanged := newSlug != oldSlug
 	if slugChanged {
-		ev, err := outbox.NewEvent(ctx, outbox.SitemapRebuildRequested, struct{}{}, smMode)
+		ev, err := outbox.NewEvent(ctx, seo.EventRebuildRequested, struct{}{}, smMode)
 		if err != nil {
 			return store.Salon{}, err
 		}
@@ -137,7 +138,7 @@ func (s *Service) Update(ctx context.Context, slug string, p Patch) (store.Salon
 		return store.Salon{}, fmt.Errorf("update salon %d: %w", cur.ID, err)
 	}
 	s.invalidate(ctx, cur.ID)
-	_ = s.ob.Publish(ctx, events...)
+	_, _ = s.ob.Publish(ctx, events...)
 	if geoMode.Inline() && s.cfg.Cities != nil {
 		if err := s.cfg.Cities.Refresh(ctx, cityID); err != nil {
 			s.log.ErrorContext(ctx, "sync city stats refresh", "city", cityID, "err", err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/internal/store/storetest"
 )
@@ -133,7 +134,7 @@ func testRenameErrors(t *testing.T, s *store.Store) {
 // parses.
 func TestRefreshPayload(t *testing.T) {
 	t.Parallel()
-	b, err := json.Marshal(refreshPayload{EntityType: entity, EntityID: 3})
+	b, err := json.Marshal(seo.SEORefreshPayload{EntityType: seo.EntitySalon, EntityID: 3})
 	if want := `{"entityType":"salon","entityId":3}`; err != nil || string(b) != want {
 		t.Errorf("payload = %s, %v; want %s", b, err, want)
 	}

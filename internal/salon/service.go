@@ -8,18 +8,15 @@ import (
 
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
-
-// entity is a salon's entity type in cache invalidations and seo-refresh
-// payloads (seo.EntitySalon).
-const entity = "salon"
 
 // Outbox is what the service needs from the outbox; *outbox.Outbox
 // implements it.
 type Outbox interface {
 	Add(ctx context.Context, tx outbox.Execer, events ...outbox.Event) error
-	Publish(ctx context.Context, events ...outbox.Event) error
+	Publish(ctx context.Context, events ...outbox.Event) ([]outbox.Published, error)
 }
 
 // CacheInvalidator deletes cached renderings of one entity (delete after
@@ -90,14 +87,14 @@ func NewService(cfg Config) (*Service, error) {
 }
 
 // sitemapMode is the sitemap module's rollout mode.
-func (s *Service) sitemapMode() rollout.Mode { return s.cfg.Modes.Mode(rollout.Sitemap) }
+func (s *Service) sitemapMode() rollout.Mode { return s.cfg.Modes.Mode(seo.Module) }
 
 // invalidate deletes a salon's cache entries after its write committed.
 func (s *Service) invalidate(ctx context.Context, id int64) {
 	if s.cfg.Cache == nil {
 		return
 	}
-	if err := s.cfg.Cache.Invalidate(ctx, entity, id); err != nil {
-		s.log.WarnContext(ctx, "cache invalidation", "entity", entity, "id", id, "err", err)
+	if err := s.cfg.Cache.Invalidate(ctx, seo.EntitySalon, id); err != nil {
+		s.log.WarnContext(ctx, "cache invalidation", "entity", seo.EntitySalon, "id", id, "err", err)
 	}
 }

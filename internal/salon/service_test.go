@@ -6,8 +6,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/internal/store/storetest"
 )
@@ -32,19 +34,19 @@ func (r *recorder) Add(_ context.Context, _ outbox.Execer, evs ...outbox.Event) 
 	return nil
 }
 
-func (r *recorder) Publish(_ context.Context, evs ...outbox.Event) error {
+func (r *recorder) Publish(_ context.Context, evs ...outbox.Event) ([]outbox.Published, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range evs {
 		r.published = append(r.published, e.Type)
 	}
-	return nil
+	return nil, nil
 }
 
 func (r *recorder) Invalidate(_ context.Context, typ string, id int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if typ == entity {
+	if typ == seo.EntitySalon {
 		r.invalidated = append(r.invalidated, id)
 	}
 	return nil
@@ -97,10 +99,10 @@ func TestWritesPublishAndRunInline(t *testing.T) {
 		return err
 	}
 	approve := func(s *Service) error { _, err := s.Approve(context.Background(), 1, 1); return err }
-	sync := rollout.Modes{rollout.Sitemap: rollout.Sync, rollout.Geo: rollout.Sync}
-	shadow := rollout.Modes{rollout.Sitemap: rollout.Shadow, rollout.Geo: rollout.Shadow}
-	renamed := []string{outbox.SalonChanged, outbox.SitemapRebuildRequested}
-	approved := []string{outbox.VerificationApproved}
+	sync := rollout.Modes{seo.Module: rollout.Sync, geo.Module: rollout.Sync}
+	shadow := rollout.Modes{seo.Module: rollout.Shadow, geo.Module: rollout.Shadow}
+	renamed := []string{geo.EventSalonChanged, seo.EventRebuildRequested}
+	approved := []string{seo.EventVerificationApproved}
 	tests := []struct {
 		name         string
 		modes        rollout.Modes
@@ -111,7 +113,7 @@ func TestWritesPublishAndRunInline(t *testing.T) {
 	}{
 		{"rename async", nil, rename, renamed, 0, 0},
 		{"rename sync", sync, rename, renamed, 1, 1},
-		{"name shadow", shadow, setName, []string{outbox.SalonChanged}, 0, 1},
+		{"name shadow", shadow, setName, []string{geo.EventSalonChanged}, 0, 1},
 		{"approve async", nil, approve, approved, 0, 0},
 		{"approve sync", sync, approve, approved, 1, 0},
 	}

@@ -10,14 +10,10 @@ import (
 	"github.com/sevra/atlas/internal/sitemap"
 )
 
-// Queue and job names. There is no fixed job id for the rebuild: a
-// completed job kept for an hour under a fixed id would swallow every
-// later request. A rebuild is requested in one way only, the
-// SitemapRebuildRequested outbox event (see Service), whose route gives
-// each request its own job id and coalesces requests with a
-// deduplication window; the singleton itself is the Service's lease.
+// Job names and the entity types seo-refresh accepts. A rebuild is
+// requested in one way only, the EventRebuildRequested outbox event (see
+// Service and rebuildRoute).
 const (
-	Queue            = "maintenance"
 	JobRebuild       = "rebuild-sitemap"
 	JobSEORefresh    = "seo-refresh"
 	EntitySalon      = "salon"

@@ -162,12 +162,9 @@ func (s *Service) compareShadow(ctx context.Context, job *jobq.Job, meta outbox.
 	} else if !errors.Is(err, sitemap.ErrNoSitemap) {
 		return err
 	}
-	if s.cfg.ShadowFault != nil {
-		s.cfg.ShadowFault(&side)
-	}
-	match := live.Equal(side)
-	s.cfg.Shadow.Record(ctx, rollout.Comparison{Module: rollout.Sitemap, Subject: "sitemap",
-		IDs: []any{"job", job.ID, "event", meta.EventID, "live", liveID, "side", gen.ID()}, Live: live, Shadow: side, Match: match})
+	match := s.cfg.Shadow.Record(ctx, rollout.Comparison{Module: Module, Subject: "sitemap",
+		IDs: []any{"job", job.ID, "event", meta.EventID, "live", liveID, "side", gen.ID()}, Live: live, Shadow: side,
+		Match: live.Equal(side)})
 	out.Result, out.Stats, out.Match, out.Live, out.Side = "shadow", &st, &match, &live, &side
 	return nil
 }
@@ -205,7 +202,7 @@ func (s *Service) handleRefresh(ctx context.Context, job *jobq.Job) (any, error)
 	}
 	out := map[string]any{"entityType": p.EntityType, "entityId": p.EntityID}
 	if rebuild {
-		_, ev, err := s.enqueueRebuild(ctx, meta.Mode, "rebuild-"+job.ID, false)
+		_, ev, err := s.enqueueRebuild(ctx, meta.Mode, "rebuild-"+job.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -32,8 +32,7 @@ type Queues interface {
 // implements it.
 type Outbox interface {
 	Add(ctx context.Context, tx outbox.Execer, events ...outbox.Event) error
-	Publish(ctx context.Context, events ...outbox.Event) error
-	Routes() outbox.Routes
+	Publish(ctx context.Context, events ...outbox.Event) ([]outbox.Published, error)
 }
 
 // ServiceConfig configures a Service. Zero fields take the stated
@@ -48,7 +47,7 @@ type ServiceConfig struct {
 	// Modes are the rollout modes; the service reads sitemap.
 	Modes rollout.Modes
 	// Shadow records shadow comparisons; required for shadow jobs.
-	Shadow *rollout.Recorder
+	Shadow rollout.Comparer
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -58,9 +57,6 @@ type ServiceConfig struct {
 	// BusyRetry is how long a rebuild job waits when another holds the
 	// lease; default 5s.
 	BusyRetry time.Duration
-	// ShadowFault, when set, alters a shadow run's side fingerprint before
-	// the comparison (tests inject mismatches with it).
-	ShadowFault func(*sitemap.Fingerprint)
 }
 
 // Service is the SEO module: it requests, runs and compares sitemap
@@ -102,7 +98,7 @@ func (s *Service) Publisher() *sitemap.Publisher { return s.b.Publisher() }
 func (s *Service) BaseURL() sitemap.BaseURL { return s.b.BaseURL() }
 
 // Mode is the sitemap module's rollout mode.
-func (s *Service) Mode() rollout.Mode { return s.cfg.Modes.Mode(rollout.Sitemap) }
+func (s *Service) Mode() rollout.Mode { return s.cfg.Modes.Mode(Module) }
 
 // Register adds the rebuild-sitemap and seo-refresh handlers to reg.
 func (s *Service) Register(reg *queues.Registry) {
@@ -136,7 +132,7 @@ func (s *Service) RequestRebuild(ctx context.Context) (RebuildResult, error) {
 		res.Stats = &st
 	}
 	if mode.Enqueues() {
-		job, ev, err := s.enqueueRebuild(ctx, mode, "", true)
+		job, ev, err := s.enqueueRebuild(ctx, mode, "")
 		if err != nil {
 			return res, err
 		}
@@ -158,17 +154,17 @@ func (s *Service) RebuildNow(ctx context.Context) (sitemap.Stats, error) {
 	return st, err
 }
 
-// enqueueRebuild writes a SitemapRebuildRequested event in its own
+// enqueueRebuild writes a EventRebuildRequested event in its own
 // transaction and publishes it. eventID, when set, makes the write
-// idempotent (a retried job reuses it). With wantJob it adds the job
-// itself first to learn the id of the job that will do the work: a
-// deduplicated add answers with the job it was coalesced into. The
-// outbox's own publish is then a no-op add.
-func (s *Service) enqueueRebuild(ctx context.Context, mode rollout.Mode, eventID string, wantJob bool) (string, string, error) {
+// idempotent (a retried job reuses it). It returns the id of the job that
+// will do the work (a deduplicated publish reports the job it was
+// coalesced into; when the fast path could not publish, the id the route
+// gives the event) and the event's id.
+func (s *Service) enqueueRebuild(ctx context.Context, mode rollout.Mode, eventID string) (string, string, error) {
 	if !mode.Enqueues() {
 		mode = rollout.Async
 	}
-	ev, err := outbox.NewEvent(ctx, outbox.SitemapRebuildRequested, struct{}{}, mode)
+	ev, err := outbox.NewEvent(ctx, EventRebuildRequested, struct{}{}, mode)
 	if err != nil {
 		return "", "", err
 	}
@@ -186,18 +182,15 @@ func (s *Service) enqueueRebuild(ctx context.Context, mode rollout.Mode, eventID
 	if err := tx.Commit(); err != nil {
 		return "", "", fmt.Errorf("request sitemap rebuild: %w", err)
 	}
-	jobID := "evt-" + ev.ID // what the route names it unless deduplicated
-	if r, ok := s.ob.Routes()[outbox.SitemapRebuildRequested]; ok && wantJob {
-		if data, opts, err := r.Build(ev); err == nil {
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			if j, err := s.cfg.Queues.Add(actx, r.Queue, r.Job, data, opts); err == nil {
-				jobID = j.ID
-			}
-			cancel()
-		}
+	pub, _ := s.ob.Publish(ctx, ev) // on failure the relay publishes it; logged there
+	if len(pub) == 1 && pub[0].JobID != "" {
+		return pub[0].JobID, ev.ID, nil
 	}
-	_ = s.ob.Publish(ctx, ev) // on failure the relay publishes it; logged there
-	return jobID, ev.ID, nil
+	_, opts, err := rebuildRoute.Build(ev)
+	if err != nil {
+		return "", "", fmt.Errorf("request sitemap rebuild: %w", err)
+	}
+	return opts.JobID, ev.ID, nil
 }
 
 // RebuildInline is the inline half of sync and shadow modes for a change
@@ -208,7 +201,7 @@ func (s *Service) enqueueRebuild(ctx context.Context, mode rollout.Mode, eventID
 func (s *Service) RebuildInline(ctx context.Context) {
 	_, err := s.RebuildNow(ctx)
 	if errors.Is(err, sitemap.ErrRebuildRunning) {
-		if _, _, err := s.enqueueRebuild(ctx, rollout.Async, "", false); err != nil {
+		if _, _, err := s.enqueueRebuild(ctx, rollout.Async, ""); err != nil {
 			s.log.ErrorContext(ctx, "sitemap: enqueue rebuild after a busy inline rebuild", "err", err)
 		}
 		return

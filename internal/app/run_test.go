@@ -1,15 +1,15 @@
-package cli
+package app_test
 
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/store/storetest"
 )
@@ -57,17 +57,36 @@ func (c *fakeComponent) Close(ctx context.Context) error {
 	return nil
 }
 
-// startProcess runs runProcess with the given services and returns its base
-// URL, a cancel func and its result.
-func startProcess(t *testing.T, timeout time.Duration, svc Services) (string, context.CancelFunc, <-chan error) {
+// addrWriter reports the address of the "listening on" line.
+type addrWriter struct{ addr chan string }
+
+func (w addrWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(string(p), "\n") {
+		if a, ok := strings.CutPrefix(line, "listening on "); ok {
+			select {
+			case w.addr <- a:
+			default:
+			}
+		}
+	}
+	return len(p), nil
+}
+
+// startProcess runs a whole process (app.New, then Run) with extra
+// components and readiness checks, and returns its base URL, a cancel func
+// and Run's result.
+func startProcess(t *testing.T, timeout time.Duration, comps []app.Component, checks []httpapi.Check) (string, context.CancelFunc, <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := newLines()
-	e := &env{stdout: out, stderr: &strings.Builder{}, getenv: mapEnv(nil), log: slog.New(slog.DiscardHandler),
-		services: func(context.Context, Wiring) (Services, error) { return svc, nil }}
-	cfg := &Config{DataDir: storetest.TempDataDir(t), Addr: "127.0.0.1:0", ShutdownTimeout: timeout}
+	out := addrWriter{addr: make(chan string, 1)}
+	a, err := app.New(ctx, app.Config{DataDir: storetest.TempDataDir(t), HTTP: true, Workers: true, Addr: "127.0.0.1:0",
+		ShutdownTimeout: timeout, Stdout: out}, &app.Hooks{Components: comps, Checks: checks})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- runProcess(ctx, e, cfg, true, true) }()
+	go func() { done <- a.Run(ctx) }()
 	select {
 	case addr := <-out.addr:
 		return "http://" + addr, cancel, done
@@ -94,11 +113,9 @@ func slowCheck(ev *events, d time.Duration) httpapi.Check {
 func TestShutdownDrainsThenClosesComponentsInReverse(t *testing.T) {
 	t.Parallel()
 	ev := &events{}
-	svc := Services{
-		Components: []Component{&fakeComponent{name: "a", ev: ev}, &fakeComponent{name: "b", ev: ev}},
-		Checks:     []httpapi.Check{slowCheck(ev, 700*time.Millisecond)},
-	}
-	base, cancel, done := startProcess(t, 10*time.Second, svc)
+	base, cancel, done := startProcess(t, 10*time.Second,
+		[]app.Component{&fakeComponent{name: "a", ev: ev}, &fakeComponent{name: "b", ev: ev}},
+		[]httpapi.Check{slowCheck(ev, 700*time.Millisecond)})
 	defer cancel()
 	// HTTP may answer before the components have started; wait for them
 	// so the order below is deterministic.
@@ -123,7 +140,7 @@ func TestShutdownDrainsThenClosesComponentsInReverse(t *testing.T) {
 		t.Errorf("in-flight request during shutdown got %d, want 200 (drained)", code)
 	}
 	if err := <-done; err != nil {
-		t.Fatalf("runProcess = %v, want nil after cancel", err)
+		t.Fatalf("Run = %v, want nil after cancel", err)
 	}
 	want := "start a, start b, request started, request done, close b, close a"
 	if got := ev.String(); got != want {
@@ -135,18 +152,17 @@ func TestStartFailureStopsStartedComponents(t *testing.T) {
 	t.Parallel()
 	ev := &events{}
 	boom := errors.New("boom")
-	svc := Services{Components: []Component{
+	_, cancel, done := startProcess(t, 5*time.Second, []app.Component{
 		&fakeComponent{name: "a", ev: ev}, &fakeComponent{name: "b", ev: ev, startErr: boom}, &fakeComponent{name: "c", ev: ev},
-	}}
-	_, cancel, done := startProcess(t, 5*time.Second, svc)
+	}, nil)
 	defer cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "start b") {
-			t.Errorf("runProcess = %v, want the start error of b", err)
+			t.Errorf("Run = %v, want the start error of b", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("runProcess kept running after a component failed to start")
+		t.Fatal("Run kept running after a component failed to start")
 	}
 	if got := ev.String(); got != "start a, close a" {
 		t.Errorf("events = %s, want start a, close a", got)
@@ -156,7 +172,7 @@ func TestStartFailureStopsStartedComponents(t *testing.T) {
 func TestShutdownTimeout(t *testing.T) {
 	t.Parallel()
 	ev := &events{}
-	base, cancel, done := startProcess(t, 100*time.Millisecond, Services{Checks: []httpapi.Check{slowCheck(ev, 1500*time.Millisecond)}})
+	base, cancel, done := startProcess(t, 100*time.Millisecond, nil, []httpapi.Check{slowCheck(ev, 1500*time.Millisecond)})
 	defer cancel()
 	go func() {
 		if resp, err := http.Get(base + "/readyz"); err == nil {
@@ -170,7 +186,7 @@ func TestShutdownTimeout(t *testing.T) {
 	cancel()
 	err := <-done
 	if err == nil || !strings.Contains(err.Error(), "drain http") {
-		t.Errorf("runProcess = %v, want a drain timeout error", err)
+		t.Errorf("Run = %v, want a drain timeout error", err)
 	}
 	if d := time.Since(start); d > 5*time.Second { // generous: CI machines are busy
 		t.Errorf("shutdown took %s with a 100ms timeout", d)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	_ "time/tzdata" // the nightly schedule's time zone (Asia/Tehran) on hosts without zoneinfo
 
 	"github.com/sevra/atlas/internal/dashboard"
@@ -95,6 +96,14 @@ func (a *App) wireModules(ctx context.Context) error {
 	}
 	if err := a.wireSEO(shadow); err != nil {
 		return err
+	}
+	// Every route must reach a handler in some process: a route whose job
+	// no module registered is a wiring bug, found here rather than as
+	// jobs failing with "no handler".
+	for _, r := range routes {
+		if !slices.Contains(a.registry.JobNames(r.Queue), r.Job) {
+			return fmt.Errorf("route %s: no handler for %s on queue %s", r.Event, r.Job, r.Queue)
+		}
 	}
 	a.components = append(a.components, a.outbox.NewRelay(a.hooks.Relay))
 	a.checks = append(a.checks, httpapi.Check{Name: "outbox", Run: a.outbox.Check})

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/sevra/atlas/internal/media/imaging"
+	"github.com/sevra/atlas/internal/media/storage"
 )
 
 // Limits bound what Receive accepts.
@@ -87,7 +88,7 @@ func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Uploa
 		return Upload{}, fmt.Errorf("write temp file: %w", err)
 	}
 	// One byte past the limit tells an oversized body from one exactly at it.
-	rest := io.LimitReader(ctxReader{ctx, r}, lim.MaxBytes-int64(n)+1)
+	rest := io.LimitReader(storage.ContextReader(ctx, r), lim.MaxBytes-int64(n)+1)
 	copied, err := io.Copy(f, rest)
 	if err != nil {
 		return Upload{}, fmt.Errorf("write temp file: %w", err)
@@ -106,16 +107,3 @@ func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Uploa
 	return Upload{TempPath: f.Name(), Format: h.Format, Width: h.Width, Height: h.Height, Bytes: size}, nil
 }
 
-// ctxReader stops a copy when its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-// Read implements io.Reader.
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

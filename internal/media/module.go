@@ -15,15 +15,13 @@ const (
 	// EventUploaded {mediaId, storageKey}: an upload is stored and waits
 	// for its variants.
 	EventUploaded = "MediaUploaded"
-	// Queue is the queue of the variant pipeline.
-	Queue = queues.QueueMedia
 	// JobName is the variant job.
 	JobName = "generate-variants"
 )
 
 // uploadedRoute gives each media item one job, "media-<id>" (BullMQ 6
 // refuses ':' in custom ids), so a republished event is a no-op.
-var uploadedRoute = outbox.Route{Event: EventUploaded, Module: Module, Queue: Queue, Job: JobName, JobID: "media-{mediaId}"}
+var uploadedRoute = outbox.Route{Event: EventUploaded, Module: Module, Queue: queues.QueueMedia, Job: JobName, JobID: "media-{mediaId}"}
 
 // Routes returns the module's outbox routes.
 func Routes() []outbox.Route { return []outbox.Route{uploadedRoute} }

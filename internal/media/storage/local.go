@@ -195,6 +195,10 @@ func (l *Local) Handler(prefix string) http.Handler {
 	})
 }
 
+// ContextReader returns a reader of r that fails with ctx's error once
+// ctx is done, so a long copy stops with its request.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 // ctxReader stops a copy when its context is done.
 type ctxReader struct {
 	ctx context.Context

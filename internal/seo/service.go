@@ -19,7 +19,7 @@ import (
 
 // LeaseName is the database lease that makes the rebuild a singleton
 // across every Atlas process.
-const LeaseName = "rebuild-sitemap"
+const LeaseName = JobRebuild
 
 // Queues adds jobs and hands out queue handles; *queues.Producer
 // implements it.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sevra/atlas/internal/app"
+	"github.com/sevra/atlas/internal/app/apptest"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/outbox"
@@ -80,7 +81,6 @@ func (nopCloser) Close() error { return nil }
 
 func newMediaRig(t testing.TB, o mediaRigOpts) *mediaRig {
 	t.Helper()
-	ctx := context.Background()
 	logs := newSyncLog()
 	log := slog.New(tracing.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	dir := t.TempDir()
@@ -97,23 +97,10 @@ func newMediaRig(t testing.TB, o mediaRigOpts) *mediaRig {
 			}
 		}
 	}
-	if o.alter != nil {
-		hooks.Shadow = func(c rollout.Comparer) rollout.Comparer { return rollouttest.Faulty(c, o.alter) }
-	}
-	a, err := app.New(ctx, app.Config{DataDir: dir, HTTP: true, Workers: true, AdminToken: "tok", Logger: log,
+	hooks.Shadow = rollouttest.Wrapper(o.alter)
+	a := apptest.Start(t, app.Config{DataDir: dir, HTTP: true, Workers: true, AdminToken: "tok", Logger: log,
 		Modes: rollout.Modes{media.Module: o.mode},
-		Media: app.MediaConfig{MaxBytes: o.limits.MaxBytes, MaxPixels: o.limits.MaxPixels, TempDir: tmp}}, hooks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Close(cctx)
-	})
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+		Media: app.MediaConfig{MaxBytes: o.limits.MaxBytes, MaxPixels: o.limits.MaxPixels, TempDir: tmp}}, hooks, false)
 	r := &mediaRig{st: a.Store(), svc: a.Media(), prod: a.Queues(), shadow: a.Shadow(), logs: logs, root: root, tmp: tmp,
 		engine: a.Media().Engine(), handler: a.Handler()}
 	r.srv = httptest.NewServer(r.handler)

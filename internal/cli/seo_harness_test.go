@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sevra/atlas/internal/app"
+	"github.com/sevra/atlas/internal/app/apptest"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
@@ -67,7 +68,6 @@ func testRoutes(rs outbox.Routes) {
 // newSEOProc starts a process on dataDir ("" for a fresh one).
 func newSEOProc(t *testing.T, dataDir string, o procOpts) *seoProc {
 	t.Helper()
-	ctx := context.Background()
 	if dataDir == "" {
 		dataDir = storetest.TempDataDir(t)
 	}
@@ -81,20 +81,10 @@ func newSEOProc(t *testing.T, dataDir string, o procOpts) *seoProc {
 			o.tune(sc)
 		}
 	}}
-	if o.alter != nil {
-		hooks.Shadow = func(c rollout.Comparer) rollout.Comparer { return rollouttest.Faulty(c, o.alter) }
-	}
-	a, err := app.New(ctx, app.Config{DataDir: dataDir, DatabaseURL: o.dbURL, HTTP: !o.noHTTP, Workers: true,
+	hooks.Shadow = rollouttest.Wrapper(o.alter)
+	a := apptest.Start(t, app.Config{DataDir: dataDir, DatabaseURL: o.dbURL, HTTP: !o.noHTTP, Workers: true,
 		AdminToken: testAdminToken, Modes: rollout.Modes{seo.Module: mode},
-		SEO: app.SEOConfig{BaseURL: testBaseURL, Schedule: seo.DefaultSchedule, ScheduleTZ: seo.DefaultScheduleTZ}}, hooks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Close(cctx)
-	})
+		SEO: app.SEOConfig{BaseURL: testBaseURL, Schedule: seo.DefaultSchedule, ScheduleTZ: seo.DefaultScheduleTZ}}, hooks, true)
 	p := &seoProc{t: t, dataDir: dataDir, app: a, st: a.Store(), prod: a.Queues(), seo: a.SEO(), shadow: a.Shadow()}
 	if !o.noStart {
 		p.startWorkers()

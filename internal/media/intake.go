@@ -106,4 +106,3 @@ func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Uploa
 	}
 	return Upload{TempPath: f.Name(), Format: h.Format, Width: h.Width, Height: h.Height, Bytes: size}, nil
 }
-

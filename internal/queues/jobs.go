@@ -12,9 +12,9 @@ import (
 
 // Queue names.
 const (
-	QueueMedia         = "media"
-	QueueAnalytics     = "analytics"
-	QueueMaintenance   = "maintenance"
+	QueueMedia       = "media"
+	QueueAnalytics   = "analytics"
+	QueueMaintenance = "maintenance"
 )
 
 // Queues lists every Atlas queue.

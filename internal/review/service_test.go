@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sevra/atlas/internal/app"
+	"github.com/sevra/atlas/internal/app/apptest"
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
@@ -72,22 +73,9 @@ func newRig(t *testing.T, st *store.Store, modes rollout.Modes, alter func(side 
 	log := slog.New(tracing.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	hooks := &app.Hooks{Store: st, Routes: fastRoutes, Relay: outbox.RelayConfig{Interval: 20 * time.Millisecond},
 		Outbox: func(c *outbox.Config) { c.Grace = 50 * time.Millisecond }}
-	if alter != nil {
-		hooks.Shadow = func(c rollout.Comparer) rollout.Comparer { return rollouttest.Faulty(c, alter) }
-	}
-	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Workers: true, Modes: modes, Logger: log,
-		SEO: app.SEOConfig{ScheduleTZ: "UTC"}}, hooks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Close(cctx)
-	})
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	hooks.Shadow = rollouttest.Wrapper(alter)
+	a := apptest.Start(t, app.Config{DataDir: t.TempDir(), Workers: true, Modes: modes, Logger: log,
+		SEO: app.SEOConfig{ScheduleTZ: "UTC"}}, hooks, false)
 	uid, err := st.SystemUserID(ctx)
 	if err != nil {
 		t.Fatal(err)

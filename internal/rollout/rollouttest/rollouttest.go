@@ -44,3 +44,12 @@ func (f faulty) Record(ctx context.Context, c rollout.Comparison) bool {
 	}
 	return f.inner.Record(ctx, c)
 }
+
+// Wrapper returns a func that wraps a Comparer with Faulty(…, alter), the
+// shape app.Hooks.Shadow takes; nil when alter is nil.
+func Wrapper(alter func(side any) (any, bool)) func(rollout.Comparer) rollout.Comparer {
+	if alter == nil {
+		return nil
+	}
+	return func(c rollout.Comparer) rollout.Comparer { return Faulty(c, alter) }
+}

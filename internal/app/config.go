@@ -8,6 +8,7 @@ import (
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
+	"github.com/sevra/atlas/internal/otp"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
@@ -60,6 +61,9 @@ type Config struct {
 	Media MediaConfig
 	// SEO holds the sitemap's base URL and nightly schedule.
 	SEO SEOConfig
+	// OTP holds the login settings: SMS provider, secret, code lifetime,
+	// allowed countries and rate limits.
+	OTP OTPConfig
 
 	// Logger receives every log line; nil discards them.
 	Logger *slog.Logger
@@ -111,6 +115,24 @@ type SEOConfig struct {
 	// Schedule is the nightly rebuild's cron pattern ("" removes it);
 	// ScheduleTZ its IANA time zone.
 	Schedule, ScheduleTZ string
+}
+
+// OTPConfig is the OTP login's configuration.
+type OTPConfig struct {
+	// Provider is ATLAS_SMS_PROVIDER: console (default), file:PATH,
+	// kavenegar, smsir or twilio-verify (credentials through Getenv).
+	Provider string
+	// Secret keys code hashes and sealed codes (32+ bytes); empty uses
+	// <DataDir>/auth.secret, created on first start (one node only).
+	Secret []byte
+	// TTL is a code's lifetime (2m to 10m); default 5m.
+	TTL time.Duration
+	// Countries are calling codes allowed besides Iran.
+	Countries []string
+	// Limits are the rate limits; zero means otp.DefaultLimits().
+	Limits otp.Limits
+	// SessionTTL is a user session's lifetime; default 30 days.
+	SessionTTL time.Duration
 }
 
 // Hooks adjust the wiring for tests and benchmarks. They are not

@@ -9,12 +9,14 @@ import (
 	"slices"
 	_ "time/tzdata" // the nightly schedule's time zone (Asia/Tehran) on hosts without zoneinfo
 
+	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/dashboard"
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/media"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
+	"github.com/sevra/atlas/internal/otp"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/review"
@@ -26,13 +28,13 @@ import (
 // the dashboard show them. A new module adds its name here and its wiring
 // to wireModules.
 func Modules() []rollout.Module {
-	return []rollout.Module{media.Module, seo.Module, review.Module, geo.Module}
+	return []rollout.Module{media.Module, seo.Module, review.Module, geo.Module, otp.Module}
 }
 
 // Routes collects every module's outbox routes into one table.
 func Routes() (outbox.Routes, error) {
 	var rs []outbox.Route
-	for _, m := range [][]outbox.Route{media.Routes(), seo.Routes(), review.Routes(), geo.Routes()} {
+	for _, m := range [][]outbox.Route{media.Routes(), seo.Routes(), review.Routes(), geo.Routes(), otp.Routes()} {
 		rs = append(rs, m...)
 	}
 	return outbox.NewRoutes(rs...)
@@ -46,6 +48,8 @@ type modules struct {
 	mediaFiles http.Handler
 	seo        *seo.Service
 	seoHTTP    *httpapi.SEODeps
+	otp        *otp.Service
+	sessions   *auth.Sessions
 }
 
 // wireModules builds the outbox and its relay, then each module, and
@@ -95,6 +99,9 @@ func (a *App) wireModules(ctx context.Context) error {
 		return err
 	}
 	if err := a.wireSEO(shadow); err != nil {
+		return err
+	}
+	if err := a.wireOTP(shadow); err != nil {
 		return err
 	}
 	// Every route must reach a handler in some process: a route whose job
@@ -194,7 +201,8 @@ func (a *App) openStorage(ctx context.Context) (storage.Storage, http.Handler, e
 func (a *App) newHandler() (http.Handler, error) {
 	m := a.mods
 	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
-		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles}
+		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
+		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
 		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
 	if err != nil {

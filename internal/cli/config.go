@@ -107,7 +107,7 @@ func modeSetting(c *Config, m rollout.Module) setting {
 }
 
 func (c *Config) serverSettings() []setting {
-	return append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...),
+	return append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
 		stringSetting(&c.AdminToken, "admin-token", "ATLAS_ADMIN_TOKEN", "",
 			"Bearer token that acts as admin; empty disables admin access"),
@@ -124,7 +124,7 @@ func (c *Config) runSettings() []setting {
 }
 
 func (c *Config) workerSettings() []setting {
-	return append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...),
+	return append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
 		setting{flag: "queues", env: "ATLAS_WORKER_QUEUES", def: "",
 			usage: "comma-separated queues to work (" + strings.Join(queues.Queues, ", ") + "); empty = all",
 			set:   func(v string) error { c.WorkerQueues = splitList(v); return nil }},

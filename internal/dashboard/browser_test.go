@@ -94,7 +94,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("media row %+v", q)
 		}
 	}
-	if !slices.Equal(names, []string{"media", "analytics", "maintenance"}) {
+	if !slices.Equal(names, []string{"media", "notifications", "analytics", "maintenance"}) {
 		t.Errorf("queues %v", names)
 	}
 	for _, s := range []string{"Schedulers", "Queue backend", "Outbox", "Rollout"} {

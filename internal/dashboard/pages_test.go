@@ -45,7 +45,7 @@ func TestOverview(t *testing.T) {
 		t.Fatalf("CSP %q", csp)
 	}
 	mustContain(t, "overview", body,
-		`<tr data-queue="media">`, `<tr data-queue="analytics">`, `<tr data-queue="maintenance">`,
+		`<tr data-queue="media">`, `<tr data-queue="notifications">`, `<tr data-queue="analytics">`, `<tr data-queue="maintenance">`,
 		`data-state="failed"><a href="/admin/jobs/media?state=failed" class="bad">2</a>`,
 		`data-state="completed"><a href="/admin/jobs/media?state=completed">1</a>`,
 		`data-state="waiting"><a href="/admin/jobs/media?state=waiting">1</a>`,

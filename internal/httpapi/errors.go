@@ -54,7 +54,10 @@ func statusOf(err error) (int, string, string) {
 	}
 	var re *RequestError
 	var ce *ConflictError
+	var se *statusError
 	switch {
+	case errors.As(err, &se):
+		return se.status, se.code, se.msg
 	case errors.As(err, &re):
 		return http.StatusBadRequest, re.Code, re.Message
 	case errors.As(err, &ce):

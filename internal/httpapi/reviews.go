@@ -46,6 +46,9 @@ func createReview(log *slog.Logger, d Deps) http.Handler {
 			return
 		}
 		rv, err := d.Reviews.Create(r.Context(), r.PathValue("slug"), userID, in)
+		if errors.Is(err, review.ErrAlreadyReviewed) {
+			err = &ConflictError{Code: "already_reviewed", Message: err.Error()}
+		}
 		if err != nil {
 			writeError(w, r, log, err)
 			return

@@ -40,6 +40,10 @@ type Deps struct {
 	// Sessions looks up user sessions (OTP login) by Bearer token; nil:
 	// only AdminToken authenticates. See internal/auth.
 	Sessions auth.SessionLookup
+	// OTP serves POST /api/v1/auth/otp/{request,verify} and Logout POST
+	// /api/v1/auth/logout (nil: routes off).
+	OTP    OTPService
+	Logout SessionRevoker
 	// SalonCacheTTL is how long GET /api/v1/salons/{slug} answers are
 	// cached in process; 0 disables the cache. Default (unset): 10s.
 	SalonCacheTTL *time.Duration
@@ -104,6 +108,13 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v1/salons/{slug}", getSalon(d.Logger, d.Store, salonCache))
 	if d.Reviews != nil {
 		mux.Handle("POST /api/v1/salons/{slug}/reviews", createReview(d.Logger, d))
+	}
+	if d.OTP != nil {
+		mux.Handle("POST /api/v1/auth/otp/request", requestOTP(d.Logger, d.OTP))
+		mux.Handle("POST /api/v1/auth/otp/verify", verifyOTP(d.Logger, d.OTP))
+	}
+	if d.Logout != nil {
+		mux.Handle("POST /api/v1/auth/logout", logout(d.Logger, d.Logout))
 	}
 	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
 	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs()))

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sevra/atlas/jobq"
 	"github.com/sevra/atlas/jobq/jobqredis"
 	"github.com/sevra/atlas/jobq/jobqsqlite"
@@ -73,6 +75,15 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 		return nil, fmt.Errorf("open sqlite queue backend: %w", err)
 	}
 	return &Backend{Driver: d, Kind: "sqlite", Location: path}, nil
+}
+
+// RedisClient is the Redis connection of a Redis backend, for other
+// shared state (rate limits); nil on SQLite.
+func (b *Backend) RedisClient() redis.UniversalClient {
+	if d, ok := b.Driver.(*jobqredis.Driver); ok {
+		return d.Client()
+	}
+	return nil
 }
 
 // ErrUnsafeRedis reports Redis settings that can lose jobs.

@@ -18,7 +18,7 @@ const (
 )
 
 // Queues lists every Atlas queue.
-var Queues = []string{QueueMedia, QueueAnalytics, QueueMaintenance}
+var Queues = []string{QueueMedia, QueueNotifications, QueueAnalytics, QueueMaintenance}
 
 // Settings are one queue's worker settings and job defaults.
 type Settings struct {
@@ -47,6 +47,9 @@ func DefaultSettings(queue string, cpus int) Settings {
 	case QueueMedia:
 		base.Attempts, base.Backoff = 5, exp
 		return Settings{Concurrency: max(cpus, 1), Limiter: &jobq.Limiter{Max: 10, Duration: time.Second}, Defaults: base}
+	case QueueNotifications:
+		base.Attempts, base.Backoff, base.Priority = 5, exp, 1
+		return Settings{Concurrency: 2, Defaults: base}
 	case QueueAnalytics:
 		base.Attempts, base.Backoff, base.Priority = 3, exp, 10
 		return Settings{Concurrency: 10, Defaults: base}

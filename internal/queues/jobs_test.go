@@ -100,6 +100,9 @@ func TestDefaultSettings(t *testing.T) {
 	if s := DefaultSettings(QueueMaintenance, 8); s.Concurrency != 1 {
 		t.Fatalf("maintenance concurrency %d", s.Concurrency)
 	}
+	if s := DefaultSettings(QueueNotifications, 8); s.Defaults.Priority != 1 || s.Defaults.Attempts != 5 {
+		t.Fatalf("notifications %+v", s)
+	}
 	if k := DefaultSettings(QueueAnalytics, 1).Defaults.RemoveOnFail; k.Age != 7*24*3600 {
 		t.Fatalf("failed retention %+v", k)
 	}

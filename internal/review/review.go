@@ -7,6 +7,7 @@ package review
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -52,6 +53,9 @@ func aggregateOf(salonID, sum, count int64) Aggregate {
 	}
 	return a
 }
+
+// ErrAlreadyReviewed refuses a second review of one salon by one user.
+var ErrAlreadyReviewed = errors.New("you have already reviewed this salon")
 
 // Outbox is what the service needs from the outbox; *outbox.Outbox
 // implements it.
@@ -117,10 +121,29 @@ func (s *Service) Create(ctx context.Context, slug string, userID int64, in Inpu
 		return Review{}, fmt.Errorf("create review: %w", err)
 	}
 	defer tx.Rollback()
+	if s.st.Dialect() == store.Postgres {
+		// Serialise writes per salon, so the one-review check below sees
+		// a concurrent review by the same user (SQLite serialises writers
+		// already).
+		if _, err := tx.ExecContext(ctx, "SELECT id FROM salons WHERE id = $1 FOR UPDATE", r.SalonID); err != nil {
+			return Review{}, fmt.Errorf("create review: %w", err)
+		}
+	}
 	err = tx.QueryRowContext(ctx, s.st.Rebind(`INSERT INTO reviews (salon_id, user_id, rating, body, status, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), r.SalonID, r.UserID, r.Rating, r.Body, r.Status, r.CreatedAt).Scan(&r.ID)
 	if err != nil {
 		return Review{}, fmt.Errorf("create review: %w", err)
+	}
+	// One review per user per salon; the system user (admin token) is
+	// exempt, as it writes on behalf of others.
+	var mine int
+	err = tx.QueryRowContext(ctx, s.st.Rebind(`SELECT count(*) FROM reviews r JOIN users u ON u.id = r.user_id
+		WHERE r.salon_id = ? AND r.user_id = ? AND u.phone <> ?`), r.SalonID, r.UserID, store.SystemUserPhone).Scan(&mine)
+	if err != nil {
+		return Review{}, fmt.Errorf("create review: %w", err)
+	}
+	if mine > 1 {
+		return Review{}, ErrAlreadyReviewed
 	}
 	ev, err := outbox.NewEvent(ctx, EventCreated, map[string]int64{"reviewId": r.ID, "salonId": r.SalonID}, mode)
 	if err != nil {

@@ -29,6 +29,10 @@ type Migration struct {
 const migrationLockID = 727_361_001
 
 // Migrations returns the embedded migrations for dialect d, in version order.
+// Versions need not be consecutive: version 3 was drafted in a session
+// whose work never landed, so no database has it, and a released version
+// is never renumbered (databases record versions in schema_migrations, so
+// renaming 0004 to 0003 would apply the leases table twice).
 func Migrations(d Dialect) ([]Migration, error) {
 	dir := "migrations/" + string(d)
 	entries, err := fs.ReadDir(migrationFS, dir)

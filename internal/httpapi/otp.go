@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sevra/atlas/internal/auth"
+	"github.com/sevra/atlas/internal/otp"
+	"github.com/sevra/atlas/internal/phone"
+)
+
+// OTPService runs OTP login; *otp.Service implements it.
+type OTPService interface {
+	Request(ctx context.Context, rawPhone, clientIP string) (otp.Challenge, error)
+	Verify(ctx context.Context, challengeID, code, clientIP string) (otp.Login, error)
+}
+
+// SessionRevoker ends user sessions; *auth.Sessions implements it.
+type SessionRevoker interface {
+	Revoke(ctx context.Context, token string) error
+}
+
+// maxAuthBody bounds the small JSON bodies of the auth routes.
+const maxAuthBody = 4 << 10
+
+// requestOTP is POST /api/v1/auth/otp/request {phone}: 202
+// {challenge_id, expires_in}, whether or not the number belongs to a
+// user; 400 for a number that is not a mobile Atlas serves; 429 with
+// Retry-After when a rate limit refuses.
+func requestOTP(log *slog.Logger, svc OTPService) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Phone string `json:"phone"`
+		}
+		if err := readAuthJSON(w, r, &in); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		c, err := svc.Request(r.Context(), in.Phone, clientIP(r))
+		if err != nil {
+			writeOTPError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"challenge_id": c.ID, "expires_in": int(c.ExpiresIn / time.Second)})
+	})
+}
+
+// verifyOTP is POST /api/v1/auth/otp/verify {challenge_id, code}: 200
+// {token, expires_at, user_id}; 401 for a wrong, expired, used or unknown
+// challenge; 429 after too many attempts or requests.
+func verifyOTP(log *slog.Logger, svc OTPService) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ChallengeID string `json:"challenge_id"`
+			Code        string `json:"code"`
+		}
+		if err := readAuthJSON(w, r, &in); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		l, err := svc.Verify(r.Context(), in.ChallengeID, in.Code, clientIP(r))
+		if err != nil {
+			writeOTPError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]any{"token": l.Token, "token_type": "Bearer",
+			"expires_at": l.ExpiresAt.UTC().Format(time.RFC3339), "user_id": l.UserID})
+	})
+}
+
+// logout is POST /api/v1/auth/logout: revokes the session of the Bearer
+// token (204); the admin token is not a session (400).
+func logout(log *slog.Logger, rev SessionRevoker) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := auth.FromContext(r.Context())
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="atlas"`)
+			writeError(w, r, log, ErrUnauthorized)
+			return
+		}
+		if id.Kind != auth.KindUser {
+			writeError(w, r, log, badRequest("not_a_session", "the admin token is not a session; nothing to log out"))
+			return
+		}
+		token, _ := auth.BearerToken(r)
+		if err := rev.Revoke(r.Context(), token); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// readAuthJSON decodes a small JSON object body into v: 415 unless the
+// body is JSON, 413 when too large, 400 when malformed.
+func readAuthJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := splitMediaType(ct); mt != "application/json" {
+			return &statusError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+				msg: "send the body as application/json"}
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAuthBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &statusError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", msg: "request body is larger than 4 KiB"}
+		}
+		return badRequest("invalid_json", "request body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid_json", "request body must be a JSON object with the documented fields")
+	}
+	return nil
+}
+
+// splitMediaType returns the media type of a Content-Type value.
+func splitMediaType(ct string) (string, string, bool) {
+	for i := 0; i < len(ct); i++ {
+		if ct[i] == ';' {
+			return trimLower(ct[:i]), ct[i+1:], true
+		}
+	}
+	return trimLower(ct), "", false
+}
+
+func trimLower(s string) string {
+	b := []byte(s)
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return string(bytes.ToLower(b))
+}
+
+// writeOTPError maps the OTP module's errors: phone → 400 with its code,
+// rate limits → 429 with Retry-After, a bad code → 401.
+func writeOTPError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var pe *phone.Error
+	var le *otp.LimitedError
+	switch {
+	case errors.As(err, &pe):
+		writeError(w, r, log, badRequest(pe.Code, "phone "+pe.Reason))
+	case errors.As(err, &le):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(le.RetryAfter.Seconds()))))
+		writeError(w, r, log, &statusError{status: http.StatusTooManyRequests, code: "rate_limited",
+			msg: "too many requests; retry after the time in Retry-After"})
+	case errors.Is(err, otp.ErrTooManyAttempts):
+		writeError(w, r, log, &statusError{status: http.StatusTooManyRequests, code: "too_many_attempts", msg: err.Error()})
+	case errors.Is(err, otp.ErrInvalidCode):
+		writeError(w, r, log, &statusError{status: http.StatusUnauthorized, code: "invalid_code", msg: err.Error()})
+	default:
+		writeError(w, r, log, err)
+	}
+}
+
+// statusError is an error with its own status, code and public message.
+type statusError struct {
+	status    int
+	code, msg string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// clientIP is the request's peer address (no proxy headers are trusted:
+// put the rate limits behind a proxy that sets the peer, or extend this
+// with a trusted-proxy list).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

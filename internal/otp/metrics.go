@@ -1,0 +1,44 @@
+package otp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	requests      *prometheus.CounterVec
+	verifies      *prometheus.CounterVec
+	sends         *prometheus.CounterVec
+	limited       *prometheus.CounterVec
+	limiterErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atlas_otp_requests_total",
+			Help: "OTP code requests by result (accepted, invalid, limited)."}, []string{"result"}),
+		verifies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atlas_otp_verifications_total",
+			Help: "OTP verifications by result (ok, wrong, expired, exhausted, invalid, limited)."}, []string{"result"}),
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atlas_otp_sends_total",
+			Help: "SMS sends by result (sent, reconciled, retryable, permanent, ambiguous)."}, []string{"result"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atlas_otp_rate_limited_total",
+			Help: "OTP requests refused by a rate limit, by rule kind (phone, ip, country, verify-ip)."}, []string{"rule"}),
+		limiterErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "atlas_otp_rate_limiter_errors_total",
+			Help: "Rate limiter failures; the request was allowed."}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.verifies, m.sends, m.limited, m.limiterErrors} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				continue
+			}
+			return nil, fmt.Errorf("register otp metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -30,8 +30,9 @@ type MemoryConfig struct {
 // that are needed when the map is full.
 //
 // Memory is bounded: it holds at most MaxKeys keys, and per key at most
-// Limit timestamps (8 bytes each) for each rule name used with that key, so
-// roughly MaxKeys × (len(key) + Σ Limit × 8 + ~200) bytes.
+// Limit timestamps (8 bytes each) for each rule name used with that key (the
+// largest Limit, should one name come with several), so roughly
+// MaxKeys × (len(key) + Σ Limit × 8 + ~200) bytes.
 type Memory struct {
 	now     func() time.Time
 	base    time.Time // times are stored as nanoseconds since base
@@ -53,7 +54,7 @@ type memEntry struct {
 }
 
 // ruleLog holds the times of the events recorded under one rule name, oldest
-// first, at most Limit of them.
+// first: at most the largest Limit used with that name.
 type ruleLog struct {
 	name  string
 	times []int64
@@ -142,11 +143,8 @@ func (e *memEntry) record(now int64, rules []Rule) {
 			e.logs = append(e.logs, ruleLog{name: r.Name})
 			l = &e.logs[len(e.logs)-1]
 		}
+		// Allow records only what check allowed: below Limit, now at most Limit
 		l.times = append(l.times, now)
-		if n := len(l.times); n > r.Limit {
-			// older events no longer change any decision of this rule
-			l.times = append(l.times[:0], l.times[n-r.Limit:]...)
-		}
 		e.expires = max(e.expires, now+int64(r.Window))
 	}
 }

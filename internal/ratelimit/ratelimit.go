@@ -1,0 +1,96 @@
+// Package ratelimit limits how often an event may happen per key, e.g. OTP
+// logins per phone number, per client IP, or per country calling code (a
+// global budget against SMS pumping).
+//
+// Each [Rule] is a sliding window log: an event is allowed when fewer than
+// Limit events were recorded under the same key and rule name during the
+// last Window. [Limiter.Allow] checks one event against several rules at
+// once and records it, in every rule, only when every rule allows it; a
+// refused event is not counted.
+//
+// Two implementations share these semantics: [Memory] keeps the logs in
+// process and [Redis] keeps them in Redis so that several API processes
+// share one budget. [Fallback] uses one and, when it errors, the other.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrBadRule reports an unusable rule: an empty or repeated Name, a Limit
+// below 1 or a Window that is not positive, or no rule at all.
+var ErrBadRule = errors.New("ratelimit: bad rule")
+
+// ErrEmptyKey reports an Allow call with an empty key.
+var ErrEmptyKey = errors.New("ratelimit: empty key")
+
+// Rule allows at most Limit events per Window, over a sliding window.
+//
+// Name identifies the rule's counter: calls that pass the same key and rule
+// Name share one log, so a Name should always come with the same Limit and
+// Window (e.g. "phone-minute", "phone-hour").
+type Rule struct {
+	Name   string
+	Limit  int
+	Window time.Duration
+}
+
+// Decision is the answer of [Limiter.Allow].
+//
+// When Allowed is false, Rule names the refusing rule with the longest wait
+// and RetryAfter (always > 0) is how long until one more event would be
+// allowed by every rule, assuming no other event is recorded meanwhile.
+// Rounding RetryAfter, e.g. up to whole seconds for a Retry-After header,
+// is the caller's job. When Allowed is true, Rule is empty and RetryAfter is
+// zero.
+type Decision struct {
+	Allowed    bool
+	Rule       string
+	RetryAfter time.Duration
+}
+
+// Limiter checks one event under key against every rule, atomically: the
+// event is recorded (counted by every rule) only when every rule allows it.
+//
+// Keys may hold any bytes. An empty key or a bad rule is an error wrapping
+// [ErrEmptyKey] or [ErrBadRule]; implementations may also return errors of
+// their own (e.g. Redis being unreachable), in which case nothing is known
+// about whether the event was recorded.
+type Limiter interface {
+	Allow(ctx context.Context, key string, rules ...Rule) (Decision, error)
+}
+
+// validate checks the arguments of an Allow call.
+func validate(key string, rules []Rule) error {
+	if key == "" {
+		return ErrEmptyKey
+	}
+	if len(rules) == 0 {
+		return fmt.Errorf("%w: no rules", ErrBadRule)
+	}
+	for i, r := range rules {
+		switch {
+		case r.Name == "":
+			return fmt.Errorf("%w: rule %d has no name", ErrBadRule, i)
+		case r.Limit < 1:
+			return fmt.Errorf("%w: rule %q: limit %d < 1", ErrBadRule, r.Name, r.Limit)
+		case r.Window <= 0:
+			return fmt.Errorf("%w: rule %q: window %v <= 0", ErrBadRule, r.Name, r.Window)
+		}
+		for _, prev := range rules[:i] {
+			if prev.Name == r.Name {
+				return fmt.Errorf("%w: rule %q appears twice", ErrBadRule, r.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// isCallerError reports whether err is about the arguments of the call, so
+// that another Limiter would refuse them too.
+func isCallerError(err error) bool {
+	return errors.Is(err, ErrBadRule) || errors.Is(err, ErrEmptyKey)
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/phone"
 	"github.com/sevra/atlas/internal/queues"
-	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/sms"
 	"github.com/sevra/atlas/jobq"
 )
@@ -225,4 +224,3 @@ func (s *Service) dryRun(ctx context.Context, jobID string, r challengeRow) (any
 	return map[string]any{"result": "shadow", "match": match}, nil
 }
 
-var _ = rollout.Shadow

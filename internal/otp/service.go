@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/phone"
 	"github.com/sevra/atlas/internal/rollout"
@@ -74,7 +75,7 @@ type Config struct {
 // SessionCreator starts user sessions inside the verify transaction;
 // *auth.Sessions implements it.
 type SessionCreator interface {
-	Create(ctx context.Context, q outbox.Execer, userID int64) (string, time.Time, error)
+	Create(ctx context.Context, q auth.Execer, userID int64) (string, time.Time, error)
 }
 
 // Service runs OTP login: code requests, verification and the send-otp

@@ -12,9 +12,10 @@ import (
 
 // Queue names.
 const (
-	QueueMedia       = "media"
-	QueueAnalytics   = "analytics"
-	QueueMaintenance = "maintenance"
+	QueueMedia         = "media"
+	QueueNotifications = "notifications"
+	QueueAnalytics     = "analytics"
+	QueueMaintenance   = "maintenance"
 )
 
 // Queues lists every Atlas queue.

@@ -9,7 +9,10 @@ import "context"
 // It does not fall back when the error is the caller's (ErrEmptyKey,
 // ErrBadRule) or when ctx is done; those errors are returned as they are.
 // While it falls back, limits are as strict as secondary makes them: with an
-// in-process secondary, each process keeps its own budget.
+// in-process secondary, each process keeps its own budget. Every call still
+// tries primary first, so each fallback costs primary's time to fail; for a
+// Redis primary that is bounded by the client's DialTimeout, DialerRetries
+// and ReadTimeout (with go-redis defaults, ~0.4 s against a closed port).
 func Fallback(primary, secondary Limiter, onFallback func(error)) Limiter {
 	return &fallback{primary: primary, secondary: secondary, onFallback: onFallback}
 }

@@ -11,6 +11,12 @@
 // Two implementations share these semantics: [Memory] keeps the logs in
 // process and [Redis] keeps them in Redis so that several API processes
 // share one budget. [Fallback] uses one and, when it errors, the other.
+//
+// Atomicity is per key: limits on several keys (client IP, phone number,
+// country calling code) take one Allow call each, and an event recorded by
+// an earlier call stays counted when a later call refuses. Check the keys a
+// caller cannot vary freely (IP) before those it can (phone number), and
+// the global budget (country) last, so refused floods spend little of it.
 package ratelimit
 
 import (

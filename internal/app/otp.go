@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/otp"
@@ -33,8 +35,8 @@ func (a *App) wireOTP(shadow rollout.Comparer) error {
 	var limiter otp.Limiter = ratelimit.NewMemory(ratelimit.MemoryConfig{})
 	if c := a.backend.RedisClient(); c != nil {
 		fallbacks := a.otpFallbacks()
-		limiter = ratelimit.Fallback(ratelimit.NewRedis(c, a.cfg.Redis.Prefix+":atlas:ratelimit"), limiter,
-			func(error) { fallbacks() })
+		shared := boundedLimiter{ratelimit.NewRedis(c, a.cfg.Redis.Prefix+":atlas:ratelimit"), 150 * time.Millisecond}
+		limiter = ratelimit.Fallback(shared, limiter, func(error) { fallbacks() })
 	}
 	svc, err := otp.New(otp.Config{Store: a.st, Outbox: a.outbox, Sessions: a.mods.sessions, Provider: provider,
 		Secret: secret, TTL: cfg.TTL, Countries: cfg.Countries, Limits: cfg.Limits, Limiter: limiter,
@@ -46,6 +48,20 @@ func (a *App) wireOTP(shadow rollout.Comparer) error {
 	a.mods.otp = svc
 	a.log.Info("otp login", "provider", svc.Provider(), "mode", svc.Mode(), "ttl", cfg.TTL)
 	return nil
+}
+
+// boundedLimiter gives the shared limiter a deadline of its own, so a
+// Redis that does not answer costs a login request at most d before
+// Fallback limits in this process instead.
+type boundedLimiter struct {
+	l ratelimit.Limiter
+	d time.Duration
+}
+
+func (b boundedLimiter) Allow(ctx context.Context, key string, rules ...ratelimit.Rule) (ratelimit.Decision, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.d)
+	defer cancel()
+	return b.l.Allow(ctx, key, rules...)
 }
 
 // otpFallbacks counts rate limiter fallbacks from Redis to the process.

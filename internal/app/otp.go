@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/otp"
@@ -64,9 +67,21 @@ func (b boundedLimiter) Allow(ctx context.Context, key string, rules ...ratelimi
 	return b.l.Allow(ctx, key, rules...)
 }
 
-// otpFallbacks counts rate limiter fallbacks from Redis to the process.
+// otpFallbacks counts rate limiter fallbacks from Redis to the process
+// (atlas_otp_rate_limiter_fallbacks_total) and logs at most one line a
+// minute about them.
 func (a *App) otpFallbacks() func() {
-	return func() { a.log.Warn("otp: redis rate limiter unavailable; limiting in this process only") }
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "atlas_otp_rate_limiter_fallbacks_total",
+		Help: "OTP rate limit checks made in this process because the shared (Redis) limiter did not answer."})
+	a.metrics.MustRegister(c)
+	var last atomic.Int64
+	return func() {
+		c.Inc()
+		now := time.Now().Unix()
+		if prev := last.Load(); now-prev >= 60 && last.CompareAndSwap(prev, now) {
+			a.log.Warn("otp: redis rate limiter unavailable; limiting in this process only")
+		}
+	}
 }
 
 // authSecretFile holds the generated secret of a deployment that sets no

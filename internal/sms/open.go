@@ -3,7 +3,6 @@ package sms
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -47,12 +46,12 @@ const choices = `console (the default), file:PATH, kavenegar, smsir, twilio-veri
 //
 // The HTTP providers also read ATLAS_SMS_BASE_URL, which replaces their
 // API root when set, and log to log. Settings come from getenv (nil means
-// os.Getenv). An unknown spec is an error wrapping ErrUnknownProvider
+// nothing is set). An unknown spec is an error wrapping ErrUnknownProvider
 // that lists the choices; missing or malformed settings are an error
 // wrapping ErrConfig that names the variables (never their values).
 func Open(spec string, getenv func(string) string, log *slog.Logger) (Provider, error) {
 	if getenv == nil {
-		getenv = os.Getenv
+		getenv = func(string) string { return "" }
 	}
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	spec = strings.TrimSpace(spec)

@@ -76,8 +76,13 @@ func nextRun(s *jobqdriver.Scheduler, prev, now int64) (int64, error) {
 		if prev > from {
 			from = prev
 		}
-		// cron's Next is strictly after its argument.
-		next = sched.Next(time.UnixMilli(from).In(loc)).UnixMilli()
+		// cron's Next is strictly after its argument; a pattern that
+		// never fires (30 February) gives the zero time.
+		t := sched.Next(time.UnixMilli(from).In(loc))
+		if t.IsZero() {
+			return 0, fmt.Errorf("%w: cron pattern %q never fires", ErrInvalidOption, s.Pattern)
+		}
+		next = t.UnixMilli()
 	default:
 		return 0, fmt.Errorf("%w: scheduler needs every or pattern", ErrInvalidOption)
 	}
@@ -103,11 +108,10 @@ func nextRun(s *jobqdriver.Scheduler, prev, now int64) (int64, error) {
 // accepts. A pattern has 5 fields (minute, hour, day of month, month, day
 // of week), or 6 with leading seconds, or is a descriptor such as
 // "@daily" or "@every 1h". tz is an IANA time zone name; "" means UTC.
-// Errors wrap ErrInvalidOption.
+// A pattern that never fires ("0 0 30 2 *") is refused too. Errors wrap
+// ErrInvalidOption.
 //
-// next returns the first run strictly after its argument, in tz, or the
-// zero Time when the pattern has no run within five years (such as
-// "0 0 30 2 *").
+// next returns the first run strictly after its argument, in tz.
 func ParseCron(pattern, tz string) (next func(after time.Time) time.Time, err error) {
 	sched, loc, err := parseCron(pattern, tz)
 	if err != nil {
@@ -129,6 +133,11 @@ func parseCron(pattern, tz string) (cron.Schedule, *time.Location, error) {
 	sched, err := cronParser.Parse(pattern)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: cron pattern %q: %v", ErrInvalidOption, pattern, err)
+	}
+	if sched.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, loc)).IsZero() {
+		// robfig/cron searches five years ahead; a pattern with no run in
+		// that span (30 February) never fires.
+		return nil, nil, fmt.Errorf("%w: cron pattern %q never fires", ErrInvalidOption, pattern)
 	}
 	return sched, loc, nil
 }

@@ -20,6 +20,7 @@ var samplePayloads = map[string]struct{ payload, jobID, dedup string }{
 	"ReviewCreated":           {`{"reviewId":11,"salonId":3}`, "evt-e1", "review-agg-3"},
 	"SalonChanged":            {`{"salonId":3,"cityId":2}`, "evt-e1", "city-stats-2"},
 	"VerificationApproved":    {`{"entityType":"salon","entityId":3}`, "evt-e1", ""},
+	"OTPRequested":            {`{"challengeId":"0123456789abcdef0123456789abcdef"}`, "otp-0123456789abcdef0123456789abcdef", ""},
 }
 
 func TestEveryModuleRouteIsComplete(t *testing.T) {
@@ -64,7 +65,7 @@ func TestEveryModuleRouteIsComplete(t *testing.T) {
 
 func TestModulesAreTheRolloutSettings(t *testing.T) {
 	t.Parallel()
-	want := []rollout.Module{"media", "sitemap", "reviews", "geo"}
+	want := []rollout.Module{"media", "sitemap", "reviews", "geo", "sms"}
 	if got := app.Modules(); !slices.Equal(got, want) {
 		t.Fatalf("Modules() = %v, want %v", got, want)
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +148,52 @@ func TestServeAndWorkerOTPLogin(t *testing.T) {
 	for _, dir := range []string{serveEnv["ATLAS_DATA_DIR"], workerEnv["ATLAS_DATA_DIR"]} {
 		if _, err := os.Stat(filepath.Join(dir, "auth.secret")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s/auth.secret exists (%v) although ATLAS_AUTH_SECRET is set", dir, err)
+		}
+	}
+}
+
+// TestServeAndWorkerWithoutSharedSecret: serve and worker on their own
+// data dirs without ATLAS_AUTH_SECRET each generate a secret, so the
+// worker cannot open the code serve sealed: the send-otp job fails at
+// once (unrecoverable) and nothing is sent. This is why a deployment of
+// several processes must set ATLAS_AUTH_SECRET.
+func TestServeAndWorkerWithoutSharedSecret(t *testing.T) {
+	t.Parallel()
+	serveEnv := otpEnv(t)
+	withServices(t, serveEnv)
+	workerEnv := maps.Clone(serveEnv)
+	workerEnv["ATLAS_DATA_DIR"] = storetest.TempDataDir(t)
+	delete(workerEnv, "ATLAS_ADDR")
+	base, cancel, done := startServer(t, "serve", serveEnv)
+	defer stopCommand(t, "serve", cancel, done)
+	_, _, wcancel, wdone := startCommand(t, "worker", workerEnv)
+	defer stopCommand(t, "worker", wcancel, wdone)
+
+	id := requestCode(t, base, "0912 345 6789")
+	q := openQueue(t, serveEnv)
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := q.GetJob(ctx, "otp-"+id)
+		if err == nil {
+			if st, _ := j.State(ctx); st == jobq.StateFailed {
+				if j.AttemptsMade != 1 || !strings.Contains(j.FailedReason, "open sealed code") {
+					t.Errorf("job failed after %d attempt(s): %q; want 1 attempt, unable to open the sealed code", j.AttemptsMade, j.FailedReason)
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("send-otp job did not fail within 30s (%v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if msgs := apptest.ReadSMS(t, smsPath(serveEnv)); len(msgs) != 0 {
+		t.Errorf("%d SMS sent with a code sealed under another secret: %+v", len(msgs), msgs)
+	}
+	for _, dir := range []string{serveEnv["ATLAS_DATA_DIR"], workerEnv["ATLAS_DATA_DIR"]} {
+		if _, err := os.Stat(filepath.Join(dir, "auth.secret")); err != nil {
+			t.Errorf("no generated secret in %s: %v", dir, err)
 		}
 	}
 }
@@ -364,6 +411,15 @@ func testOTPLogin(t *testing.T, base string, env map[string]string) {
 	wantErrorCode(t, "review after logout", status, body, 401, "unauthorized")
 	status, _, body = post(t, base+"/api/v1/auth/logout", "", login.Token)
 	wantErrorCode(t, "logout after logout", status, body, 401, "unauthorized")
+
+	// A second code for the number within a minute is refused by the
+	// per-number limit (ATLAS_OTP_LIMIT_PHONE 1/1m,…), counted by the
+	// in-process limiter or, with ATLAS_REDIS_URL, by Redis.
+	status, hdr, body = post(t, base+"/api/v1/auth/otp/request", `{"phone":"+98 912 345 6789"}`, "")
+	wantErrorCode(t, "second request for the number", status, body, 429, "rate_limited")
+	if ra, err := strconv.Atoi(hdr.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+		t.Errorf("Retry-After %q, want whole seconds from 1 to 60", hdr.Get("Retry-After"))
+	}
 
 	// A number with a user and a new one get the same answer, and both get
 	// a code.

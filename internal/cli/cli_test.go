@@ -112,27 +112,43 @@ func TestMigrateAndSeedCommands(t *testing.T) {
 // func and a channel with the exit code.
 func startRun(t *testing.T, env map[string]string, args ...string) (string, context.CancelFunc, <-chan int) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := newLines()
-	var errb lines
-	done := make(chan int, 1)
-	go func() { done <- Run(ctx, append([]string{"run"}, args...), mapEnv(env), out, &errb) }()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("run's stderr:\n%s", errb.String())
-		}
-	})
+	return startServer(t, "run", env, args...)
+}
+
+// startServer runs `atlas <command>` (run or serve) in process and returns
+// its base URL once it listens, a cancel func and a channel with the exit
+// code.
+func startServer(t *testing.T, command string, env map[string]string, args ...string) (string, context.CancelFunc, <-chan int) {
+	t.Helper()
+	out, errb, cancel, done := startCommand(t, command, env, args...)
 	select {
 	case addr := <-out.addr:
 		return "http://" + addr, cancel, done
 	case code := <-done:
 		cancel()
-		t.Fatalf("run exited %d before listening\nstdout: %s\nstderr: %s", code, out, errb.String())
+		t.Fatalf("%s exited %d before listening\nstdout: %s\nstderr: %s", command, code, out, errb.String())
 	case <-time.After(60 * time.Second):
 		cancel()
-		t.Fatalf("run did not listen within 60s\nstdout: %s\nstderr: %s", out, errb.String())
+		t.Fatalf("%s did not listen within 60s\nstdout: %s\nstderr: %s", command, out, errb.String())
 	}
 	return "", nil, nil
+}
+
+// startCommand runs `atlas <command> args…` in process until cancel and
+// returns its stdout and stderr and a channel with the exit code; stderr
+// is logged if the test fails.
+func startCommand(t *testing.T, command string, env map[string]string, args ...string) (*lines, *lines, context.CancelFunc, <-chan int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errb := newLines(), newLines()
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, append([]string{command}, args...), mapEnv(env), out, errb) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s's stderr:\n%s", command, errb.String())
+		}
+	})
+	return out, errb, cancel, done
 }
 
 func getJSON(t *testing.T, url string, v any) int {

@@ -123,6 +123,10 @@ func readAuthJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return badRequest("invalid_json", "request body must be a JSON object with the documented fields")
 	}
+	// One object, then only white space: `{…} {…}` or `{…}x` is malformed.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("invalid_json", "request body must be one JSON object, with nothing after it")
+	}
 	return nil
 }
 

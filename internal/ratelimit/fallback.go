@@ -32,3 +32,14 @@ func (f *fallback) Allow(ctx context.Context, key string, rules ...Rule) (Decisi
 	}
 	return f.secondary.Allow(ctx, key, rules...)
 }
+
+func (f *fallback) AllowAll(ctx context.Context, checks ...Check) (Decision, error) {
+	d, err := f.primary.AllowAll(ctx, checks...)
+	if err == nil || isCallerError(err) || ctx.Err() != nil {
+		return d, err
+	}
+	if f.onFallback != nil {
+		f.onFallback(err)
+	}
+	return f.secondary.AllowAll(ctx, checks...)
+}

@@ -21,6 +21,11 @@ func (s *stubLimiter) Allow(ctx context.Context, key string, rules ...Rule) (Dec
 	return s.d, s.err
 }
 
+func (s *stubLimiter) AllowAll(ctx context.Context, checks ...Check) (Decision, error) {
+	s.calls++
+	return s.d, s.err
+}
+
 func TestFallback(t *testing.T) {
 	t.Parallel()
 	down := errors.New("connection refused")

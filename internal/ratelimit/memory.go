@@ -78,7 +78,13 @@ func NewMemory(cfg MemoryConfig) *Memory {
 
 // Allow implements [Limiter].
 func (m *Memory) Allow(ctx context.Context, key string, rules ...Rule) (Decision, error) {
-	if err := validate(key, rules); err != nil {
+	return m.AllowAll(ctx, Check{Key: key, Rules: rules})
+}
+
+// AllowAll implements [Limiter]: under one lock, every key is checked
+// before any is recorded.
+func (m *Memory) AllowAll(ctx context.Context, checks ...Check) (Decision, error) {
+	if err := validateAll(checks); err != nil {
 		return Decision{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -90,21 +96,36 @@ func (m *Memory) Allow(ctx context.Context, key string, rules ...Rule) (Decision
 	defer m.mu.Unlock()
 	m.dropExpired(now, 2)
 
-	e := m.keys[key]
-	if e == nil {
-		m.makeRoom(now)
-		e = &memEntry{key: key}
-		e.elem = m.lru.PushFront(e)
-		heap.Push(&m.exp, e)
-		m.keys[key] = e
-	} else {
-		m.lru.MoveToFront(e.elem)
-		if d := e.check(now, rules); !d.Allowed {
-			return d, nil
+	worst := Decision{Allowed: true}
+	for _, c := range checks {
+		if e := m.keys[c.Key]; e != nil {
+			if d := e.check(now, c.Rules); !d.Allowed && d.RetryAfter > worst.RetryAfter {
+				worst = d
+			}
 		}
 	}
-	e.record(now, rules)
-	heap.Fix(&m.exp, e.index)
+	if !worst.Allowed {
+		for _, c := range checks {
+			if e := m.keys[c.Key]; e != nil {
+				m.lru.MoveToFront(e.elem)
+			}
+		}
+		return worst, nil
+	}
+	for _, c := range checks {
+		e := m.keys[c.Key]
+		if e == nil {
+			m.makeRoom(now)
+			e = &memEntry{key: c.Key}
+			e.elem = m.lru.PushFront(e)
+			heap.Push(&m.exp, e)
+			m.keys[c.Key] = e
+		} else {
+			m.lru.MoveToFront(e.elem)
+		}
+		e.record(now, c.Rules)
+		heap.Fix(&m.exp, e.index)
+	}
 	return Decision{Allowed: true}, nil
 }
 

@@ -67,6 +67,18 @@ type Decision struct {
 // about whether the event was recorded.
 type Limiter interface {
 	Allow(ctx context.Context, key string, rules ...Rule) (Decision, error)
+	// AllowAll checks one event against several keys, each with its own
+	// rules, and records it under every key only when every rule of
+	// every key allows it: a request refused by one limit (the phone
+	// number's) does not use up another's budget (the client address's).
+	// When several refuse, Decision names the longest wait.
+	AllowAll(ctx context.Context, checks ...Check) (Decision, error)
+}
+
+// Check is one key and the rules it is held to, for AllowAll.
+type Check struct {
+	Key   string
+	Rules []Rule
 }
 
 // validate checks the arguments of an Allow call.
@@ -97,6 +109,24 @@ func validate(key string, rules []Rule) error {
 
 // isCallerError reports whether err is about the arguments of the call, so
 // that another Limiter would refuse them too.
+// validateAll validates checks: at least one, each valid, no key twice.
+func validateAll(checks []Check) error {
+	if len(checks) == 0 {
+		return fmt.Errorf("%w: no checks", ErrBadRule)
+	}
+	for i, c := range checks {
+		if err := validate(c.Key, c.Rules); err != nil {
+			return err
+		}
+		for _, prev := range checks[:i] {
+			if prev.Key == c.Key {
+				return fmt.Errorf("%w: key %q checked twice", ErrBadRule, c.Key)
+			}
+		}
+	}
+	return nil
+}
+
 func isCallerError(err error) bool {
 	return errors.Is(err, ErrBadRule) || errors.Is(err, ErrEmptyKey)
 }

@@ -43,6 +43,7 @@ const DefaultRedisPrefix = "ratelimit"
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
+	tag    string        // when set, the hash tag of every key (InSlot)
 	id     string        // random, makes members unique across processes
 	seq    atomic.Uint64 // makes members unique within this value
 }
@@ -60,31 +61,51 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 
 // Allow implements [Limiter]. Errors from Redis are wrapped.
 func (r *Redis) Allow(ctx context.Context, key string, rules ...Rule) (Decision, error) {
-	if err := validate(key, rules); err != nil {
+	return r.AllowAll(ctx, Check{Key: key, Rules: rules})
+}
+
+// AllowAll implements [Limiter] with one script call over every key's
+// sets. On Redis Cluster the keys must share a slot: use a Redis from
+// InSlot when checks hold more than one key.
+func (r *Redis) AllowAll(ctx context.Context, checks ...Check) (Decision, error) {
+	if err := validateAll(checks); err != nil {
 		return Decision{}, err
 	}
-	keys := make([]string, len(rules))
-	args := make([]any, 1, 1+2*len(rules))
-	args[0] = r.id + "." + strconv.FormatUint(r.seq.Add(1), 36)
-	for i, rule := range rules {
-		keys[i] = r.Key(key, rule.Name)
-		ms := (rule.Window + time.Millisecond - 1) / time.Millisecond
-		args = append(args, rule.Limit, int64(ms))
+	var keys []string
+	var names []string
+	args := []any{r.id + "." + strconv.FormatUint(r.seq.Add(1), 36)}
+	for _, c := range checks {
+		for _, rule := range c.Rules {
+			keys = append(keys, r.Key(c.Key, rule.Name))
+			names = append(names, rule.Name)
+			ms := (rule.Window + time.Millisecond - 1) / time.Millisecond
+			args = append(args, rule.Limit, int64(ms))
+		}
 	}
 	res, err := allowScript.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: redis: %w", err)
 	}
-	if len(res) != 3 || res[1] < 0 || res[1] > int64(len(rules)) {
+	if len(res) != 3 || res[1] < 0 || res[1] > int64(len(keys)) {
 		return Decision{}, fmt.Errorf("ratelimit: redis: unexpected script reply %v", res)
 	}
 	if res[0] == 1 {
 		return Decision{Allowed: true}, nil
 	}
 	return Decision{
-		Rule:       rules[res[1]-1].Name,
+		Rule:       names[res[1]-1],
 		RetryAfter: time.Duration(res[2]) * time.Millisecond,
 	}, nil
+}
+
+// InSlot returns a Redis limiter on the same client and prefix whose keys
+// all share the hash tag {tag}, so AllowAll over several keys runs on
+// Redis Cluster (one slot holds them all: use it for low-volume limits,
+// such as logins). Its key names are "<prefix>:{<tag>}:<key>:<rule>".
+func (r *Redis) InSlot(tag string) *Redis {
+	n := NewRedis(r.client, "")
+	n.prefix, n.tag = r.prefix, escape(tag)
+	return n
 }
 
 // Key returns the name of the sorted set holding the log of rule under key:
@@ -93,6 +114,9 @@ func (r *Redis) Allow(ctx context.Context, key string, rules ...Rule) (Decision,
 // digits and "+-.:_" (phone numbers, IPv4 and IPv6 addresses stay readable)
 // and writes every other byte as %XX.
 func (r *Redis) Key(key, rule string) string {
+	if r.tag != "" {
+		return r.prefix + ":{" + r.tag + "}:" + escape(key) + ":" + escape(rule)
+	}
 	return r.prefix + ":{" + escape(key) + "}:" + escape(rule)
 }
 

@@ -223,4 +223,3 @@ func (s *Service) dryRun(ctx context.Context, jobID string, r challengeRow) (any
 	}
 	return map[string]any{"result": "shadow", "match": match}, nil
 }
-

@@ -101,6 +101,18 @@ func TestLimitDefaultPhoneRules(t *testing.T) {
 	wantLimited(t, err, "phone-2", time.Hour)
 }
 
+// TestLimitsOff: a Limits with a list set, even an empty one ("off"), is
+// not replaced by the defaults; the lists left nil limit nothing.
+func TestLimitsOff(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, openSQLite(t), options{limiter: true, limits: noLimits()})
+	for i := 0; i < 25; i++ {
+		if _, err := r.svc.Request(context.Background(), phoneA, "10.0.0.1"); err != nil {
+			t.Fatalf("request %d with every limit off: %v", i+1, err)
+		}
+	}
+}
+
 func TestLimitPerIP(t *testing.T) {
 	t.Parallel()
 	dialects(t, func(t *testing.T, st *store.Store) {
@@ -146,6 +158,9 @@ func TestLimitPerCountry(t *testing.T) {
 		wantLimited(t, err, "country-1", time.Hour)
 		if n := count(t, st, "SELECT count(*) FROM otp_challenges"); n != 2 {
 			t.Errorf("%d challenges, want 2", n)
+		}
+		if n := count(t, st, "SELECT count(*) FROM outbox"); n != 2 {
+			t.Errorf("%d events, want 2", n)
 		}
 		// The United Kingdom has a budget of its own.
 		if _, err := r.svc.Request(ctx, "+447700900123", "10.0.0.4"); err != nil {

@@ -107,6 +107,27 @@ func TestShadowMode(t *testing.T) {
 	})
 }
 
+func TestShadowProviderOwned(t *testing.T) {
+	t.Parallel()
+	rec, err := rollout.NewRecorder(nil, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := verifyingSMS{&fakeSMS{}}
+	r := newRig(t, openSQLite(t), options{provider: v, mode: rollout.Shadow, shadow: rec})
+	c := r.request(t, phoneA)
+	res, err := r.send(t, c.ID)
+	if m, _ := res.(map[string]any); err != nil || m["match"] != true {
+		t.Fatalf("shadow job = %#v, %v; want a match", res, err)
+	}
+	if n := len(v.messages()); n != 1 {
+		t.Errorf("%d sends, want the inline one", n)
+	}
+	if got, want := rec.Counts(), []rollout.Counts{{Module: "sms", Match: 1}}; !slices.Equal(got, want) {
+		t.Errorf("recorder counts %+v, want %+v", got, want)
+	}
+}
+
 // TestShadowMismatch: a stored hash that does not match the sealed code
 // is recorded as a mismatch, and still nothing is sent.
 func TestShadowMismatch(t *testing.T) {

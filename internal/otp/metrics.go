@@ -31,14 +31,38 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.verifies, m.sends, m.limited, m.limiterErrors} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
-			return nil, fmt.Errorf("register otp metrics: %w", err)
-		}
+	var err error
+	if m.requests, err = register(reg, m.requests); err != nil {
+		return nil, err
+	}
+	if m.verifies, err = register(reg, m.verifies); err != nil {
+		return nil, err
+	}
+	if m.sends, err = register(reg, m.sends); err != nil {
+		return nil, err
+	}
+	if m.limited, err = register(reg, m.limited); err != nil {
+		return nil, err
+	}
+	if m.limiterErrors, err = register(reg, m.limiterErrors); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// register registers c with reg; when an equal collector is already
+// registered (a second Service on one registry) it returns that one, so
+// the counts of every Service reach the registry.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register otp metrics: %w", err)
 }

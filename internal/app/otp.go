@@ -35,10 +35,10 @@ func (a *App) wireOTP(shadow rollout.Comparer) error {
 		return err
 	}
 	a.mods.sessions = auth.NewSessions(a.st, cfg.SessionTTL, nil)
-	var limiter otp.Limiter = ratelimit.NewMemory(ratelimit.MemoryConfig{})
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryConfig{})
 	if c := a.backend.RedisClient(); c != nil {
 		fallbacks := a.otpFallbacks()
-		shared := boundedLimiter{ratelimit.NewRedis(c, a.cfg.Redis.Prefix+":atlas:ratelimit"), 150 * time.Millisecond}
+		shared := boundedLimiter{ratelimit.NewRedis(c, a.cfg.Redis.Prefix+":atlas:ratelimit").InSlot("otp"), 150 * time.Millisecond}
 		limiter = ratelimit.Fallback(shared, limiter, func(error) { fallbacks() })
 	}
 	svc, err := otp.New(otp.Config{Store: a.st, Outbox: a.outbox, Sessions: a.mods.sessions, Provider: provider,
@@ -65,6 +65,12 @@ func (b boundedLimiter) Allow(ctx context.Context, key string, rules ...ratelimi
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.d)
 	defer cancel()
 	return b.l.Allow(ctx, key, rules...)
+}
+
+func (b boundedLimiter) AllowAll(ctx context.Context, checks ...ratelimit.Check) (ratelimit.Decision, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.d)
+	defer cancel()
+	return b.l.AllowAll(ctx, checks...)
 }
 
 // otpFallbacks counts rate limiter fallbacks from Redis to the process

@@ -11,10 +11,11 @@ import (
 	"github.com/sevra/atlas/internal/ratelimit"
 )
 
-// Limiter checks and records one event under a key against rules;
+// Limiter checks one event against several keys' rules and records it
+// under all of them, or none;
 // ratelimit.Memory, ratelimit.Redis and ratelimit.Fallback implement it.
 type Limiter interface {
-	Allow(ctx context.Context, key string, rules ...ratelimit.Rule) (ratelimit.Decision, error)
+	AllowAll(ctx context.Context, checks ...ratelimit.Check) (ratelimit.Decision, error)
 }
 
 // Limits are the OTP rate limits. Each list holds sliding-window rules.
@@ -24,8 +25,13 @@ type Limits struct {
 	Phone []ratelimit.Rule
 	// IP limits code requests per client address (default 20/1h).
 	IP []ratelimit.Rule
-	// Country is a global budget of code requests per country calling
-	// code, against SMS pumping (default 1000/1h).
+	// Home is the global budget of code requests to Iranian numbers, all
+	// together (default 20000/1h): a ceiling against abuse that real
+	// logins never reach.
+	Home []ratelimit.Rule
+	// Country is the global budget of code requests per other allowed
+	// country calling code (default 200/1h), against SMS pumping, which
+	// targets foreign and premium numbers.
 	Country []ratelimit.Rule
 	// VerifyIP limits verify attempts per client address, across
 	// challenges (default 30/1m); each challenge also allows at most
@@ -37,7 +43,8 @@ type Limits struct {
 const (
 	DefaultPhoneRules    = "1/1m,5/1h,10/24h"
 	DefaultIPRules       = "20/1h"
-	DefaultCountryRules  = "1000/1h"
+	DefaultHomeRules     = "20000/1h"
+	DefaultCountryRules  = "200/1h"
 	DefaultVerifyIPRules = "30/1m"
 )
 
@@ -46,6 +53,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		Phone:    mustRules("phone", DefaultPhoneRules),
 		IP:       mustRules("ip", DefaultIPRules),
+		Home:     mustRules("home", DefaultHomeRules),
 		Country:  mustRules("country", DefaultCountryRules),
 		VerifyIP: mustRules("verify-ip", DefaultVerifyIPRules),
 	}
@@ -105,13 +113,24 @@ func (e *LimitedError) Is(target error) bool { return target == ErrRateLimited }
 // ErrRateLimited matches every LimitedError.
 var ErrRateLimited = errors.New("rate limited")
 
-// allow checks key against rules; a limiter failure is logged by the
-// caller's limiter (Fallback) and lets the request through.
-func (s *Service) allow(ctx context.Context, key string, rules []ratelimit.Rule) error {
-	if len(rules) == 0 || s.limiter == nil {
+// allow records one event under every key whose rules are not empty,
+// only if all allow it (ratelimit.Limiter.AllowAll), so a request refused
+// by one limit uses up no other. A limiter failure is logged and counted,
+// and lets the request through.
+func (s *Service) allow(ctx context.Context, checks ...ratelimit.Check) error {
+	if s.limiter == nil {
 		return nil
 	}
-	d, err := s.limiter.Allow(ctx, key, rules...)
+	live := checks[:0:0]
+	for _, c := range checks {
+		if c.Key != "" && len(c.Rules) > 0 {
+			live = append(live, c)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	d, err := s.limiter.AllowAll(ctx, live...)
 	if err != nil {
 		s.log.WarnContext(ctx, "otp: rate limiter unavailable; request allowed", "err", err)
 		s.m.limiterErrors.Inc()

@@ -145,7 +145,7 @@ func TestLimitPerCountry(t *testing.T) {
 	t.Parallel()
 	dialects(t, func(t *testing.T, st *store.Store) {
 		r := newRig(t, st, options{limiter: true, countries: []string{"44"},
-			limits: otp.Limits{Country: rules(t, "country", "2/1h")}})
+			limits: otp.Limits{Home: rules(t, "home", "2/1h"), Country: rules(t, "country", "1/1h")}})
 		ctx := context.Background()
 		// Two different numbers from two addresses share Iran's budget.
 		if _, err := r.svc.Request(ctx, phoneA, "10.0.0.1"); err != nil {
@@ -155,7 +155,7 @@ func TestLimitPerCountry(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := r.svc.Request(ctx, phoneC, "10.0.0.3")
-		wantLimited(t, err, "country-1", time.Hour)
+		wantLimited(t, err, "home-1", time.Hour)
 		if n := count(t, st, "SELECT count(*) FROM otp_challenges"); n != 2 {
 			t.Errorf("%d challenges, want 2", n)
 		}
@@ -166,6 +166,8 @@ func TestLimitPerCountry(t *testing.T) {
 		if _, err := r.svc.Request(ctx, "+447700900123", "10.0.0.4"); err != nil {
 			t.Errorf("+44 number: %v", err)
 		}
+		_, err = r.svc.Request(ctx, "+447700900124", "10.0.0.5")
+		wantLimited(t, err, "country-1", time.Hour)
 		r.clock.Advance(time.Hour)
 		if _, err := r.svc.Request(ctx, phoneC, "10.0.0.3"); err != nil {
 			t.Errorf("an hour later: %v", err)
@@ -219,7 +221,7 @@ func TestLimitVerifyOtherAddress(t *testing.T) {
 // failingLimiter always errors.
 type failingLimiter struct{}
 
-func (failingLimiter) Allow(context.Context, string, ...ratelimit.Rule) (ratelimit.Decision, error) {
+func (failingLimiter) AllowAll(context.Context, ...ratelimit.Check) (ratelimit.Decision, error) {
 	return ratelimit.Decision{}, errors.New("limiter down")
 }
 
@@ -241,8 +243,8 @@ func TestLimiterFailureAllows(t *testing.T) {
 	if n := count(t, st, "SELECT count(*) FROM otp_challenges"); n != 3 {
 		t.Errorf("%d challenges, want 3", n)
 	}
-	if v := metric(t, reg, "atlas_otp_rate_limiter_errors_total", "", ""); v != 3*3 {
-		t.Errorf("limiter errors = %v, want 9 (three rule kinds checked per request)", v)
+	if v := metric(t, reg, "atlas_otp_rate_limiter_errors_total", "", ""); v != 3 {
+		t.Errorf("limiter errors = %v, want 3 (one combined check per request)", v)
 	}
 }
 
@@ -305,11 +307,36 @@ func TestDefaultLimits(t *testing.T) {
 		{"phone", d.Phone, []ratelimit.Rule{{Name: "phone-1", Limit: 1, Window: time.Minute},
 			{Name: "phone-2", Limit: 5, Window: time.Hour}, {Name: "phone-3", Limit: 10, Window: 24 * time.Hour}}},
 		{"ip", d.IP, []ratelimit.Rule{{Name: "ip-1", Limit: 20, Window: time.Hour}}},
-		{"country", d.Country, []ratelimit.Rule{{Name: "country-1", Limit: 1000, Window: time.Hour}}},
+		{"home", d.Home, []ratelimit.Rule{{Name: "home-1", Limit: 20000, Window: time.Hour}}},
+		{"country", d.Country, []ratelimit.Rule{{Name: "country-1", Limit: 200, Window: time.Hour}}},
 		{"verify-ip", d.VerifyIP, []ratelimit.Rule{{Name: "verify-ip-1", Limit: 30, Window: time.Minute}}},
 	} {
 		if !slices.Equal(tc.got, tc.want) {
 			t.Errorf("default %s rules = %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
+}
+
+// TestLimitRefusalUsesNoOtherBudget: a request the number's limit refuses
+// does not count against the address's limit, so other numbers from the
+// same address still get their codes.
+func TestLimitRefusalUsesNoOtherBudget(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, openSQLite(t), options{limiter: true,
+		limits: otp.Limits{IP: rules(t, "ip", "3/1h"), Phone: rules(t, "phone", "1/1m")}})
+	ctx := context.Background()
+	if _, err := r.svc.Request(ctx, phoneA, "10.0.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err := r.svc.Request(ctx, phoneA, "10.0.0.9")
+		wantLimited(t, err, "phone-1", time.Minute)
+	}
+	for _, p := range []string{phoneB, phoneC} {
+		if _, err := r.svc.Request(ctx, p, "10.0.0.9"); err != nil {
+			t.Fatalf("%s from the same address: %v (refused requests used up its budget)", p, err)
+		}
+	}
+	_, err := r.svc.Request(ctx, "09121110000", "10.0.0.9")
+	wantLimited(t, err, "ip-1", time.Hour)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/phone"
+	"github.com/sevra/atlas/internal/ratelimit"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/sms"
 	"github.com/sevra/atlas/internal/store"
@@ -105,7 +106,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TTL < 2*time.Minute || cfg.TTL > 10*time.Minute {
 		return nil, fmt.Errorf("otp: code lifetime %s must be from 2m to 10m", cfg.TTL)
 	}
-	if cfg.Limits.Phone == nil && cfg.Limits.IP == nil && cfg.Limits.Country == nil && cfg.Limits.VerifyIP == nil {
+	if cfg.Limits.Phone == nil && cfg.Limits.IP == nil && cfg.Limits.Home == nil && cfg.Limits.Country == nil &&
+		cfg.Limits.VerifyIP == nil {
 		cfg.Limits = DefaultLimits()
 	}
 	if cfg.Mode == "" {
@@ -207,17 +209,21 @@ func (s *Service) Request(ctx context.Context, raw, clientIP string) (Challenge,
 }
 
 // checkRequestLimits applies the per-address, per-number and per-country
-// limits, in that order.
+// limits together: the request counts under all of them or none.
 func (s *Service) checkRequestLimits(ctx context.Context, e164, clientIP string) error {
+	cc := s.countryOf(e164)
+	country := s.cfg.Limits.Country
+	if cc == phone.Iran {
+		country = s.cfg.Limits.Home
+	}
+	ipKey := ""
 	if clientIP != "" {
-		if err := s.allow(ctx, "otp-ip:"+clientIP, s.cfg.Limits.IP); err != nil {
-			return err
-		}
+		ipKey = "otp-ip:" + clientIP
 	}
-	if err := s.allow(ctx, "otp-phone:"+e164, s.cfg.Limits.Phone); err != nil {
-		return err
-	}
-	return s.allow(ctx, "otp-cc:"+s.countryOf(e164), s.cfg.Limits.Country)
+	return s.allow(ctx,
+		ratelimit.Check{Key: ipKey, Rules: s.cfg.Limits.IP},
+		ratelimit.Check{Key: "otp-phone:" + e164, Rules: s.cfg.Limits.Phone},
+		ratelimit.Check{Key: "otp-cc:" + cc, Rules: country})
 }
 
 // countryOf returns the calling code of an E.164 number among Iran and
@@ -253,7 +259,7 @@ type Login struct {
 // use), creates or loads the user of the number and starts a session.
 func (s *Service) Verify(ctx context.Context, id, code, clientIP string) (Login, error) {
 	if clientIP != "" {
-		if err := s.allow(ctx, "otp-verify-ip:"+clientIP, s.cfg.Limits.VerifyIP); err != nil {
+		if err := s.allow(ctx, ratelimit.Check{Key: "otp-verify-ip:" + clientIP, Rules: s.cfg.Limits.VerifyIP}); err != nil {
 			s.m.verifies.WithLabelValues("limited").Inc()
 			return Login{}, err
 		}

@@ -3,6 +3,7 @@ package app
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/sevra/atlas/internal/httpapi"
@@ -133,6 +134,9 @@ type OTPConfig struct {
 	Limits otp.Limits
 	// SessionTTL is a user session's lifetime; default 30 days.
 	SessionTTL time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client address the rate limits count (none: the TCP peer).
+	TrustedProxies []netip.Prefix
 }
 
 // Hooks adjust the wiring for tests and benchmarks. They are not

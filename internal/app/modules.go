@@ -202,7 +202,7 @@ func (a *App) newHandler() (http.Handler, error) {
 	m := a.mods
 	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
 		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
-		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions}
+		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
 		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
 	if err != nil {

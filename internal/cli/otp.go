@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/otp"
 	"github.com/sevra/atlas/internal/phone"
 	"github.com/sevra/atlas/internal/ratelimit"
@@ -50,6 +51,9 @@ func (c *Config) otpSettings() []setting {
 			"code requests per other allowed country calling code, all its numbers together (against SMS pumping)"),
 		rules(&o.Limits.VerifyIP, "otp-limit-verify-ip", "ATLAS_OTP_LIMIT_VERIFY_IP", "verify-ip", otp.DefaultVerifyIPRules,
 			"verify attempts per client address (each challenge also allows at most 5)"),
+		{flag: "trusted-proxies", env: "ATLAS_TRUSTED_PROXIES", def: "",
+			usage: "addresses or CIDR prefixes of the load balancers in front of Atlas, whose X-Forwarded-For names the client for rate limits (empty: the TCP peer is the client)",
+			set:   func(v string) (err error) { o.TrustedProxies, err = httpapi.ParseTrustedProxies(v); return err }},
 		durationSetting(&o.SessionTTL, "session-ttl", "ATLAS_SESSION_TTL", 30*24*time.Hour,
 			"lifetime of a user session (the Bearer token from POST /api/v1/auth/otp/verify)"),
 	}

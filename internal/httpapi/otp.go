@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sevra/atlas/internal/auth"
@@ -36,7 +39,7 @@ const maxAuthBody = 4 << 10
 // {challenge_id, expires_in}, whether or not the number belongs to a
 // user; 400 for a number that is not a mobile Atlas serves; 429 with
 // Retry-After when a rate limit refuses.
-func requestOTP(log *slog.Logger, svc OTPService) http.Handler {
+func requestOTP(log *slog.Logger, svc OTPService, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			Phone string `json:"phone"`
@@ -45,7 +48,7 @@ func requestOTP(log *slog.Logger, svc OTPService) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		c, err := svc.Request(r.Context(), in.Phone, clientIP(r))
+		c, err := svc.Request(r.Context(), in.Phone, clientIP(r, trusted))
 		if err != nil {
 			writeOTPError(w, r, log, err)
 			return
@@ -57,7 +60,7 @@ func requestOTP(log *slog.Logger, svc OTPService) http.Handler {
 // verifyOTP is POST /api/v1/auth/otp/verify {challenge_id, code}: 200
 // {token, expires_at, user_id}; 401 for a wrong, expired, used or unknown
 // challenge; 429 after too many attempts or requests.
-func verifyOTP(log *slog.Logger, svc OTPService) http.Handler {
+func verifyOTP(log *slog.Logger, svc OTPService, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			ChallengeID string `json:"challenge_id"`
@@ -67,7 +70,7 @@ func verifyOTP(log *slog.Logger, svc OTPService) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		l, err := svc.Verify(r.Context(), in.ChallengeID, in.Code, clientIP(r))
+		l, err := svc.Verify(r.Context(), in.ChallengeID, in.Code, clientIP(r, trusted))
 		if err != nil {
 			writeOTPError(w, r, log, err)
 			return
@@ -180,13 +183,64 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 
-// clientIP is the request's peer address (no proxy headers are trusted:
-// put the rate limits behind a proxy that sets the peer, or extend this
-// with a trusted-proxy list).
-func clientIP(r *http.Request) string {
+// clientIP is the address the rate limits count a request under: the TCP
+// peer, or, when the peer is a trusted proxy, the right-most address in
+// X-Forwarded-For that is not itself a trusted proxy (the left part of
+// that header is written by the client and proves nothing).
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer.String() // a malformed hop: do not trust what is left of it
+		}
+		if !isTrusted(a.Unmap(), trusted) {
+			return a.Unmap().String()
+		}
+	}
+	return peer.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTrustedProxies reads a comma-separated list of addresses and CIDR
+// prefixes ("10.0.0.0/8, 192.168.1.7").
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

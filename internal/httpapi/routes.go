@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,10 @@ type Deps struct {
 	// /api/v1/auth/logout (nil: routes off).
 	OTP    OTPService
 	Logout SessionRevoker
+	// TrustedProxies are the load balancers and proxies whose
+	// X-Forwarded-For names the client for rate limits (none: the TCP
+	// peer is the client).
+	TrustedProxies []netip.Prefix
 	// SalonCacheTTL is how long GET /api/v1/salons/{slug} answers are
 	// cached in process; 0 disables the cache. Default (unset): 10s.
 	SalonCacheTTL *time.Duration
@@ -110,8 +115,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("POST /api/v1/salons/{slug}/reviews", createReview(d.Logger, d))
 	}
 	if d.OTP != nil {
-		mux.Handle("POST /api/v1/auth/otp/request", requestOTP(d.Logger, d.OTP))
-		mux.Handle("POST /api/v1/auth/otp/verify", verifyOTP(d.Logger, d.OTP))
+		mux.Handle("POST /api/v1/auth/otp/request", requestOTP(d.Logger, d.OTP, d.TrustedProxies))
+		mux.Handle("POST /api/v1/auth/otp/verify", verifyOTP(d.Logger, d.OTP, d.TrustedProxies))
 	}
 	if d.Logout != nil {
 		mux.Handle("POST /api/v1/auth/logout", logout(d.Logger, d.Logout))

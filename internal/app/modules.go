@@ -10,6 +10,7 @@ import (
 	_ "time/tzdata" // the nightly schedule's time zone (Asia/Tehran) on hosts without zoneinfo
 
 	"github.com/sevra/atlas/internal/auth"
+	"github.com/sevra/atlas/internal/cache"
 	"github.com/sevra/atlas/internal/dashboard"
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/httpapi"
@@ -50,6 +51,35 @@ type modules struct {
 	seoHTTP    *httpapi.SEODeps
 	otp        *otp.Service
 	sessions   *auth.Sessions
+	// cache is the read-through cache of public reads; hub fans every
+	// invalidation out to it, in every process (writers and jobs alike).
+	cache httpapi.ReadCache
+	hub   *seo.CacheHub
+}
+
+// openCache builds the read-through cache (Redis when the queue backend is
+// Redis, shared by every node; in process otherwise) and the invalidation
+// hub every writer and job uses.
+func (a *App) openCache() error {
+	var c httpapi.ReadCache
+	if rc := a.backend.RedisClient(); rc != nil {
+		r, err := cache.NewRedis(rc, cache.RedisConfig{Prefix: a.cfg.Redis.Prefix + ":atlas:cache",
+			Registerer: a.metrics, Logger: a.log})
+		if err != nil {
+			return err
+		}
+		c = r
+	} else {
+		m, err := cache.NewMemory(cache.MemoryConfig{Registerer: a.metrics})
+		if err != nil {
+			return err
+		}
+		c = m
+	}
+	a.mods.cache = c
+	a.mods.hub = &seo.CacheHub{}
+	a.mods.hub.Attach(httpapi.CacheInvalidator{Cache: c, Slugs: a.st})
+	return nil
 }
 
 // wireModules builds the outbox and its relay, then each module, and
@@ -90,9 +120,13 @@ func (a *App) wireModules(ctx context.Context) error {
 	}
 	cfg := a.cfg
 	m := &a.mods
+	if err := a.openCache(); err != nil {
+		return err
+	}
 	m.cities = geo.NewService(a.st, shadow, a.log)
+	m.cities.SetCache(m.hub)
 	m.reviews = review.NewService(review.Config{Store: a.st, Outbox: a.outbox, Cities: m.cities, Modes: cfg.Modes,
-		Shadow: shadow, Logger: a.log})
+		Shadow: shadow, Cache: m.hub, Logger: a.log})
 	m.cities.Register(a.registry)
 	m.reviews.Register(a.registry)
 	if err := a.wireMedia(ctx, shadow); err != nil {
@@ -202,7 +236,7 @@ func (a *App) newHandler() (http.Handler, error) {
 	m := a.mods
 	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
 		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
-		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies}
+		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies, Cache: m.cache}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
 		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
 	if err != nil {

@@ -24,7 +24,7 @@ func (a *App) wireSEO(shadow rollout.Comparer) error {
 	if err != nil {
 		return err
 	}
-	hub := &seo.CacheHub{}
+	hub := a.mods.hub
 	sc := seo.ServiceConfig{Store: a.st, Builder: b, Outbox: a.outbox, Queues: a.producer, Cache: hub,
 		Modes: cfg.Modes, Shadow: shadow, Logger: a.log}
 	if a.hooks.SEO != nil {

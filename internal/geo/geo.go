@@ -14,6 +14,7 @@ import (
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/jobq"
 )
@@ -29,6 +30,7 @@ type Store interface {
 type Service struct {
 	st     Store
 	shadow rollout.Comparer
+	cache  CacheInvalidator
 	log    *slog.Logger
 	now    func() time.Time
 }
@@ -48,8 +50,23 @@ func (s *Service) Refresh(ctx context.Context, cityID int64) error {
 	if err := s.st.RefreshCityStats(ctx, s.now(), cityID); err != nil {
 		return fmt.Errorf("refresh city %d: %w", cityID, err)
 	}
+	if s.cache != nil {
+		if err := s.cache.Invalidate(ctx, seo.EntityCity, cityID); err != nil {
+			s.log.WarnContext(ctx, "cache invalidation after city stats", "city", cityID, "err", err)
+		}
+	}
 	return nil
 }
+
+// CacheInvalidator deletes cached answers about one entity;
+// *seo.CacheHub implements it.
+type CacheInvalidator interface {
+	Invalidate(ctx context.Context, entityType string, entityID int64) error
+}
+
+// SetCache makes Refresh invalidate the city's cached answers (nil:
+// none). Call it at wiring, before the service is used.
+func (s *Service) SetCache(c CacheInvalidator) { s.cache = c }
 
 // Payload is the refresh-city-stats job data.
 type Payload struct {

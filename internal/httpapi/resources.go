@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -23,14 +24,17 @@ func listCities(log *slog.Logger, s Store) http.Handler {
 	})
 }
 
-func getCity(log *slog.Logger, s Store) http.Handler {
+func getCity(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.CityBySlug(r.Context(), r.PathValue("slug"))
+		slug := r.PathValue("slug")
+		city, err := readThrough(r.Context(), c, cityKey(slug), ttl, func(ctx context.Context) (store.City, error) {
+			return s.CityBySlug(ctx, slug)
+		})
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, c)
+		writeJSON(w, http.StatusOK, city)
 	})
 }
 
@@ -51,48 +55,60 @@ func parseSalonFilter(q url.Values) (store.SalonFilter, error) {
 	return f, nil
 }
 
-func listSalons(log *slog.Logger, s Store) http.Handler {
+// salonList is one cached page of salons.
+type salonList struct {
+	Items []store.Salon `json:"items"`
+	Total int64         `json:"total"`
+}
+
+func listSalons(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := parseSalonFilter(r.URL.Query())
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		salons, total, err := s.ListSalons(r.Context(), f)
+		load := func(ctx context.Context) (salonList, error) {
+			items, total, err := s.ListSalons(ctx, f)
+			return salonList{Items: items, Total: total}, err
+		}
+		var l salonList
+		if c != nil && ttl > 0 {
+			gen, gerr := listsGeneration(r.Context(), c, ttl)
+			if gerr != nil {
+				err = gerr
+			} else {
+				l, err = readThrough(r.Context(), c, salonListKey(gen, f), ttl, load)
+			}
+		} else {
+			l, err = load(r.Context())
+		}
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, listBody[store.Salon]{Items: salons, page: page{f.Page, f.PerPage}, Total: total})
+		writeJSON(w, http.StatusOK, listBody[store.Salon]{Items: l.Items, page: page{f.Page, f.PerPage}, Total: l.Total})
 	})
 }
 
-// salonLookup is a cached answer to "where does this slug point".
-type salonLookup struct {
-	salon store.Salon
-	moved bool
-}
-
-func getSalon(log *slog.Logger, s Store, cache *ttlCache[salonLookup]) http.Handler {
+func getSalon(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := r.PathValue("slug")
-		hit, ok := cache.get(slug)
-		if !ok {
-			x, moved, err := s.ResolveSalonSlug(r.Context(), slug)
-			if err != nil {
-				writeError(w, r, log, err)
-				return
-			}
-			hit = salonLookup{salon: x, moved: moved}
-			cache.put(slug, hit)
+		hit, err := readThrough(r.Context(), c, salonKey(slug), ttl, func(ctx context.Context) (cachedSalon, error) {
+			x, moved, err := s.ResolveSalonSlug(ctx, slug)
+			return cachedSalon{Salon: x, Moved: moved}, err
+		})
+		if err != nil {
+			writeError(w, r, log, err)
+			return
 		}
-		if hit.moved && hit.salon.Slug != slug {
-			loc := url.URL{Path: "/api/v1/salons/" + hit.salon.Slug, RawQuery: r.URL.RawQuery}
+		if hit.Moved && hit.Salon.Slug != slug {
+			loc := url.URL{Path: "/api/v1/salons/" + hit.Salon.Slug, RawQuery: r.URL.RawQuery}
 			w.Header().Set("Location", loc.String())
 			writeJSON(w, http.StatusMovedPermanently, map[string]string{"location": loc.String()})
 			return
 		}
-		writeJSON(w, http.StatusOK, hit.salon)
+		writeJSON(w, http.StatusOK, hit.Salon)
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sevra/atlas/internal/auth"
+	"github.com/sevra/atlas/internal/cache"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -49,9 +50,13 @@ type Deps struct {
 	// X-Forwarded-For names the client for rate limits (none: the TCP
 	// peer is the client).
 	TrustedProxies []netip.Prefix
-	// SalonCacheTTL is how long GET /api/v1/salons/{slug} answers are
-	// cached in process; 0 disables the cache. Default (unset): 10s.
-	SalonCacheTTL *time.Duration
+	// Cache holds the answers of GET /api/v1/salons/{slug},
+	// /api/v1/salons and /api/v1/cities/{slug} for CacheTTL (default 1m;
+	// 0 disables caching). Nil: NewHandler makes an in-process cache and
+	// attaches its invalidator to SEO.Caches; production passes the
+	// shared cache and attaches the invalidator itself, in every process.
+	Cache    ReadCache
+	CacheTTL *time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Reviews stores reviews; nil leaves POST …/reviews out.
@@ -85,6 +90,16 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
+	if d.Cache == nil {
+		mc, err := cache.NewMemory(cache.MemoryConfig{Now: d.Now})
+		if err != nil {
+			return nil, err
+		}
+		d.Cache = mc
+		if slugs, ok := d.Store.(SlugSource); ok && d.SEO != nil && d.SEO.Caches != nil {
+			d.SEO.Caches.Attach(CacheInvalidator{Cache: mc, Slugs: slugs})
+		}
+	}
 	m, err := newMetrics(d.Registry)
 	if err != nil {
 		return nil, err
@@ -101,16 +116,14 @@ func NewHandler(d Deps) (http.Handler, error) {
 
 // addRoutes lists every route Atlas serves.
 func addRoutes(mux *http.ServeMux, d Deps) {
-	ttl := 10 * time.Second
-	if d.SalonCacheTTL != nil {
-		ttl = *d.SalonCacheTTL
+	ttl := time.Minute
+	if d.CacheTTL != nil {
+		ttl = *d.CacheTTL
 	}
-	salonCache := newTTLCache[salonLookup](ttl, 10_000, d.Now)
-
 	mux.Handle("GET /api/v1/cities", listCities(d.Logger, d.Store))
-	mux.Handle("GET /api/v1/cities/{slug}", getCity(d.Logger, d.Store))
-	mux.Handle("GET /api/v1/salons", listSalons(d.Logger, d.Store))
-	mux.Handle("GET /api/v1/salons/{slug}", getSalon(d.Logger, d.Store, salonCache))
+	mux.Handle("GET /api/v1/cities/{slug}", getCity(d.Logger, d.Store, d.Cache, ttl))
+	mux.Handle("GET /api/v1/salons", listSalons(d.Logger, d.Store, d.Cache, ttl))
+	mux.Handle("GET /api/v1/salons/{slug}", getSalon(d.Logger, d.Store, d.Cache, ttl))
 	if d.Reviews != nil {
 		mux.Handle("POST /api/v1/salons/{slug}/reviews", createReview(d.Logger, d))
 	}
@@ -124,7 +137,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
 	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs()))
 	addMediaRoutes(mux, d) // POST /api/v1/media, GET /api/v1/media/{id}, GET /media/ (media.go)
-	addSEORoutes(mux, d, salonCache)
+	addSEORoutes(mux, d)
 	// GET/POST /admin/login, POST /admin/logout, GET /admin/assets/dashboard.css,
 	// GET /admin/jobs, GET /admin/jobs/{queue}, GET /admin/jobs/{queue}/{id},
 	// POST /admin/jobs/{queue}/{action}, POST /admin/jobs/{queue}/{id}/{action}

@@ -48,14 +48,11 @@ type SEODeps struct {
 }
 
 // addSEORoutes adds the sitemap, robots.txt and SEO admin routes.
-func addSEORoutes(mux *http.ServeMux, d Deps, salons *ttlCache[salonLookup]) {
+func addSEORoutes(mux *http.ServeMux, d Deps) {
 	if d.SEO == nil || d.SEO.Service == nil {
 		return
 	}
 	svc := d.SEO.Service
-	if d.SEO.Caches != nil {
-		d.SEO.Caches.Attach(salonCacheInvalidator{salons})
-	}
 	files := sitemap.Handler(sitemap.HandlerConfig{Publisher: svc.Publisher(), BaseURL: svc.BaseURL(), Logger: d.Logger,
 		Robots: []string{"Disallow: /api/", "Disallow: /admin/"}})
 	mux.Handle("GET /sitemap.xml", files)
@@ -166,24 +163,6 @@ func postRedirect(w http.ResponseWriter, r *http.Request, posts PostSlugs, s Sto
 	w.Header().Set("Location", loc.String())
 	writeJSON(w, http.StatusMovedPermanently, map[string]string{"location": loc.String()})
 	return true
-}
-
-// salonCacheInvalidator deletes every cached lookup of a salon, under its
-// current or any old slug.
-type salonCacheInvalidator struct{ c *ttlCache[salonLookup] }
-
-func (i salonCacheInvalidator) Invalidate(_ context.Context, entityType string, id int64) error {
-	if entityType != seo.EntitySalon {
-		return nil
-	}
-	i.c.mu.Lock()
-	defer i.c.mu.Unlock()
-	for k, e := range i.c.entries {
-		if e.v.salon.ID == id {
-			delete(i.c.entries, k)
-		}
-	}
-	return nil
 }
 
 // postSlugs returns the post slug resolver, or nil.

@@ -16,6 +16,7 @@ import (
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/rollout"
+	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -64,6 +65,12 @@ type Outbox interface {
 	Publish(ctx context.Context, events ...outbox.Event) ([]outbox.Published, error)
 }
 
+// CacheInvalidator deletes cached answers about one entity;
+// *seo.CacheHub implements it.
+type CacheInvalidator interface {
+	Invalidate(ctx context.Context, entityType string, entityID int64) error
+}
+
 // CityRefresher recomputes a city's statistics in process (geo's sync
 // and shadow modes); *geo.Service implements it.
 type CityRefresher interface {
@@ -80,6 +87,9 @@ type Config struct {
 	Modes rollout.Modes
 	// Shadow records shadow comparisons (nil: not recorded).
 	Shadow rollout.Comparer
+	// Cache receives the invalidation of a salon after its aggregates
+	// change (usually the seo.CacheHub); nil: none.
+	Cache CacheInvalidator
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -225,6 +235,14 @@ func (s *Service) Recompute(ctx context.Context, salonID int64, eventID string) 
 	}
 	if err := tx.Commit(); err != nil {
 		return Aggregate{}, fmt.Errorf("recompute salon %d: %w", salonID, err)
+	}
+	// Delete after write: a read after this recompute is fresh on every
+	// node (the cache is shared); a failed delete leaves the old answer
+	// for at most its TTL.
+	if s.cfg.Cache != nil {
+		if err := s.cfg.Cache.Invalidate(ctx, seo.EntitySalon, salonID); err != nil {
+			s.log.WarnContext(ctx, "cache invalidation after a recompute", "salon", salonID, "err", err)
+		}
 	}
 	_, _ = s.cfg.Outbox.Publish(ctx, ev)
 	if geoMode.Inline() && s.cfg.Cities != nil {

@@ -155,3 +155,35 @@ func repeat(s string, n int) string {
 
 // replaceDouble adapts PostgreSQL's DOUBLE PRECISION cast to SQLite's REAL.
 func replaceDouble(q string) string { return strings.ReplaceAll(q, "DOUBLE PRECISION", "REAL") }
+
+// SalonSlugs returns every slug that leads to salon id: its current slug
+// and its old ones (slug history), for cache invalidation.
+func (s *Store) SalonSlugs(ctx context.Context, id int64) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT slug FROM salons WHERE id = ?
+		UNION SELECT old_slug FROM slug_history WHERE entity = 'salon' AND entity_id = ?`), id, id)
+	if err != nil {
+		return nil, fmt.Errorf("salon %d slugs: %w", id, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			return nil, fmt.Errorf("salon %d slugs: %w", id, err)
+		}
+		out = append(out, slug)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("salon %d slugs: %w", id, err)
+	}
+	return out, nil
+}
+
+// CitySlug returns the slug of city id.
+func (s *Store) CitySlug(ctx context.Context, id int64) (string, error) {
+	var slug string
+	if err := s.db.QueryRowContext(ctx, s.Rebind("SELECT slug FROM cities WHERE id = ?"), id).Scan(&slug); err != nil {
+		return "", notFound(err, fmt.Sprintf("city %d", id))
+	}
+	return slug, nil
+}

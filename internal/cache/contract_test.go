@@ -265,13 +265,20 @@ func runContract(t *testing.T, newEnv func(t *testing.T) env) {
 			})
 		}()
 		<-started
-		result := make(chan string, 1)
+		type result struct {
+			val []byte
+			err error
+		}
+		results := make(chan result, 1)
 		var calls atomic.Int32
-		go func() { result <- get(t, e.c, "k", loader("w", &calls)) }()
+		go func() {
+			val, err := e.c.GetOrLoad(context.Background(), "k", time.Minute, loader("w", &calls))
+			results <- result{val, err}
+		}()
 		waitFor(t, "a waiter", func() bool { return e.waiting() == 1 })
 		cancel()
-		if got := <-result; got != "w" || calls.Load() != 1 {
-			t.Fatalf("waiter got %q with %d loads, want %q with 1", got, calls.Load(), "w")
+		if r := <-results; r.err != nil || string(r.val) != "w" || calls.Load() != 1 {
+			t.Fatalf("waiter got %q, %v with %d loads, want %q with 1", r.val, r.err, calls.Load(), "w")
 		}
 	})
 

@@ -43,6 +43,7 @@ type Backend struct {
 	Location string
 
 	allowUnsafe bool
+	shared      redis.UniversalClient
 }
 
 // OpenBackend opens the backend cfg selects.
@@ -61,6 +62,10 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 			return nil, fmt.Errorf("open redis queue backend: %w", err)
 		}
 		b := &Backend{Driver: d, Kind: "redis", Location: redactURL(cfg.RedisURL), allowUnsafe: cfg.AllowUnsafeRedis}
+		if b.shared, err = sharedClient(cfg.RedisURL); err != nil {
+			d.Close()
+			return nil, err
+		}
 		if h, ok, err := jobq.Health(ctx, d); ok && err == nil && !h.OK() {
 			log.Warn("redis is not configured for durable queues", "warnings", strings.Join(h.Warnings, "; "))
 		}
@@ -77,13 +82,15 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 	return &Backend{Driver: d, Kind: "sqlite", Location: path}, nil
 }
 
-// RedisClient is the Redis connection of a Redis backend, for other
-// shared state (rate limits); nil on SQLite.
+// RedisClient is a connection pool to the Redis of a Redis backend, for
+// Atlas's other shared state (the read cache, rate limits), separate from
+// the queue's and with context deadlines honoured; nil on SQLite. Close
+// closes it.
 func (b *Backend) RedisClient() redis.UniversalClient {
-	if d, ok := b.Driver.(*jobqredis.Driver); ok {
-		return d.Client()
+	if b.shared == nil {
+		return nil
 	}
-	return nil
+	return b.shared
 }
 
 // ErrUnsafeRedis reports Redis settings that can lose jobs.
@@ -107,7 +114,33 @@ func (b *Backend) Check(ctx context.Context) error {
 }
 
 // Close closes the backend.
-func (b *Backend) Close() error { return b.Driver.Close() }
+func (b *Backend) Close() error {
+	var err error
+	if b.shared != nil {
+		err = b.shared.Close()
+	}
+	return errors.Join(b.Driver.Close(), err)
+}
+
+// sharedClient opens a second connection pool to the queue's Redis for
+// Atlas's own shared state, with context deadlines honoured on reads
+// (ContextTimeoutEnabled), so a slow Redis costs a request at most the
+// caller's deadline.
+func sharedClient(url string) (redis.UniversalClient, error) {
+	o, err := jobqredis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.Failover != nil:
+		o.Failover.ContextTimeoutEnabled = true
+	case o.Cluster != nil:
+		o.Cluster.ContextTimeoutEnabled = true
+	default:
+		o.Single.ContextTimeoutEnabled = true
+	}
+	return o.NewClient(), nil
+}
 
 // redactURL hides a password in a URL.
 func redactURL(raw string) string {

@@ -62,6 +62,8 @@ type Config struct {
 	Media MediaConfig
 	// SEO holds the sitemap's base URL and nightly schedule.
 	SEO SEOConfig
+	// Views holds the post-view counter's settings.
+	Views ViewsConfig
 	// OTP holds the login settings: SMS provider, secret, code lifetime,
 	// allowed countries and rate limits.
 	OTP OTPConfig
@@ -116,6 +118,13 @@ type SEOConfig struct {
 	// Schedule is the nightly rebuild's cron pattern ("" removes it);
 	// ScheduleTZ its IANA time zone.
 	Schedule, ScheduleTZ string
+}
+
+// ViewsConfig is the post-view counter's configuration.
+type ViewsConfig struct {
+	// FlushEvery is how often buffered views are applied to the database
+	// (the flush-post-views scheduler); default 10s.
+	FlushEvery time.Duration
 }
 
 // OTPConfig is the OTP login's configuration.

@@ -23,13 +23,14 @@ import (
 	"github.com/sevra/atlas/internal/review"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/views"
 )
 
 // Modules lists every module's rollout name, in the order settings and
 // the dashboard show them. A new module adds its name here and its wiring
 // to wireModules.
 func Modules() []rollout.Module {
-	return []rollout.Module{media.Module, seo.Module, review.Module, geo.Module, otp.Module}
+	return []rollout.Module{media.Module, seo.Module, review.Module, geo.Module, views.Module, otp.Module}
 }
 
 // Routes collects every module's outbox routes into one table.
@@ -55,6 +56,7 @@ type modules struct {
 	// invalidation out to it, in every process (writers and jobs alike).
 	cache httpapi.ReadCache
 	hub   *seo.CacheHub
+	views *views.Service
 }
 
 // openCache builds the read-through cache (Redis when the queue backend is
@@ -136,6 +138,9 @@ func (a *App) wireModules(ctx context.Context) error {
 		return err
 	}
 	if err := a.wireOTP(shadow); err != nil {
+		return err
+	}
+	if err := a.wireViews(shadow); err != nil {
 		return err
 	}
 	// Every route must reach a handler in some process: a route whose job
@@ -236,7 +241,8 @@ func (a *App) newHandler() (http.Handler, error) {
 	m := a.mods
 	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
 		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
-		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies, Cache: m.cache}
+		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies, Cache: m.cache,
+		Views: m.views}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
 		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
 	if err != nil {

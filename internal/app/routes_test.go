@@ -65,7 +65,7 @@ func TestEveryModuleRouteIsComplete(t *testing.T) {
 
 func TestModulesAreTheRolloutSettings(t *testing.T) {
 	t.Parallel()
-	want := []rollout.Module{"media", "sitemap", "reviews", "geo", "sms"}
+	want := []rollout.Module{"media", "sitemap", "reviews", "geo", "views", "sms"}
 	if got := app.Modules(); !slices.Equal(got, want) {
 		t.Fatalf("Modules() = %v, want %v", got, want)
 	}

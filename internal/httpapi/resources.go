@@ -130,7 +130,7 @@ func listPosts(log *slog.Logger, s Store, now func() time.Time) http.Handler {
 
 // getPost is GET /api/v1/posts/{slug}; with posts set an old slug answers
 // 301 to the current one (slug history maps to the post, so one hop).
-func getPost(log *slog.Logger, s Store, now func() time.Time, posts PostSlugs) http.Handler {
+func getPost(log *slog.Logger, s Store, now func() time.Time, posts PostSlugs, views ViewRecorder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.PostBySlug(r.Context(), now(), r.PathValue("slug"))
 		if errors.Is(err, store.ErrNotFound) && postRedirect(w, r, posts, s, now(), r.PathValue("slug")) {
@@ -140,6 +140,18 @@ func getPost(log *slog.Logger, s Store, now func() time.Time, posts PostSlugs) h
 			writeError(w, r, log, err)
 			return
 		}
+		if views != nil {
+			// A view is a signal: counting it never fails the page.
+			if err := views.Record(r.Context(), p.ID, r.Method, r.UserAgent()); err != nil {
+				log.WarnContext(r.Context(), "post view not counted", "post", p.ID, "err", err)
+			}
+		}
 		writeJSON(w, http.StatusOK, p)
 	})
+}
+
+// ViewRecorder counts post views (write-behind); *views.Service
+// implements it. Bots and HEAD requests are not counted.
+type ViewRecorder interface {
+	Record(ctx context.Context, postID int64, method, userAgent string) error
 }

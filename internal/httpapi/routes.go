@@ -57,6 +57,8 @@ type Deps struct {
 	// shared cache and attaches the invalidator itself, in every process.
 	Cache    ReadCache
 	CacheTTL *time.Duration
+	// Views counts post views (GET /api/v1/posts/{slug}); nil: not counted.
+	Views ViewRecorder
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Reviews stores reviews; nil leaves POST …/reviews out.
@@ -135,7 +137,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("POST /api/v1/auth/logout", logout(d.Logger, d.Logout))
 	}
 	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
-	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs()))
+	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs(), d.Views))
 	addMediaRoutes(mux, d) // POST /api/v1/media, GET /api/v1/media/{id}, GET /media/ (media.go)
 	addSEORoutes(mux, d)
 	// GET/POST /admin/login, POST /admin/logout, GET /admin/assets/dashboard.css,

@@ -89,7 +89,7 @@ type Config struct {
 	Shadow rollout.Comparer
 	// Cache receives the invalidation of a salon after its aggregates
 	// change (usually the seo.CacheHub); nil: none.
-	Cache CacheInvalidator
+	Cache  CacheInvalidator
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time

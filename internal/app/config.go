@@ -133,7 +133,8 @@ type OTPConfig struct {
 	// kavenegar, smsir or twilio-verify (credentials through Getenv).
 	Provider string
 	// Secret keys code hashes and sealed codes (32+ bytes); empty uses
-	// <DataDir>/auth.secret, created on first start (one node only).
+	// one generated on first start and stored in the database (shared by
+	// every node on it).
 	Secret []byte
 	// TTL is a code's lifetime (2m to 10m); default 5m.
 	TTL time.Duration

@@ -4,12 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,53 +85,26 @@ func (a *App) otpFallbacks() func() {
 	}
 }
 
-// authSecretFile holds the generated secret of a deployment that sets no
-// ATLAS_AUTH_SECRET (one process, the embedded defaults).
-const authSecretFile = "auth.secret"
-
-// authSecret is Config.OTP.Secret, or the secret in <DataDir>/auth.secret,
-// created (64 random bytes, hex, mode 0600) on first start. Several nodes
-// must share one secret: set ATLAS_AUTH_SECRET on each.
+// authSecret is Config.OTP.Secret, or the secret generated on first
+// start and stored in the database (64 random bytes, hex), so every node
+// sharing the database shares it. Setting ATLAS_AUTH_SECRET keeps it out
+// of the database.
 func (a *App) authSecret() ([]byte, error) {
 	if len(a.cfg.OTP.Secret) > 0 {
 		return a.cfg.OTP.Secret, nil
 	}
-	path := filepath.Join(a.cfg.DataDir, authSecretFile)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(b))
-		if len(s) < otp.MinSecretLen {
-			return nil, fmt.Errorf("%s: %w", path, otp.ErrWeakSecret)
+	s, err := a.st.Secret(context.Background(), "otp", func() (string, error) {
+		var raw [64]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return "", fmt.Errorf("auth secret: %w", err)
 		}
-		return []byte(s), nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read auth secret: %w", err)
-	}
-	var raw [64]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return nil, fmt.Errorf("auth secret: %w", err)
-	}
-	s := hex.EncodeToString(raw[:])
-	if err := os.MkdirAll(a.cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return a.authSecret() // another process created it first
-	}
+		return hex.EncodeToString(raw[:]), nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("write auth secret: %w", err)
+		return nil, err
 	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write auth secret: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write auth secret: %w", err)
-	}
-	if a.cfg.Redis.URL != "" || a.cfg.DatabaseURL != "" {
-		a.log.Warn("ATLAS_AUTH_SECRET is not set: generated " + path + "; every node of a deployment must share one secret, so set ATLAS_AUTH_SECRET")
+	if len(s) < otp.MinSecretLen {
+		return nil, fmt.Errorf("stored auth secret: %w", otp.ErrWeakSecret)
 	}
 	return []byte(s), nil
 }

@@ -21,7 +21,7 @@ func (c *Config) otpSettings() []setting {
 		stringSetting(&o.Provider, "sms-provider", "ATLAS_SMS_PROVIDER", "console",
 			"SMS provider for login codes: console (logs a masked number, never the code), file:PATH (JSON lines, development only), kavenegar, smsir or twilio-verify (credentials from their variables, see docs/OPERATIONS.md)"),
 		{flag: "auth-secret", env: "ATLAS_AUTH_SECRET", def: "",
-			usage: "secret (32+ characters) keying login code hashes and sealed codes; every node must share it; empty uses <data-dir>/auth.secret, generated on first start",
+			usage: "secret (32+ characters) keying login code hashes and sealed codes; every node must share it; empty uses one generated on first start and stored in the database",
 			set: func(v string) error {
 				if v != "" && len(v) < otp.MinSecretLen {
 					return fmt.Errorf("ATLAS_AUTH_SECRET must be at least %d characters", otp.MinSecretLen)

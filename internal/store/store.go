@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
@@ -153,4 +154,30 @@ func Rebind(d Dialect, query string) string {
 		}
 	}
 	return b.String()
+}
+
+// Secret returns the stored secret called name, creating it with create's
+// value when it does not exist yet; concurrent first calls (several nodes
+// starting at once) agree on one value.
+func (s *Store) Secret(ctx context.Context, name string, create func() (string, error)) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.Rebind("SELECT value FROM app_secrets WHERE name = ?"), name).Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("secret %s: %w", name, err)
+	}
+	nv, err := create()
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.db.ExecContext(ctx, s.Rebind(`INSERT INTO app_secrets (name, value, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`), name, nv, time.Now().UTC()); err != nil {
+		return "", fmt.Errorf("secret %s: %w", name, err)
+	}
+	if err := s.db.QueryRowContext(ctx, s.Rebind("SELECT value FROM app_secrets WHERE name = ?"), name).Scan(&v); err != nil {
+		return "", fmt.Errorf("secret %s: %w", name, err)
+	}
+	return v, nil
 }

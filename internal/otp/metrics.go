@@ -1,10 +1,9 @@
 package otp
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sevra/atlas/internal/promreg"
 )
 
 type metrics struct {
@@ -32,37 +31,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
+	if m.requests, err = promreg.Register(reg, m.requests); err != nil {
 		return nil, err
 	}
-	if m.verifies, err = register(reg, m.verifies); err != nil {
+	if m.verifies, err = promreg.Register(reg, m.verifies); err != nil {
 		return nil, err
 	}
-	if m.sends, err = register(reg, m.sends); err != nil {
+	if m.sends, err = promreg.Register(reg, m.sends); err != nil {
 		return nil, err
 	}
-	if m.limited, err = register(reg, m.limited); err != nil {
+	if m.limited, err = promreg.Register(reg, m.limited); err != nil {
 		return nil, err
 	}
-	if m.limiterErrors, err = register(reg, m.limiterErrors); err != nil {
+	if m.limiterErrors, err = promreg.Register(reg, m.limiterErrors); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c with reg; when an equal collector is already
-// registered (a second Service on one registry) it returns that one, so
-// the counts of every Service reach the registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register otp metrics: %w", err)
 }

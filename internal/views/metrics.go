@@ -1,10 +1,9 @@
 package views
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sevra/atlas/internal/promreg"
 )
 
 type metrics struct {
@@ -28,31 +27,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.recorded, err = register(reg, m.recorded); err != nil {
+	if m.recorded, err = promreg.Register(reg, m.recorded); err != nil {
 		return nil, err
 	}
-	if m.flushed, err = register(reg, m.flushed); err != nil {
+	if m.flushed, err = promreg.Register(reg, m.flushed); err != nil {
 		return nil, err
 	}
-	if m.dropped, err = register(reg, m.dropped); err != nil {
+	if m.dropped, err = promreg.Register(reg, m.dropped); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c with reg; when an equal collector is already
-// registered (a second Service on one registry) it returns that one, so
-// the counts of every Service reach the registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register views metrics: %w", err)
 }

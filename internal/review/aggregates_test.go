@@ -104,9 +104,9 @@ func TestRandomInterleavings(t *testing.T) {
 
 // TestCoalescing posts 1,000 reviews on one salon concurrently, in about
 // a second, with the production windows (1 s dedup, 2 s delay): a handful
-// of recompute runs cover them all, the last review included.
+// of recompute runs cover them all, the last review included. Not
+// parallel with the package's other tests: the burst must be short.
 func TestCoalescing(t *testing.T) {
-	t.Parallel()
 	dialects(t, func(t *testing.T, st *store.Store) {
 		r := newRigRoutes(t, st, rollout.Modes{review.Module: rollout.Async, geo.Module: rollout.Async}, nil, nil)
 		ctx := context.Background()
@@ -114,7 +114,7 @@ func TestCoalescing(t *testing.T) {
 		work := make(chan int)
 		var wg sync.WaitGroup
 		start := time.Now()
-		for range 32 {
+		for range 16 {
 			wg.Go(func() {
 				for i := range work {
 					if _, err := r.svc.Create(ctx, "rose", r.user, review.Input{Rating: i%5 + 1}); err != nil {
@@ -137,8 +137,16 @@ func TestCoalescing(t *testing.T) {
 			}
 		}
 		t.Logf("%d reviews posted in %v; %d recompute runs", reviews, posted.Round(time.Millisecond), runs)
-		if runs < 1 || runs > 10 {
-			t.Errorf("%d recompute runs for %d reviews, want 1 to 10", runs, reviews)
+		// One run per 1 s dedup window the posting spans, plus one for
+		// events the relay publishes late: at most 10 while the posting
+		// takes under 8 s; a loaded machine that posts more slowly is
+		// held to the same rate.
+		limit := max(10, int(posted/time.Second)+2)
+		if limit > 10 {
+			t.Logf("posting took %v (a loaded machine): allowing %d runs", posted.Round(time.Millisecond), limit)
+		}
+		if runs < 1 || runs > limit {
+			t.Errorf("%d recompute runs for %d reviews posted in %v, want 1 to %d", runs, reviews, posted.Round(time.Millisecond), limit)
 		}
 		got, err := r.svc.Stored(ctx, 10)
 		if err != nil {

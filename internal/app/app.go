@@ -69,9 +69,11 @@ type App struct {
 // demo data when cfg.Demo asks, opens the queue backend, builds the outbox
 // and every module, the workers (cfg.Workers) and the HTTP handler
 // (cfg.HTTP). Nothing runs until Start or Run. hooks may be nil.
-func New(ctx context.Context, cfg Config, hooks *Hooks) (a *App, err error) {
+func New(ctx context.Context, cfg Config, hooks *Hooks) (_ *App, err error) {
 	cfg = cfg.withDefaults()
-	a = &App{cfg: cfg, log: cfg.Logger, metrics: prometheus.NewRegistry()}
+	// a is not the named result: the error returns below set that to nil,
+	// and the deferred close needs what was opened so far.
+	a := &App{cfg: cfg, log: cfg.Logger, metrics: prometheus.NewRegistry()}
 	if hooks != nil {
 		a.hooks = *hooks
 	}

@@ -64,6 +64,8 @@ type Config struct {
 	SEO SEOConfig
 	// Views holds the post-view counter's settings.
 	Views ViewsConfig
+	// Geo holds the city statistics' repair schedule.
+	Geo GeoConfig
 	// OTP holds the login settings: SMS provider, secret, code lifetime,
 	// allowed countries and rate limits.
 	OTP OTPConfig
@@ -125,6 +127,14 @@ type ViewsConfig struct {
 	// FlushEvery is how often buffered views are applied to the database
 	// (the flush-post-views scheduler); default 10s.
 	FlushEvery time.Duration
+}
+
+// GeoConfig is the geo module's configuration.
+type GeoConfig struct {
+	// RepairEvery is how often every city's statistics are recomputed
+	// from scratch, repairing drift (the city-stats-repair scheduler,
+	// job refresh-all-city-stats on queue analytics); default 1h.
+	RepairEvery time.Duration
 }
 
 // OTPConfig is the OTP login's configuration.

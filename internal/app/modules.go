@@ -131,6 +131,7 @@ func (a *App) wireModules(ctx context.Context) error {
 		Shadow: shadow, Cache: m.hub, Logger: a.log})
 	m.cities.Register(a.registry)
 	m.reviews.Register(a.registry)
+	a.scheduleCityRepair()
 	if err := a.wireMedia(ctx, shadow); err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/httpapi"
+	"github.com/sevra/atlas/internal/outbox"
+	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/internal/store/storetest"
 )
 
@@ -190,5 +192,19 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second { // generous: CI machines are busy
 		t.Errorf("shutdown took %s with a 100ms timeout", d)
+	}
+}
+
+// TestNewFailsCleanly: a wiring error after the store and the queues are
+// open is returned (with what was opened closed), not a panic.
+func TestNewFailsCleanly(t *testing.T) {
+	t.Parallel()
+	hooks := &app.Hooks{Routes: func(rs outbox.Routes) {
+		rs["Orphan"] = outbox.Route{Event: "Orphan", Module: "geo", Queue: queues.QueueAnalytics, Job: "nobody-handles-this",
+			JobID: outbox.EventJobID}
+	}}
+	a, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Workers: true}, hooks)
+	if err == nil || a != nil || !strings.Contains(err.Error(), "no handler for nobody-handles-this") {
+		t.Fatalf("New = %v, %v; want nil and the missing handler", a, err)
 	}
 }

@@ -70,6 +70,8 @@ func (c *Config) moduleSettings() []setting {
 			}},
 		durationSetting(&c.Views.FlushEvery, "views-flush-every", "ATLAS_VIEWS_FLUSH_EVERY", 10*time.Second,
 			"how often buffered post views are applied to the database (scheduler flush-post-views on queue analytics)"),
+		durationSetting(&c.Geo.RepairEvery, "city-stats-repair-every", "ATLAS_CITY_STATS_REPAIR_EVERY", time.Hour,
+			"how often every city's statistics are recomputed to repair drift (scheduler city-stats-repair, job refresh-all-city-stats on queue analytics)"),
 		intSetting(&c.Outbox.AlertRows, "outbox-alert-rows", "ATLAS_OUTBOX_ALERT_ROWS", 10_000,
 			"unpublished outbox rows above which /readyz fails and atlas_outbox_backlog_alert is 1"),
 		durationSetting(&c.Outbox.AlertAge, "outbox-alert-age", "ATLAS_OUTBOX_ALERT_AGE", 5*time.Minute,

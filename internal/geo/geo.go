@@ -24,6 +24,7 @@ import (
 type Store interface {
 	RefreshCityStats(ctx context.Context, now time.Time, ids ...int64) error
 	CityStatsFor(ctx context.Context, id int64) (stored, computed store.CityStats, err error)
+	ListCities(ctx context.Context) ([]store.City, error)
 }
 
 // Service refreshes city statistics.
@@ -89,6 +90,7 @@ func ParsePayload(data []byte) (Payload, error) {
 // Register adds the geo job handlers to reg.
 func (s *Service) Register(reg *queues.Registry) {
 	reg.Handle(queues.QueueAnalytics, JobRefresh, s.handleRefresh)
+	reg.Handle(queues.QueueAnalytics, JobRefreshAll, s.handleRefreshAll)
 }
 
 func (s *Service) handleRefresh(ctx context.Context, job *jobq.Job) (any, error) {

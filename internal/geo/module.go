@@ -19,6 +19,15 @@ const (
 	EventSalonChanged = "SalonChanged"
 	// JobRefresh is the job that recomputes one city's statistics.
 	JobRefresh = "refresh-city-stats"
+	// JobRefreshAll is the scheduled job (queue analytics) that recomputes
+	// every city's statistics, repairing drift that no SalonChanged event
+	// reported (a direct SQL fix, a lost event, a salon deleted by hand).
+	JobRefreshAll = "refresh-all-city-stats"
+	// RepairSchedulerID is the id of the job scheduler that adds
+	// JobRefreshAll.
+	RepairSchedulerID = "city-stats-repair"
+	// DefaultRepairEvery is how often the repair runs by default.
+	DefaultRepairEvery = time.Hour
 )
 
 // changedRoute coalesces changes per city within a one-second window; the

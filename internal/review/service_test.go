@@ -64,14 +64,21 @@ type rig struct {
 	user   int64
 }
 
-// newRig builds the process; alter, when set, alters the workers' shadow
-// side results (see rollouttest.Faulty).
+// newRig builds the process with fastRoutes; alter, when set, alters the
+// workers' shadow side results (see rollouttest.Faulty).
 func newRig(t *testing.T, st *store.Store, modes rollout.Modes, alter func(side any) (any, bool)) *rig {
+	t.Helper()
+	return newRigRoutes(t, st, modes, alter, fastRoutes)
+}
+
+// newRigRoutes is newRig with routes adjusting the outbox routes (nil:
+// the production coalescing windows).
+func newRigRoutes(t *testing.T, st *store.Store, modes rollout.Modes, alter func(side any) (any, bool), routes func(outbox.Routes)) *rig {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	log := slog.New(tracing.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	hooks := &app.Hooks{Store: st, Routes: fastRoutes, Relay: outbox.RelayConfig{Interval: 20 * time.Millisecond},
+	hooks := &app.Hooks{Store: st, Routes: routes, Relay: outbox.RelayConfig{Interval: 20 * time.Millisecond},
 		Outbox: func(c *outbox.Config) { c.Grace = 50 * time.Millisecond }}
 	hooks.Shadow = rollouttest.Wrapper(alter)
 	a := apptest.Start(t, app.Config{DataDir: t.TempDir(), Workers: true, Modes: modes, Logger: log,

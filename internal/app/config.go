@@ -64,6 +64,11 @@ type Config struct {
 	SEO SEOConfig
 	// Views holds the post-view counter's settings.
 	Views ViewsConfig
+	// CacheTTL is how long the public reads (salon and city details,
+	// salon lists) stay in the read cache: zero takes httpapi's default
+	// (1m); a negative value turns the cache off, every read going to the
+	// database (internal/app's cache benchmark compares the two).
+	CacheTTL time.Duration
 	// OTP holds the login settings: SMS provider, secret, code lifetime,
 	// allowed countries and rate limits.
 	OTP OTPConfig

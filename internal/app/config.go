@@ -66,6 +66,11 @@ type Config struct {
 	Views ViewsConfig
 	// Geo holds the city statistics' repair schedule.
 	Geo GeoConfig
+	// CacheTTL is how long the public reads (salon and city details,
+	// salon lists) stay in the read cache: zero takes httpapi's default
+	// (1m); a negative value turns the cache off, every read going to the
+	// database (internal/app's cache benchmark compares the two).
+	CacheTTL time.Duration
 	// OTP holds the login settings: SMS provider, secret, code lifetime,
 	// allowed countries and rate limits.
 	OTP OTPConfig

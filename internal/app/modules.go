@@ -244,6 +244,10 @@ func (a *App) newHandler() (http.Handler, error) {
 		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
 		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies, Cache: m.cache,
 		Views: m.views}
+	if a.cfg.CacheTTL != 0 {
+		ttl := max(a.cfg.CacheTTL, 0) // 0: httpapi reads without the cache
+		deps.CacheTTL = &ttl
+	}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
 		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
 	if err != nil {

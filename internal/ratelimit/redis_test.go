@@ -2,57 +2,21 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sevra/atlas/internal/redistest"
 )
 
 // testRedis returns a client for ATLAS_TEST_REDIS_URL, closed when the test
 // ends, or skips (fails under ATLAS_TEST_REQUIRE_SERVICES=1).
-func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	u := os.Getenv("ATLAS_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("ATLAS_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("ATLAS_TEST_REDIS_URL is not set but ATLAS_TEST_REQUIRE_SERVICES=1")
-		}
-		t.Skip("set ATLAS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run Redis tests")
-	}
-	opts, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatalf("ATLAS_TEST_REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+func testRedis(t *testing.T) *redis.Client { return redistest.Client(t) }
 
-// testPrefix returns a prefix unique to this test whose keys are deleted
-// when the test ends.
 func testPrefix(t *testing.T, c *redis.Client) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "ratelimit-test-" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, err := c.Keys(ctx, prefix+":*").Result()
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		if len(keys) > 0 {
-			if err := c.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
-		}
-	})
-	return prefix
+	return redistest.Prefix(t, c, "ratelimit-test")
 }
 
 func TestRedisContract(t *testing.T) {

@@ -2,14 +2,13 @@ package views
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sevra/atlas/internal/redistest"
 
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/store"
@@ -34,50 +33,9 @@ var buffers = []struct {
 	{"redis", func(t testing.TB) Buffer { return NewRedisBuffer(testRedis(t), RedisConfig{Prefix: testPrefix(t)}) }},
 }
 
-// testRedis returns a client for ATLAS_TEST_REDIS_URL, closed when the
-// test ends; it skips the test when the variable is unset (fails under
-// ATLAS_TEST_REQUIRE_SERVICES=1).
-func testRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	u := os.Getenv("ATLAS_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("ATLAS_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("ATLAS_TEST_REDIS_URL is not set but ATLAS_TEST_REQUIRE_SERVICES=1")
-		}
-		t.Skip("Redis tests skipped: set ATLAS_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run them")
-	}
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatalf("ATLAS_TEST_REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", u, err)
-	}
-	return c
-}
+func testRedis(t testing.TB) *redis.Client { return redistest.Client(t) }
 
-// testPrefix returns a key prefix of the test's own and deletes every key
-// under it when the test ends.
-func testPrefix(t testing.TB) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "atlas-test-views-" + hex.EncodeToString(b[:])
-	c := testRedis(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for it.Next(ctx) {
-			c.Del(ctx, it.Val())
-		}
-		if err := it.Err(); err != nil {
-			t.Errorf("delete test keys: %v", err)
-		}
-	})
-	return prefix
-}
+func testPrefix(t testing.TB) string { return redistest.Prefix(t, testRedis(t), "atlas-test-views") }
 
 // addPosts inserts published posts with the given ids and no views.
 func addPosts(t testing.TB, st *store.Store, ids ...int64) {

@@ -28,7 +28,7 @@ for i = 1, n do
       op["id"] = pid
       op["queue"] = pq
       o["parent"] = op
-      j.opts = cjson.encode(o)
+      j.optsTable = o
     end
   end
   local code, id = addJob(qkey, j)

@@ -246,7 +246,10 @@ local function addJob(qkey, j)
   local counter = rcall("INCR", qk(qkey, "id"))
   -- opts is stored as Redis's cjson encodes it, as BullMQ's add does (key
   -- order, number form, "\/"), so equal options give equal bytes
-  local okj, o = pcall(cjson.decode, j.opts)
+  -- (j.optsTable, when given, is opts decoded already: encoding twice could
+  -- change the order)
+  local okj, o = true, j.optsTable
+  if not o then okj, o = pcall(cjson.decode, j.opts) end
   if okj and type(o) == "table" then j.opts = cjson.encode(o) else o = nil end
   local id = j.id
   if id == "" then id = tostring(counter) end
@@ -485,6 +488,11 @@ local function removeOne(qkey, id, withChildren, updateParent, silent)
     end
   end
   removeJobKeys(jobKey)
-  if st ~= "unknown" and not silent then emitTo(qkey, "removed", "jobId", id, "prev", st) end
+  if st ~= "unknown" and not silent then
+    -- BullMQ names the wait list's state "wait" here
+    local prev = st
+    if st == "waiting" then prev = "wait" end
+    emitTo(qkey, "removed", "jobId", id, "prev", prev)
+  end
   return st
 end

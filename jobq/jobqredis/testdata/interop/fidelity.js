@@ -46,9 +46,9 @@ function flowNode(n) {
 
 const sleep = (ms) => new Promise(r => setTimeout(r, ms));
 
-// work processes with one worker at concurrency 1 until wait, prioritized
-// and active are empty and done jobs (completed + failed) reach arg.done.
-async function work(queue, op) {
+// work processes with one worker at concurrency 1 until nothing is ready,
+// running or waiting for children.
+async function work(queue) {
   const worker = new Worker(name, async (job) => {
     if (job.data.log) await job.log(job.data.log);
     if (job.data.progress !== undefined) await job.updateProgress(job.data.progress);
@@ -57,8 +57,8 @@ async function work(queue, op) {
   }, { connection, prefix, name: 'w', concurrency: 1, autorun: true });
   const deadline = Date.now() + 20000;
   for (;;) {
-    const c = await queue.getJobCounts('wait', 'prioritized', 'active', 'completed', 'failed');
-    if (c.wait === 0 && c.prioritized === 0 && c.active === 0 && c.completed + c.failed >= op.done) break;
+    const c = await queue.getJobCounts('wait', 'prioritized', 'active', 'waiting-children');
+    if (c.wait + c.prioritized + c.active + c['waiting-children'] === 0) break;
     if (Date.now() > deadline) throw new Error('work: timed out at ' + JSON.stringify(c));
     await sleep(20);
   }
@@ -74,12 +74,13 @@ async function run(queue, ops) {
         case 'flow': await flow.add(flowNode(op.flow)); break;
         case 'pause': await queue.pause(); break;
         case 'resume': await queue.resume(); break;
-        case 'work': await work(queue, op); break;
+        case 'work': await work(queue); break;
         case 'promote': await (await Job.fromId(queue, op.id)).promote(); break;
         case 'retry': await (await Job.fromId(queue, op.id)).retry('failed'); break;
         case 'remove': await queue.remove(op.id); break;
         case 'clean': await queue.clean(op.grace, op.limit, op.state); break;
         case 'drain': await queue.drain(!!op.delayed); break;
+        case 'check': break;
         default: throw new Error('unknown op ' + op.op);
       }
     }

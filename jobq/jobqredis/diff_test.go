@@ -44,6 +44,10 @@ const diffOps = `[
  {"op":"add","name":"d2","opts":{"jobId":"dly-2","delay":7200000,"priority":2}},
  {"op":"add","name":"dd","opts":{"deduplication":{"id":"dd","ttl":3600000}}},
  {"op":"add","name":"dd","opts":{"deduplication":{"id":"dd","ttl":3600000}}},
+ {"op":"add","name":"deb","data":{"v":1},"opts":{"delay":3600000,"deduplication":{"id":"rp","ttl":3600000,"replace":true}}},
+ {"op":"add","name":"deb","data":{"v":2},"opts":{"delay":3600000,"deduplication":{"id":"rp","ttl":3600000,"replace":true}}},
+ {"op":"add","name":"ext","opts":{"deduplication":{"id":"ex","ttl":3600000,"extend":true}}},
+ {"op":"add","name":"ext","opts":{"deduplication":{"id":"ex","ttl":3600000,"extend":true}}},
  {"op":"add","name":"f2","data":{"fail":"boom"},"opts":{"jobId":"fail-2","attempts":2,"removeOnFail":{"count":5}}},
  {"op":"add","name":"fb","data":{"fail":"later"},"opts":{"jobId":"fail-b","attempts":3,"backoff":{"type":"fixed","delay":3600000}}},
  {"op":"add","name":"k","data":{"log":"one"},"opts":{"removeOnComplete":{"age":3600,"count":10},"keepLogs":2}},
@@ -150,8 +154,10 @@ func nodeJobOptions(raw json.RawMessage, qualified string) (*jobq.JobOptions, er
 			Delay int64  `json:"delay"`
 		} `json:"backoff"`
 		Deduplication *struct {
-			ID  string `json:"id"`
-			TTL int64  `json:"ttl"`
+			ID      string `json:"id"`
+			TTL     int64  `json:"ttl"`
+			Extend  bool   `json:"extend"`
+			Replace bool   `json:"replace"`
 		} `json:"deduplication"`
 		Parent *struct {
 			ID    string `json:"id"`
@@ -172,7 +178,8 @@ func nodeJobOptions(raw json.RawMessage, qualified string) (*jobq.JobOptions, er
 		o.Backoff = &jobq.Backoff{Type: jobq.BackoffType(n.Backoff.Type), Delay: ms(n.Backoff.Delay)}
 	}
 	if n.Deduplication != nil {
-		o.Deduplication = &jobq.Deduplication{ID: n.Deduplication.ID, TTL: ms(n.Deduplication.TTL)}
+		o.Deduplication = &jobq.Deduplication{ID: n.Deduplication.ID, TTL: ms(n.Deduplication.TTL),
+			Extend: n.Deduplication.Extend, Replace: n.Deduplication.Replace}
 	}
 	if n.Parent != nil {
 		o.Parent = &jobq.Parent{ID: n.Parent.ID, Queue: strings.ReplaceAll(n.Parent.Queue, "$Q", qualified)}

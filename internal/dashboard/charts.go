@@ -176,8 +176,11 @@ func svgChart(title string, minutes int, lines []line, unit string) template.HTM
 }
 
 func axisLabel(v float64, unit string) string {
-	if v >= 100 || v == float64(int64(v)) {
+	switch {
+	case v >= 100 || v == float64(int64(v)):
 		return fmt.Sprintf("%.0f%s", v, unit)
+	case v < 1:
+		return fmt.Sprintf("%.2f%s", v, unit)
 	}
 	return fmt.Sprintf("%.1f%s", v, unit)
 }

@@ -64,7 +64,7 @@ func commands() map[string]command {
 				"--json prints the result (or {\"error\":{code,message,state}}) as JSON; docs/OPERATIONS.md lists the fields.\n" +
 				"Log lines go to stderr only with --log-level. Exit status: 0 done, 1 failed, 2 usage (bad flag,\n" +
 				"unknown queue, subcommand or state), 3 job or scheduler not found, 4 job in the wrong state.",
-			settings: (*Config).queueSettings, run: runQueue},
+			settings: (*Config).queueCmdSettings, run: runQueue},
 		{name: "version", summary: "print the version", settings: none, run: runVersion},
 	}
 	m := map[string]command{}

@@ -22,6 +22,9 @@ type Config struct {
 	SeedValue                                      uint64
 	SeedProgress                                   bool
 
+	// QueueJSON is `atlas queue --json` given before the subcommand.
+	QueueJSON bool
+
 	// alertRate and alertOldest are the parsed alert lists (see alerts.go).
 	alertRate   map[string]float64
 	alertOldest map[string]time.Duration

@@ -66,6 +66,13 @@ type queueFlags struct {
 	grace              string
 }
 
+// queueCmdSettings are the settings of `atlas queue`: the backend's and
+// --json, which may also come before the subcommand.
+func (c *Config) queueCmdSettings() []setting {
+	return append(c.queueSettings(), boolSetting(&c.QueueJSON, "json", "ATLAS_QUEUE_JSON", false,
+		"print results and errors as JSON (fields in docs/OPERATIONS.md)"))
+}
+
 // runQueue implements `atlas queue …`. Flags may come anywhere on the
 // line; a flag the subcommand does not take is refused.
 func runQueue(ctx context.Context, e *env, cfg *Config, args []string) error {
@@ -77,7 +84,7 @@ func runQueue(ctx context.Context, e *env, cfg *Config, args []string) error {
 		return fmt.Errorf("%w: unknown queue subcommand %q (want %s)", errUsage, args[0], strings.Join(queueSubNames(), ", "))
 	}
 	name := args[0]
-	var f queueFlags
+	f := queueFlags{json: cfg.QueueJSON}
 	fs := flag.NewFlagSet("queue "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	for _, s := range cfg.queueSettings() {
@@ -87,7 +94,7 @@ func runQueue(ctx context.Context, e *env, cfg *Config, args []string) error {
 			fs.Func(s.flag, s.usage, s.set)
 		}
 	}
-	fs.BoolVar(&f.json, "json", false, "print JSON (see docs/OPERATIONS.md for the fields)")
+	fs.BoolVar(&f.json, "json", f.json, "print JSON (see docs/OPERATIONS.md for the fields)")
 	fs.StringVar(&f.state, "state", "", "job state")
 	fs.IntVar(&f.limit, "limit", 0, "how many jobs")
 	fs.StringVar(&f.grace, "grace", "0s", "only jobs older than this")

@@ -97,6 +97,7 @@ func TestQueueJSONGolden(t *testing.T) {
 		code   int
 	}{
 		{"ls", []string{"ls", "--json", "--data-dir", dir}, 0},
+		{"ls", []string{"--json", "--data-dir", dir, "ls"}, 0},
 		{"show-media", []string{"--data-dir", dir, "show", "media", "--json"}, 0},
 		{"show-maintenance", []string{"show", "--json", "maintenance", "--data-dir", dir}, 0},
 		{"jobs-media", []string{"jobs", "media", "--json", "--data-dir=" + dir}, 0},
@@ -150,6 +151,8 @@ func TestQueueExitCodes(t *testing.T) {
 		{"unknown queue", []string{"show", "nope", "--data-dir", dir}, 2, `unknown queue "nope"`},
 		{"unknown flag", []string{"ls", "--bogus", "--data-dir", dir}, 2, "flag provided but not defined: -bogus"},
 		{"flag not taken", []string{"ls", "--grace", "1h", "--data-dir", dir}, 2, "flag --grace does not apply to queue ls"},
+		{"subcommand flag first", []string{"--state", "failed", "jobs", "media", "--data-dir", dir}, 2, "flag provided but not defined: -state"},
+		{"flag after --", []string{"remove", "media", "--data-dir", dir, "--", "--all"}, 3, "remove --all on media: "},
 		{"unknown state", []string{"jobs", "media", "--state", "bogus", "--data-dir", dir}, 2, `unknown state "bogus"`},
 		{"bad grace", []string{"clean", "media", "--grace", "soon", "--data-dir", dir}, 2, `--grace "soon"`},
 		{"missing id", []string{"retry", "media", "--data-dir", dir}, 2, "takes a queue and a job id, or a queue and --all"},

@@ -21,7 +21,8 @@ var _ jobqdriver.WorkerLister = (*Driver)(nil)
 // part after ":w:", Host the client address, Started the connection's
 // age and LastSeen its idle time before now; Pid and Concurrency are not
 // known on Redis and stay 0. A live connection is a live worker, so since
-// is not applied. On Redis Cluster every master is asked.
+// is not applied. On Redis Cluster every master is asked, and a named
+// worker connected to several of them is listed once.
 func (d *Driver) Workers(ctx context.Context, queue string, since int64) ([]jobqdriver.WorkerInfo, error) {
 	if err := d.checkOpen(); err != nil {
 		return nil, err
@@ -55,7 +56,29 @@ func (d *Driver) Workers(ctx context.Context, queue string, since int64) ([]jobq
 	for _, l := range lists {
 		out = append(out, parseWorkers(l, WorkerClientName(d.prefix, queue, ""), now)...)
 	}
+	if len(lists) > 1 {
+		out = mergeNamed(out)
+	}
 	return out, nil
+}
+
+// mergeNamed folds the entries of a named worker that has a connection on
+// several cluster nodes into one (earliest start, latest sighting).
+// Unnamed workers cannot be told apart and stay one entry per connection.
+func mergeNamed(ws []jobqdriver.WorkerInfo) []jobqdriver.WorkerInfo {
+	var out []jobqdriver.WorkerInfo
+	at := map[string]int{}
+	for _, w := range ws {
+		i, seen := at[w.Name]
+		if w.Name == "" || !seen {
+			at[w.Name] = len(out)
+			out = append(out, w)
+			continue
+		}
+		out[i].Started = min(out[i].Started, w.Started)
+		out[i].LastSeen = max(out[i].LastSeen, w.LastSeen)
+	}
+	return out
 }
 
 // parseWorkers picks the workers named base (or base+":w:…") out of a

@@ -310,7 +310,7 @@ func runConsole(t *testing.T, name string, env consoleEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("failed job %s was run by %q", j.ID, j.ProcessedBy)
+	t.Logf("job %s (failed, then retried) was processed last by %q", j.ID, j.ProcessedBy)
 	if got.FailedJob.State != "failed" || !strings.HasPrefix(got.FailedJob.Reason, "flaky: decode failed in ") || len(got.FailedJob.Stack) == 0 {
 		t.Errorf("failed job page %+v", got.FailedJob)
 	} else if last := got.FailedJob.Stack[len(got.FailedJob.Stack)-1]; !(strings.Contains(last, "goroutine") && strings.Contains(last, "browser_console_test.go")) && !strings.Contains(last, "    at ") {

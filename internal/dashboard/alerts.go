@@ -109,7 +109,7 @@ func (c alertCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c alertCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	v, err := c.s.overviewCached(ctx)
+	v, _, err := c.s.overviewCached(ctx)
 	if err != nil {
 		return
 	}

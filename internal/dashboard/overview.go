@@ -84,12 +84,11 @@ const maxMismatches = 20
 // Overview serves GET /admin/jobs.
 func (s *Server) Overview() http.Handler {
 	return s.requireAdmin(func(w http.ResponseWriter, r *http.Request, a auth) {
-		v, err := s.overviewCached(r.Context())
+		v, etag, err := s.overviewCached(r.Context())
 		if err != nil {
 			s.fail(w, r, a, err)
 			return
 		}
-		etag := etagOf(v)
 		if notModified(w, r, etag) {
 			return
 		}
@@ -97,10 +96,10 @@ func (s *Server) Overview() http.Handler {
 	})
 }
 
-// overviewCached returns the overview, computed at most once per cache
-// interval.
-func (s *Server) overviewCached(ctx context.Context) (overviewView, error) {
-	v, _, err := s.cache.get(ctx, "overview", func(ctx context.Context) (any, error) {
+// overviewCached returns the overview and its ETag, computed at most once
+// per cache interval.
+func (s *Server) overviewCached(ctx context.Context) (overviewView, string, error) {
+	v, etag, err := s.cache.get(ctx, "overview", func(ctx context.Context) (any, error) {
 		v := overviewView{Now: s.cfg.Now().Truncate(time.Minute)}
 		for _, name := range s.cfg.Queues {
 			q, _ := s.queue(name)
@@ -112,9 +111,9 @@ func (s *Server) overviewCached(ctx context.Context) (overviewView, error) {
 		return v, nil
 	})
 	if err != nil {
-		return overviewView{}, err
+		return overviewView{}, "", err
 	}
-	return v.(overviewView), nil
+	return v.(overviewView), etag, nil
 }
 
 // summarize reads a queue's counts, hour totals, schedulers, workers and

@@ -26,7 +26,8 @@ type confirmView struct {
 }
 
 // bulkActions are what a selection can get, and the state each applies to
-// ("" any state but active).
+// ("" any state but active); each job is checked by jobq as it is handled
+// (a job that moved on meanwhile is skipped, see bulk).
 var bulkActions = map[string]jobq.State{"retry": jobq.StateFailed, "promote": jobq.StateDelayed, "remove": ""}
 
 // maxSelected bounds the ids one bulk form may carry.
@@ -79,8 +80,7 @@ func (s *Server) confirmed(w http.ResponseWriter, r *http.Request, a auth, q *jo
 	}
 
 	op := r.PostFormValue("op")
-	want, ok := bulkActions[op]
-	if !ok && op != "clean" {
+	if _, ok := bulkActions[op]; !ok && op != "clean" {
 		s.errorPage(w, r, a, http.StatusBadRequest, "Choose retry, promote, remove or clean.")
 		return
 	}
@@ -127,10 +127,6 @@ func (s *Server) confirmed(w http.ResponseWriter, r *http.Request, a auth, q *jo
 	if len(ids) == 0 {
 		s.errorPage(w, r, a, http.StatusBadRequest, "No jobs selected.")
 		return
-	}
-	if want != "" && f.State != want && !all {
-		// Selected on a list of another state: each job is still checked.
-		want = ""
 	}
 	if !yes {
 		fields := [][2]string{{"op", op}}

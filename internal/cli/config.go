@@ -21,6 +21,13 @@ type Config struct {
 	SeedCities, SeedSalons, SeedReviews, SeedPosts int
 	SeedValue                                      uint64
 	SeedProgress                                   bool
+
+	// QueueJSON is `atlas queue --json` given before the subcommand.
+	QueueJSON bool
+
+	// alertRate and alertOldest are the parsed alert lists (see alerts.go).
+	alertRate   map[string]float64
+	alertOldest map[string]time.Duration
 }
 
 func (c *Config) storeSettings() []setting {
@@ -111,13 +118,13 @@ func modeSetting(c *Config, m rollout.Module) setting {
 }
 
 func (c *Config) serverSettings() []setting {
-	return append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
+	return append(append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
 		stringSetting(&c.AdminToken, "admin-token", "ATLAS_ADMIN_TOKEN", "",
 			"Bearer token that acts as admin; empty disables admin access"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
 			"how long to drain requests and stop components on SIGINT/SIGTERM"),
-	)
+	), c.alertSettings()...)
 }
 
 func (c *Config) runSettings() []setting {

@@ -254,5 +254,8 @@ func (a *App) newHandler() (http.Handler, error) {
 		return nil, err
 	}
 	deps.Dashboard = dash
+	if err := a.wireSite(&deps); err != nil {
+		return nil, err
+	}
 	return httpapi.NewHandler(deps)
 }

@@ -35,12 +35,12 @@ type Review struct {
 
 // Photo is one media item attached to a salon or a post.
 type Photo struct {
-	ID       int64                      `json:"id"`
-	Role     string                     `json:"role"`
-	Status   string                     `json:"status"`
-	Width    int                        `json:"width"`
-	Height   int                        `json:"height"`
-	Hash     string                     `json:"hash"`
+	ID       int64                     `json:"id"`
+	Role     string                    `json:"role"`
+	Status   string                    `json:"status"`
+	Width    int                       `json:"width"`
+	Height   int                       `json:"height"`
+	Hash     string                    `json:"hash"`
 	Variants map[string]variantInStore `json:"variants"`
 }
 

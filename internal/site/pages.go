@@ -177,6 +177,14 @@ func (s *Server) Salon() http.Handler {
 			s.redirect(w, r, "salons", d.Salon.Slug)
 			return
 		}
+		if processing(d.Photos) {
+			// The media job does not know the page: a photo still being
+			// processed is read again until it is ready (one query).
+			if d.Photos, err = s.read.photos(r.Context(), "salon", d.Salon.ID); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
 		pages := pageCount(d.Salon.RatingCount, reviewsPerPage)
 		if n > max(pages, 1) {
 			s.fail(w, r, errNoPage)
@@ -252,6 +260,9 @@ func (s *Server) Post() http.Handler {
 		photos, err := cached(r.Context(), s, "post-photos:"+strconv.FormatInt(p.ID, 10), func(ctx context.Context) ([]Photo, error) {
 			return s.read.photos(ctx, "post", p.ID)
 		})
+		if err == nil && processing(photos) {
+			photos, err = s.read.photos(r.Context(), "post", p.ID)
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -319,4 +330,14 @@ func newPager(path, query string, n, pages int) pager {
 		p.Next = link(n + 1)
 	}
 	return p
+}
+
+// processing reports whether any photo is still being processed.
+func processing(ps []Photo) bool {
+	for _, p := range ps {
+		if p.Status != "ready" {
+			return true
+		}
+	}
+	return false
 }

@@ -282,7 +282,10 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, cacheControl string) {
 	s.render(w, r, status, "error", page{Title: title, Description: text,
-		Data: struct{ Status int; Heading, Text string }{status, title, text}}, cacheControl, time.Time{})
+		Data: struct {
+			Status        int
+			Heading, Text string
+		}{status, title, text}}, cacheControl, time.Time{})
 }
 
 // NotFound answers every path no other route serves with the HTML 404.

@@ -115,7 +115,7 @@ func TestCrawl(t *testing.T) {
 				t.Fatalf("sitemap lists %d URLs, the tables hold %d pages", len(urls), want)
 			}
 			for _, u := range urls {
-				res, body := r.get(t, strings.TrimPrefix(u.Loc, base))
+				res, body := r.get(t, strings.TrimPrefix(u.Loc, r.base))
 				if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 					t.Fatalf("%s: %d %s", u.Loc, res.StatusCode, res.Header.Get("Content-Type"))
 				}
@@ -148,7 +148,7 @@ func TestCrawl(t *testing.T) {
 			}
 
 			// 301s from old slugs to the canonical page.
-			for old, loc := range map[string]string{"/salons/" + oldSalon: base + "/salons/" + oldTarget, "/posts/" + oldPost: base + "/posts/" + post} {
+			for old, loc := range map[string]string{"/salons/" + oldSalon: r.base + "/salons/" + oldTarget, "/posts/" + oldPost: r.base + "/posts/" + post} {
 				res, _ := r.get(t, old)
 				if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != loc {
 					t.Fatalf("%s: %d to %q, want 301 to %s", old, res.StatusCode, res.Header.Get("Location"), loc)

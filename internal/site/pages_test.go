@@ -60,7 +60,7 @@ func TestSalonPhotos(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(body, `"@type":"BeautySalon"`) || !strings.Contains(body, `<meta property="og:image" content="`+base+`/media/`) {
+	if !strings.Contains(body, `"@type":"BeautySalon"`) || !strings.Contains(body, `<meta property="og:image" content="`+r.base+`/media/`) {
 		t.Fatal("no BeautySalon JSON-LD or og:image")
 	}
 	// A photo still processing (a row as an upload leaves it, attached

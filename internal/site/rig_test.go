@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,18 +24,18 @@ import (
 	"github.com/sevra/atlas/internal/store/storetest"
 )
 
-// base is the public origin the rig's sitemap and canonical URLs use; the
-// test server answers for it (requests go to srv with the same paths).
-const (
-	base  = "https://atlas.test"
-	token = "site-test-admin-token"
-)
+// token is the rig's admin token.
+const token = "site-test-admin-token"
 
 // rig is a whole Atlas process (store, workers, HTTP) over seeded data.
 type rig struct {
 	a   *app.App
 	st  *store.Store
 	srv *httptest.Server
+	// base is the public origin of the sitemap and canonical URLs: the
+	// test server's own, so a browser (and Lighthouse) sees canonical
+	// URLs on the origin it loaded.
+	base string
 }
 
 // dialects lists the stores a test runs on: SQLite always, PostgreSQL
@@ -55,15 +56,23 @@ func newRig(t testing.TB, st *store.Store, o seed.Options) *rig {
 	if _, err := seed.Run(context.Background(), st, o); err != nil {
 		t.Fatal(err)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
 	a := apptest.Start(t, app.Config{DataDir: t.TempDir(), Workers: true, HTTP: true, AdminToken: token,
 		SEO: app.SEOConfig{BaseURL: base, ScheduleTZ: "UTC"}, Views: app.ViewsConfig{FlushEvery: 200 * time.Millisecond}}, &app.Hooks{Store: st}, false)
-	srv := httptest.NewServer(a.Handler())
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &rig{a: a, st: st, srv: srv}
+	return &rig{a: a, st: st, srv: srv, base: base}
 }
 
 // local turns a canonical URL into the test server's.
-func (r *rig) local(u string) string { return r.srv.URL + strings.TrimPrefix(u, base) }
+func (r *rig) local(u string) string { return r.srv.URL + strings.TrimPrefix(u, r.base) }
 
 // client follows no redirects: tests look at each 301.
 var client = &http.Client{Timeout: 30 * time.Second,

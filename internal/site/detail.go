@@ -58,7 +58,7 @@ type salonView struct {
 	Pager   pager
 }
 
-func (s *Server) renderSalon(w http.ResponseWriter, r *http.Request, d salonData, n, pages int) {
+func (s *Server) renderSalon(w http.ResponseWriter, r *http.Request, d salonData, n, pages int, memo []byte) {
 	sl, c := d.Salon, d.City
 	canon := s.base.Join("salons", sl.Slug)
 	v := salonView{salonData: d, Pager: newPager("/salons/"+pathEscape(sl.Slug), "", n, pages)}
@@ -107,7 +107,7 @@ func (s *Server) renderSalon(w http.ResponseWriter, r *http.Request, d salonData
 	}
 	desc += ". Address, photos and reviews."
 	p := page{Title: title + " | " + s.cfg.SiteName, Description: desc, Canonical: canon, OGType: "business.business",
-		JSONLD: []template.JS{ld1, ld2}, Crumbs: crumbs, Updated: sl.UpdatedAt, Data: v}
+		JSONLD: []template.JS{ld1, ld2}, Crumbs: crumbs, Updated: sl.UpdatedAt, Data: v, memo: memo}
 	if len(images) > 0 {
 		p.OGImage = images[0]
 	}

@@ -22,27 +22,40 @@ const genKey = "site:gen"
 // loading and caching it on a miss.
 func cached[T any](ctx context.Context, s *Server, key string, load func(context.Context) (T, error)) (T, error) {
 	var v T
-	c, ttl := s.cfg.Cache, s.cfg.TTL
-	if c == nil || ttl <= 0 {
-		return load(ctx)
-	}
-	gen, err := c.GetOrLoad(ctx, genKey, 24*time.Hour, func(context.Context) ([]byte, error) {
-		return []byte(strconv.FormatInt(time.Now().UnixNano(), 36)), nil
-	})
+	raw, err := cachedRaw(ctx, s, key, load)
 	if err != nil {
 		return v, err
 	}
-	b, err := c.GetOrLoad(ctx, "site:"+string(gen)+":"+key, ttl, func(ctx context.Context) ([]byte, error) {
+	return decode[T](raw, key)
+}
+
+// cachedRaw is cached's JSON, before decoding: a page whose data are the
+// same bytes as at its last rendering is served from the memo without
+// decoding or rendering again.
+func cachedRaw[T any](ctx context.Context, s *Server, key string, load func(context.Context) (T, error)) ([]byte, error) {
+	loadJSON := func(ctx context.Context) ([]byte, error) {
 		x, err := load(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(x)
+	}
+	c, ttl := s.cfg.Cache, s.cfg.TTL
+	if c == nil || ttl <= 0 {
+		return loadJSON(ctx)
+	}
+	gen, err := c.GetOrLoad(ctx, genKey, 24*time.Hour, func(context.Context) ([]byte, error) {
+		return []byte(strconv.FormatInt(time.Now().UnixNano(), 36)), nil
 	})
 	if err != nil {
-		return v, err
+		return nil, err
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
+	return c.GetOrLoad(ctx, "site:"+string(gen)+":"+key, ttl, loadJSON)
+}
+
+func decode[T any](raw []byte, key string) (T, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, fmt.Errorf("cached page %s: %w", key, err)
 	}
 	return v, nil
@@ -66,7 +79,7 @@ type homeData struct {
 // Home serves GET /: the cities and the top-rated salons.
 func (s *Server) Home() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, err := cached(r.Context(), s, "home", func(ctx context.Context) (homeData, error) {
+		raw, err := cachedRaw(r.Context(), s, "home", func(ctx context.Context) (homeData, error) {
 			cities, err := s.cfg.Store.ListCities(ctx)
 			if err != nil {
 				return homeData{}, err
@@ -78,6 +91,13 @@ func (s *Server) Home() http.Handler {
 			posts, _, err := s.cfg.Store.ListPosts(ctx, s.cfg.Now(), 1, 4)
 			return homeData{Cities: cities, Salons: salons, Posts: posts}, err
 		})
+		if err == nil && s.memoHit(w, r, raw) {
+			return
+		}
+		var d homeData
+		if err == nil {
+			d, err = decode[homeData](raw, "home")
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -88,7 +108,7 @@ func (s *Server) Home() http.Handler {
 		s.render(w, r, http.StatusOK, "home", page{
 			Title:       s.cfg.SiteName + ": beauty salons in Iran, rated by their clients",
 			Description: fmt.Sprintf("Find and compare %d beauty salons across %d Iranian cities, ranked by verified client reviews.", sumSalons(d.Cities), len(d.Cities)),
-			Canonical:   s.base.String() + "/", OGType: "website", JSONLD: []template.JS{ld},
+			Canonical:   s.base.String() + "/", OGType: "website", JSONLD: []template.JS{ld}, memo: raw,
 			Data: struct {
 				homeData
 				CityNames map[int64]store.City
@@ -116,9 +136,17 @@ func (s *Server) City() http.Handler {
 			s.fail(w, r, errNoPage)
 			return
 		}
-		d, err := cached(r.Context(), s, "city:"+slug+":"+string(sort)+":"+strconv.Itoa(n), func(ctx context.Context) (cityData, error) {
+		key := "city:" + slug + ":" + string(sort) + ":" + strconv.Itoa(n)
+		raw, err := cachedRaw(r.Context(), s, key, func(ctx context.Context) (cityData, error) {
 			return s.read.city(ctx, slug, sort, n, salonsPerPage)
 		})
+		if err == nil && s.memoHit(w, r, raw) {
+			return
+		}
+		var d cityData
+		if err == nil {
+			d, err = decode[cityData](raw, key)
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -141,7 +169,7 @@ func (s *Server) City() http.Handler {
 			Title: title + " | " + s.cfg.SiteName,
 			Description: fmt.Sprintf("%d beauty salons in %s, %s, ranked by %d client reviews (average %.1f of 5).",
 				c.SalonCount, c.Name, c.Province, c.ReviewCount, c.AvgRating),
-			Canonical: canon, OGType: "website", JSONLD: []template.JS{bl}, Crumbs: crumbs,
+			Canonical: canon, OGType: "website", JSONLD: []template.JS{bl}, Crumbs: crumbs, memo: raw,
 			Data: struct {
 				cityData
 				Sort  string
@@ -161,9 +189,18 @@ func (s *Server) Salon() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		d, err := cached(r.Context(), s, "salon:"+slug+":"+strconv.Itoa(n), func(ctx context.Context) (salonData, error) {
+		key := "salon:" + slug + ":" + strconv.Itoa(n)
+		raw, err := cachedRaw(r.Context(), s, key, func(ctx context.Context) (salonData, error) {
 			return s.read.salon(ctx, slug, n, reviewsPerPage)
 		})
+		// Only a 200 with every photo ready is memoised, so a match is one.
+		if err == nil && s.memoHit(w, r, raw) {
+			return
+		}
+		var d salonData
+		if err == nil {
+			d, err = decode[salonData](raw, key)
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -178,6 +215,7 @@ func (s *Server) Salon() http.Handler {
 			return
 		}
 		if processing(d.Photos) {
+			raw = nil // not memoised: the next request reads the photos again
 			// The media job does not know the page: a photo still being
 			// processed is read again until it is ready (one query).
 			if d.Photos, err = s.read.photos(r.Context(), "salon", d.Salon.ID); err != nil {
@@ -190,7 +228,7 @@ func (s *Server) Salon() http.Handler {
 			s.fail(w, r, errNoPage)
 			return
 		}
-		s.renderSalon(w, r, d, n, pages)
+		s.renderSalon(w, r, d, n, pages, raw)
 	})
 }
 

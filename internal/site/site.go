@@ -89,6 +89,10 @@ type Server struct {
 	css   template.CSS
 	icon  []byte
 	ph    placeholders
+	memo  struct {
+		mu sync.Mutex
+		m  map[string]*rendition
+	}
 }
 
 // Page sizes.
@@ -186,6 +190,9 @@ type page struct {
 	Crumbs      []crumb
 	Updated     time.Time
 	Data        any
+	// memo is the cached data the page was rendered from (nil: do not
+	// memoise the rendering).
+	memo []byte
 }
 
 // crumb is one breadcrumb: URL is absolute (JSON-LD), Path the link.
@@ -203,86 +210,111 @@ func (c crumb) Path() string {
 	return c.URL
 }
 
+// rendition is one rendered page, in both encodings, with its
+// validators.
+type rendition struct {
+	data         []byte // the cached data it was rendered from
+	status       int
+	body, gz     []byte
+	etag         string // of body; gz's is etag with "-gz"
+	lastMod      time.Time
+	cacheControl string
+}
+
+// maxMemo bounds the memo of renditions (about 30 KB each); past it an
+// arbitrary entry makes room.
+const maxMemo = 4096
+
 // render executes a page template and writes it with validators: a 304
 // when the request's If-None-Match (or, without one, If-Modified-Since)
-// matches.
+// matches. A 200 rendered from cached data (p.memo) is kept, so the next
+// request whose cached data are the same bytes skips decoding, rendering,
+// hashing and compressing.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page, cacheControl string, lastMod time.Time) {
 	p.Site, p.CSS = s.cfg.SiteName, s.css
 	if p.Lang == "" {
 		p.Lang, p.Dir = "en", "ltr"
 	}
-	var buf strings.Builder
+	var buf bytes.Buffer
 	if err := s.pages[name].Execute(&buf, p); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	body := []byte(buf.String())
+	body := buf.Bytes()
 	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	rd := &rendition{status: status, body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`,
+		lastMod: lastMod, cacheControl: cacheControl}
+	if status == http.StatusOK && p.memo != nil {
+		rd.data, rd.gz = p.memo, gzipped(body)
+		key := r.URL.RequestURI()
+		s.memo.mu.Lock()
+		if s.memo.m == nil {
+			s.memo.m = map[string]*rendition{}
+		}
+		if len(s.memo.m) >= maxMemo {
+			for k := range s.memo.m {
+				delete(s.memo.m, k)
+				break
+			}
+		}
+		s.memo.m[key] = rd
+		s.memo.mu.Unlock()
+	}
+	s.write(w, r, rd)
+}
+
+// memoHit serves the memoised rendition of r's URL when it was rendered
+// from exactly data; it reports whether it answered.
+func (s *Server) memoHit(w http.ResponseWriter, r *http.Request, data []byte) bool {
+	if data == nil {
+		return false
+	}
+	s.memo.mu.Lock()
+	rd := s.memo.m[r.URL.RequestURI()]
+	s.memo.mu.Unlock()
+	if rd == nil || !bytes.Equal(rd.data, data) {
+		return false
+	}
+	s.write(w, r, rd)
+	return true
+}
+
+// write sends rd in the encoding the client takes.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, rd *rendition) {
 	h := w.Header()
 	h.Set("Vary", "Accept-Encoding")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", rd.cacheControl)
+	h.Set("X-Content-Type-Options", "nosniff")
+	body, etag := rd.body, rd.etag
 	gz := acceptsGzip(r)
 	if gz {
 		// Each encoding is its own representation with its own strong
 		// ETag; a CDN caches both (Vary).
 		etag = etag[:len(etag)-1] + `-gz"`
 	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", cacheControl)
-	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusOK {
+	if rd.status == http.StatusOK {
 		h.Set("ETag", etag)
-		if !lastMod.IsZero() {
-			h.Set("Last-Modified", lastMod.UTC().Format(http.TimeFormat))
+		if !rd.lastMod.IsZero() {
+			h.Set("Last-Modified", rd.lastMod.UTC().Format(http.TimeFormat))
 		}
-		if notModified(r, etag, lastMod) {
+		if notModified(r, etag, rd.lastMod) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
 	if gz {
-		body = gzipped(body)
+		if body = rd.gz; body == nil {
+			body = gzipped(rd.body)
+		}
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
+	w.WriteHeader(rd.status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
-}
-
-// acceptsGzip reports whether the client takes gzip (q=0 refuses it).
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			continue
-		}
-		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
-			return err == nil && f > 0
-		}
-		return true
-	}
-	return false
-}
-
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return w
-}}
-
-// gzipped compresses b at gzip's fastest level (HTML compresses about
-// 5:1 even so).
-func gzipped(b []byte) []byte {
-	var out bytes.Buffer
-	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(&out)
-	_, _ = zw.Write(b)
-	_ = zw.Close()
-	gzipWriters.Put(zw)
-	return out.Bytes()
 }
 
 // notModified applies RFC 9110's precedence: If-None-Match when present,
@@ -392,4 +424,37 @@ func stars(v any) string {
 
 func pathEscape(s string) string {
 	return strings.TrimPrefix(sitemap.BaseURL{}.Join(s), "/")
+}
+
+// acceptsGzip reports whether the client takes gzip (q=0 refuses it).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
+			return err == nil && f > 0
+		}
+		return true
+	}
+	return false
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return w
+}}
+
+// gzipped compresses b at gzip's fastest level (HTML compresses about
+// 5:1 even so).
+func gzipped(b []byte) []byte {
+	var out bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&out)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	gzipWriters.Put(zw)
+	return out.Bytes()
 }

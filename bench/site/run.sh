@@ -75,5 +75,5 @@ if [ -n "${ATLAS_BENCH_DATABASE_URL:-}" ]; then
 	psql "$ATLAS_BENCH_DATABASE_URL" -qc "CREATE SCHEMA $schema"
 	sep='?'; case "$ATLAS_BENCH_DATABASE_URL" in *\?*) sep='&';; esac
 	run_one postgres "${ATLAS_BENCH_DATABASE_URL}${sep}search_path=$schema" || true
-	psql "$ATLAS_BENCH_DATABASE_URL" -qc "DROP SCHEMA $schema CASCADE"
+	psql "$ATLAS_BENCH_DATABASE_URL" -qc "SET client_min_messages = warning; DROP SCHEMA $schema CASCADE"
 fi

@@ -3,10 +3,10 @@
 # against `atlas run --demo` on SQLite, and on PostgreSQL when
 # ATLAS_BENCH_DATABASE_URL is set (a schema of its own is created and
 # dropped). For each page kind: the highest throughput (wrk, 2 threads,
-# 32 connections, no pacing) and the latency at up to 500 requests/s (20
-# connections each waiting 40 ms between requests; wrk has no fixed-rate
-# mode, so the rate falls when latency grows), with the server's CPU time
-# per request. Requests rotate over
+# 32 connections, no pacing) and the latency at up to 500 and 600
+# requests/s (20 or 24 connections each waiting 40 ms between requests; wrk
+# has no fixed-rate mode, so the rate falls when latency grows), with the
+# server's CPU time per request. Requests rotate over
 # every salon (or city) URL of the demo sitemap, so the read cache is
 # exercised as it is in production (one entry per page, TTL 1m).
 #   bench/site/run.sh [seconds]      (default 20 s per run)
@@ -64,6 +64,7 @@ run_one() { # name, database URL ('' for SQLite)
 		PATHS_FILE="$work/$kind.txt" wrk -t2 -c32 -d5s -s bench/site/paths.lua "http://127.0.0.1:$port" >/dev/null # warm the cache
 		PATHS_FILE="$work/$kind.txt" measure "$name $kind: throughput (2 threads, 32 connections, ${secs}s)" -t2 -c32 -d"${secs}s"
 		DELAY_MS=40 PATHS_FILE="$work/$kind.txt" measure "$name $kind: paced, 20 connections each 40 ms apart (at most 500 req/s), ${secs}s" -t2 -c20 -d"${secs}s"
+		DELAY_MS=40 PATHS_FILE="$work/$kind.txt" measure "$name $kind: paced, 24 connections each 40 ms apart (at most 600 req/s), ${secs}s" -t2 -c24 -d"${secs}s"
 	done
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true

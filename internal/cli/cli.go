@@ -168,8 +168,13 @@ func Revision() string {
 	if !ok {
 		return "unknown"
 	}
+	return revisionOf(bi.Settings)
+}
+
+// revisionOf formats the vcs.* build settings.
+func revisionOf(settings []debug.BuildSetting) string {
 	var rev, at, dirty string
-	for _, s := range bi.Settings {
+	for _, s := range settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value

@@ -17,8 +17,9 @@ import (
 )
 
 type sitemapURL struct {
-	Loc     string `xml:"loc"`
-	LastMod string `xml:"lastmod"`
+	Loc     string   `xml:"loc"`
+	LastMod string   `xml:"lastmod"`
+	Images  []string `xml:"image>loc"`
 }
 
 // sitemapURLs reads the live sitemap index and every child it lists.
@@ -140,6 +141,17 @@ func TestCrawl(t *testing.T) {
 					}
 					if got := res.Header.Get("Last-Modified"); got != lm.UTC().Format(http.TimeFormat) {
 						t.Fatalf("%s: Last-Modified %q, sitemap lastmod %s", u.Loc, got, u.LastMod)
+					}
+				}
+				if u.Loc == r.base+"/salons/"+salon {
+					// The salon with photos lists them (image sitemap), and each answers.
+					if len(u.Images) != 3 {
+						t.Fatalf("%s: %d image entries, want 3", u.Loc, len(u.Images))
+					}
+					for _, img := range u.Images {
+						if res, _ := r.get(t, strings.TrimPrefix(img, r.base)); res.StatusCode != http.StatusOK {
+							t.Fatalf("image %s: %d", img, res.StatusCode)
+						}
 					}
 				}
 				if strings.Contains(u.Loc, "/"+removed) {

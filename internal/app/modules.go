@@ -261,5 +261,8 @@ func (a *App) newHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("register dashboard alert metrics: %w", err)
 	}
 	deps.Dashboard = dash
+	if err := a.wireSite(&deps); err != nil {
+		return nil, err
+	}
 	return httpapi.NewHandler(deps)
 }

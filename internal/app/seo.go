@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/rollout"
@@ -20,7 +21,8 @@ func (a *App) wireSEO(shadow rollout.Comparer) error {
 	if err != nil {
 		return err
 	}
-	b, err := sitemap.NewBuilder(sitemap.Config{DB: a.st, Publisher: pub, BaseURL: cfg.SEO.BaseURL, Logger: a.log})
+	b, err := sitemap.NewBuilder(sitemap.Config{DB: a.st, Publisher: pub, BaseURL: cfg.SEO.BaseURL, Logger: a.log,
+		Paths: sitemap.Paths{Media: a.mediaURL}})
 	if err != nil {
 		return err
 	}
@@ -73,3 +75,17 @@ func (c *scheduleComponent) Name() string { return "sitemap schedule" }
 func (c *scheduleComponent) Start(ctx context.Context) error { return c.svc.EnsureSchedule(ctx, c.sch) }
 
 func (c *scheduleComponent) Close(context.Context) error { return nil }
+
+// mediaURL is the absolute URL of a stored media key in the sitemap: the
+// storage's own URL (root-relative "/media/…" for local storage, made
+// absolute on the base URL; S3 or CDN URLs as they are).
+func (a *App) mediaURL(b sitemap.BaseURL, key string) string {
+	u := "/" + key
+	if m := a.mods.media; m != nil {
+		u = m.URL(key)
+	}
+	if rest, ok := strings.CutPrefix(u, "/"); ok {
+		return b.Join(strings.Split(rest, "/")...)
+	}
+	return u
+}

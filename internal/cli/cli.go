@@ -173,7 +173,42 @@ func Version() string {
 	return "devel"
 }
 
+// Revision is the VCS revision the binary was built from (with its
+// commit time and "+dirty" for uncommitted changes), or "unknown" when the
+// build recorded none (go run, go test, -buildvcs=false).
+func Revision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	return revisionOf(bi.Settings)
+}
+
+// revisionOf formats the vcs.* build settings.
+func revisionOf(settings []debug.BuildSetting) string {
+	var rev, at, dirty string
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	if at != "" {
+		return rev + dirty + " (" + at + ")"
+	}
+	return rev + dirty
+}
+
 func runVersion(_ context.Context, e *env, _ *Config, _ []string) error {
-	fmt.Fprintf(e.stdout, "atlas %s %s %s/%s\n", Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "atlas %s revision %s %s %s/%s\n", Version(), Revision(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

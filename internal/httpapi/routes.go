@@ -77,6 +77,11 @@ type Deps struct {
 	// Dashboard serves /admin/login and /admin/jobs (nil: routes off); see
 	// dashboard.go.
 	Dashboard Dashboard
+	// Site serves the public HTML pages and the HTML 404 (nil: pages off);
+	// SiteWriter the JSON routes that feed them (media attachment,
+	// verification requests, salon removal). See site.go.
+	Site       Site
+	SiteWriter SiteWriter
 }
 
 // NewHandler returns the whole HTTP interface with logging, metrics, panic
@@ -144,6 +149,10 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	// GET /admin/jobs, GET /admin/jobs/{queue}, GET /admin/jobs/{queue}/{id},
 	// POST /admin/jobs/{queue}/{action}, POST /admin/jobs/{queue}/{id}/{action}
 	addDashboardRoutes(mux, d) // (dashboard.go)
+	// GET /, /cities/{slug}, /salons/{slug}, /posts, /posts/{slug}, /favicon.svg, the HTML 404 (/);
+	// POST /api/v1/salons/{slug}/media, /api/v1/posts/{slug}/media,
+	// /api/v1/salons/{slug}/verification-requests; DELETE /api/v1/salons/{slug}
+	addSiteRoutes(mux, d) // (site.go)
 	mux.Handle("/api/", notFoundJSON(d.Logger))
 
 	mux.Handle("GET /healthz", healthz())

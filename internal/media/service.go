@@ -113,6 +113,9 @@ func (s *Service) Limits() Limits { return s.limits }
 // Mode returns the rollout mode the service runs in.
 func (s *Service) Mode() rollout.Mode { return s.mode }
 
+// URL returns the public URL of a stored key (a variant's Key).
+func (s *Service) URL(key string) string { return s.store.URL(key) }
+
 // Engine is the image engine the service processes with.
 func (s *Service) Engine() imaging.Engine { return s.engine }
 

@@ -115,3 +115,13 @@ func cityAt(i int) cityInfo {
 	}
 	return c
 }
+
+// streets are Persian street names for the demo addresses.
+var streets = []string{"خیابان ولیعصر", "خیابان انقلاب", "بلوار کشاورز", "خیابان شریعتی", "خیابان آزادی",
+	"بلوار فردوسی", "خیابان حافظ", "خیابان سعدی", "بلوار امام رضا", "خیابان مطهری", "خیابان بهار", "بلوار ارم"}
+
+// address is salon id's street address, "<street>، پلاک <n>": a function
+// of the id alone, so it draws nothing from the seed's random stream.
+func address(id int64) string {
+	return fmt.Sprintf("%s، پلاک %d", streets[id%int64(len(streets))], 1+(id*37)%180)
+}

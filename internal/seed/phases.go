@@ -130,7 +130,7 @@ func (g *gen) salons(ctx context.Context, tx *sql.Tx) (int, error) {
 	g.salonIDs = [2]int64{id, id + int64(n) - 1}
 	counts := reviewCounts(g.rng, n, g.o.Reviews)
 	cols := []string{"id", "slug", "name", "city_id", "verified", "rating_sum", "rating_count", "rating_avg",
-		"bayesian_score", "created_at", "updated_at"}
+		"bayesian_score", "created_at", "updated_at", "address"}
 	in := newInserter(tx, g.s.Dialect(), "salons", cols, g.bar("salons", n))
 	g.plans = make([]salonPlan, n)
 	for i := range n {
@@ -159,7 +159,7 @@ func (g *gen) salons(ctx context.Context, tx *sql.Tx) (int, error) {
 		}
 		verified := g.rng.IntN(5) == 0
 		err := in.add(ctx, sid, slug, name, g.cityIDs[city], verified, sum, cnt, avg, store.BayesianScore(sum, cnt),
-			created, created.Add(time.Duration(g.rng.IntN(720))*time.Hour))
+			created, created.Add(time.Duration(g.rng.IntN(720))*time.Hour), address(sid))
 		if err != nil {
 			return 0, err
 		}

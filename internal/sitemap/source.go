@@ -176,33 +176,58 @@ func (r reader) posts(ctx context.Context, now time.Time, after int64, limit int
 }
 
 // largestVariant picks the storage key of the largest variant in a media
-// row's variants JSON object (variant name -> storage key). The schema
-// stores no per-variant size, so size is read from the name: the first
-// number in it (w1600, 800w, 1200x800) wins over a size word (xxl, xl,
-// large, medium, small, thumb); ties go to the lexically smallest name.
+// row's variants JSON object. Values are either a storage key (variant
+// name -> key) or, as internal/media writes them, an object with key,
+// width and format. Size is the object's width, else read from the name:
+// the first number in it (w1600, 800w, 1200x800) wins over a size word
+// (xxl, xl, large, medium, small, thumb). Among equal sizes a JPEG wins
+// (every image consumer reads it), then the lexically smallest name.
 // It returns "" when there is no usable variant.
 func largestVariant(variants []byte) string {
-	var m map[string]string
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(variants, &m); err != nil || len(m) == 0 {
 		return ""
 	}
-	names := make([]string, 0, len(m))
-	for n, k := range m {
-		if strings.TrimSpace(k) != "" {
-			names = append(names, n)
+	type entry struct {
+		name, key string
+		size      int
+		jpeg      bool
+	}
+	var es []entry
+	for n, raw := range m {
+		e := entry{name: n, size: variantSize(n), jpeg: true}
+		var key string
+		var obj struct {
+			Key    string `json:"key"`
+			Width  int    `json:"width"`
+			Format string `json:"format"`
+		}
+		switch {
+		case json.Unmarshal(raw, &key) == nil:
+			e.key = key
+		case json.Unmarshal(raw, &obj) == nil:
+			e.key, e.jpeg = obj.Key, obj.Format == "jpeg"
+			if obj.Width > 0 {
+				e.size = 1000 + obj.Width
+			}
+		}
+		if strings.TrimSpace(e.key) != "" {
+			es = append(es, e)
 		}
 	}
-	if len(names) == 0 {
+	if len(es) == 0 {
 		return ""
 	}
-	sort.Slice(names, func(i, j int) bool {
-		si, sj := variantSize(names[i]), variantSize(names[j])
-		if si != sj {
-			return si > sj
+	sort.Slice(es, func(i, j int) bool {
+		if es[i].size != es[j].size {
+			return es[i].size > es[j].size
 		}
-		return names[i] < names[j]
+		if es[i].jpeg != es[j].jpeg {
+			return es[i].jpeg
+		}
+		return es[i].name < es[j].name
 	})
-	return m[names[0]]
+	return es[0].key
 }
 
 var firstNumber = regexp.MustCompile(`[0-9]+`)

@@ -221,6 +221,12 @@ func TestLargestVariant(t *testing.T) {
 		{`not json`, ""},
 		{`{"a":""}`, ""},
 		{`{"b":"kb","a":"ka"}`, "ka"},
+		// internal/media's shape: objects with key, width and format.
+		{`{"320w.webp":{"key":"media/1/320w.webp","width":320,"format":"webp"},` +
+			`"960w.webp":{"key":"media/1/960w.webp","width":960,"format":"webp"},` +
+			`"960w.jpg":{"key":"media/1/960w.jpg","width":960,"format":"jpeg"},` +
+			`"640w.jpg":{"key":"media/1/640w.jpg","width":640,"format":"jpeg"}}`, "media/1/960w.jpg"},
+		{`{"a":{"key":"","width":900}}`, ""},
 	}
 	for _, tc := range tests {
 		if got := largestVariant([]byte(tc.in)); got != tc.want {

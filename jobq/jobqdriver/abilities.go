@@ -38,3 +38,13 @@ type HealthReport struct {
 
 // OK reports whether there are no warnings.
 func (h HealthReport) OK() bool { return len(h.Warnings) == 0 }
+
+// ReadyAger is a Driver that can tell cheaply, without scanning jobs, since
+// when the jobs next in line have been ready to run.
+type ReadyAger interface {
+	// OldestReady returns the earliest ready time, in ms (the job's
+	// timestamp plus its delay), of the job next in line in waiting and of
+	// the one first in prioritized, whichever is earlier; 0 when both
+	// are empty. It reads at most two jobs.
+	OldestReady(ctx context.Context, queue string) (int64, error)
+}

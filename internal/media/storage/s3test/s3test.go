@@ -205,4 +205,3 @@ func PublicGet(t testing.TB, url string) (int, []byte, http.Header) {
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.Bytes(), resp.Header
 }
-

@@ -34,7 +34,7 @@ func TestRunMediaUpload(t *testing.T) {
 	defer cancel()
 
 	id := uploadJPEG(t, base, "tok")
-	v := waitMediaReady(t, base, id)
+	v := waitMediaReady(t, base, id, time.Minute)
 	if len(v.Variants) < 4 || v.Placeholder == "" || v.Variants[0].Width != 100 {
 		t.Fatalf("view %+v", v)
 	}
@@ -77,17 +77,30 @@ type mediaView struct {
 // token and returns the media id from the 202.
 func uploadJPEG(t *testing.T, base, token string) int64 {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 300, 200))
+	return uploadFile(t, base, token, testJPEG(300, 200))
+}
+
+// testJPEG encodes a w×h JPEG of busy pixels (slow to resample and
+// encode, as photos are).
+func testJPEG(w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i * 7)
 	}
 	img.Set(0, 0, color.White)
 	var jb bytes.Buffer
 	jpeg.Encode(&jb, img, &jpeg.Options{Quality: 85})
+	return jb.Bytes()
+}
+
+// uploadFile posts file to base's /api/v1/media with the bearer token and
+// returns the media id from the 202.
+func uploadFile(t *testing.T, base, token string, file []byte) int64 {
+	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("file", "a.jpg")
-	fw.Write(jb.Bytes())
+	fw.Write(file)
 	mw.Close()
 	req, _ := http.NewRequest("POST", base+"/api/v1/media", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
@@ -108,12 +121,13 @@ func uploadJPEG(t *testing.T, base, token string) int64 {
 	return acc.ID
 }
 
-// waitMediaReady polls base's GET /api/v1/media/{id} (60 s at most) until
-// it is no longer processing, and fails t unless it is ready.
-func waitMediaReady(t *testing.T, base string, id int64) mediaView {
+// waitMediaReady polls base's GET /api/v1/media/{id} (for at most
+// timeout) until it is no longer processing, and fails t unless it is
+// ready.
+func waitMediaReady(t *testing.T, base string, id int64, timeout time.Duration) mediaView {
 	t.Helper()
 	var v mediaView
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
 		if code := getJSON(t, fmt.Sprintf("%s/api/v1/media/%d", base, id), &v); code != 200 {
 			t.Fatalf("GET media %d: %d", id, code)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sevra/atlas/internal/media/storage"
 	"github.com/sevra/atlas/internal/media/storage/s3test"
@@ -29,7 +30,7 @@ func TestRunMediaUploadS3(t *testing.T) {
 	defer cancel()
 
 	id := uploadJPEG(t, base, "tok")
-	v := waitMediaReady(t, base, id)
+	v := waitMediaReady(t, base, id, time.Minute)
 	if len(v.Variants) < 4 || v.Placeholder == "" {
 		t.Fatalf("view %+v", v)
 	}

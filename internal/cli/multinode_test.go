@@ -39,6 +39,7 @@ type node struct {
 	errb   *lines
 	base   string // http://addr for serve
 	exited chan error
+	ended  bool // killed or stopped since the last start
 }
 
 func (n *node) start() {
@@ -50,7 +51,7 @@ func (n *node) start() {
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatalf("%s: %v", n.name, err)
 	}
-	n.exited = make(chan error, 1)
+	n.exited, n.ended = make(chan error, 1), false
 	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.cmd, n.exited)
 	if n.args[0] == "serve" {
 		select {
@@ -81,11 +82,13 @@ func (n *node) kill() {
 	n.t.Helper()
 	_ = n.cmd.Process.Signal(syscall.SIGKILL)
 	<-n.exited
+	n.ended = true
 }
 
 // stop sends SIGTERM and wants exit 0 within 30 s.
 func (n *node) stop() {
 	n.t.Helper()
+	n.ended = true
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-n.exited:
@@ -150,7 +153,7 @@ func TestMultiNode(t *testing.T) {
 	var all *node
 	defer func() {
 		for _, n := range []*node{api1, api2, media, all} {
-			if n != nil && n.cmd.ProcessState == nil {
+			if n != nil && !n.ended {
 				n.stop()
 			}
 		}

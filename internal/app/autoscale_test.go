@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/sevra/atlas/internal/app"
 	"github.com/sevra/atlas/internal/app/apptest"
+	"github.com/sevra/atlas/internal/queues"
+	"github.com/sevra/atlas/internal/redistest"
 )
 
 // metricName matches an Atlas series name in a query or a document.
@@ -150,4 +153,44 @@ func dashboardExprs(t *testing.T, path string) []string {
 		t.Fatalf("%s: no queries", path)
 	}
 	return out
+}
+
+// TestKEDARedisListIsTheWaitList checks the list KEDA's redis scaler reads
+// in docs/OPERATIONS.md: with the prefix swapped for a test one, it is the
+// Redis list that holds a just-added media job.
+func TestKEDARedisListIsTheWaitList(t *testing.T) {
+	t.Parallel()
+	ops, err := os.ReadFile("../../docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`listName: (\S+)`).FindStringSubmatch(string(ops))
+	if m == nil {
+		t.Fatal("docs/OPERATIONS.md has no KEDA listName")
+	}
+	rest, ok := strings.CutPrefix(m[1], "bull:")
+	if !ok {
+		t.Fatalf("listName %q does not start with the default prefix bull:", m[1])
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c, "keda")
+	ctx := context.Background()
+	b, err := queues.OpenBackend(ctx, queues.BackendConfig{RedisURL: os.Getenv("ATLAS_TEST_REDIS_URL"), RedisPrefix: prefix,
+		AllowUnsafeRedis: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	queue, _, _ := strings.Cut(rest, ":")
+	j, err := queues.NewProducer(queues.NewRegistry(), b.Driver).Add(ctx, queue, "probe", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := c.LRange(ctx, prefix+":"+rest, 0, -1).Result()
+	if err != nil {
+		t.Fatalf("%s: %v", prefix+":"+rest, err)
+	}
+	if !slices.Equal(ids, []string{j.ID}) {
+		t.Fatalf("list %s holds %v, want the added job %s", prefix+":"+rest, ids, j.ID)
+	}
 }

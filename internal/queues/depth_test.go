@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sevra/atlas/internal/redistest"
@@ -129,4 +130,39 @@ atlas_queue_stats_up{queue="notifications"} 0
 `)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWaitHistogram checks that a first attempt observes its wait from
+// ready (timestamp plus delay) and a retry observes nothing.
+func TestWaitHistogram(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := newWorkerMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	p := m.timed(QueueMedia, func(context.Context, *jobq.Job) (any, error) { ran++; return nil, nil })
+	ctx := context.Background()
+	// Added 5 s ago with a 2 s delay: ready 3 s ago.
+	p(ctx, &jobq.Job{Name: "x", Timestamp: time.Now().Add(-5 * time.Second), Delay: 2 * time.Second})
+	p(ctx, &jobq.Job{Name: "x", Timestamp: time.Now().Add(-time.Hour), AttemptsMade: 1})
+	if ran != 2 {
+		t.Fatalf("processor ran %d times, want 2", ran)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "atlas_job_wait_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != 1 || h.GetSampleSum() < 3 || h.GetSampleSum() > 4 {
+			t.Fatalf("wait histogram: %d samples, sum %.2f s; want 1 sample of ~3 s", h.GetSampleCount(), h.GetSampleSum())
+		}
+		return
+	}
+	t.Fatal("atlas_job_wait_seconds not gathered")
 }

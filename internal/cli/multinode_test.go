@@ -270,6 +270,20 @@ func TestMultiNode(t *testing.T) {
 	if n := rc.ZCard(context.Background(), key("media", "failed")).Val(); n != 0 {
 		t.Errorf("%d media job(s) failed", n)
 	}
+	// The jobs the killed worker held came back through the stalled check.
+	evs, err := rc.XRange(context.Background(), key("media", "events"), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := 0
+	for _, e := range evs {
+		if e.Values["event"] == "stalled" {
+			stalled++
+		}
+	}
+	if int64(stalled) < orphaned {
+		t.Errorf("%d stalled event(s) on media for %d job(s) orphaned by the kill", stalled, orphaned)
+	}
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatal(err)

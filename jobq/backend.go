@@ -3,6 +3,7 @@ package jobq
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/sevra/atlas/jobq/jobqdriver"
 )
@@ -56,4 +57,27 @@ func Health(ctx context.Context, b Backend) (r HealthReport, ok bool, err error)
 	}
 	r, err = hr.Health(ctx)
 	return r, true, err
+}
+
+// ReadyAger is the optional ability of a Backend to tell cheaply since
+// when its next jobs have been ready; jobqredis and jobqsqlite have it.
+// Use OldestReady rather than asserting it. It is an alias of
+// jobqdriver.ReadyAger.
+type ReadyAger = jobqdriver.ReadyAger
+
+// OldestReady returns when the job next in line in queue's waiting or
+// prioritized state became ready to run (its timestamp plus its delay),
+// whichever is earlier, reading at most two jobs: the time a queue's
+// oldest ready job has been waiting, for autoscaling. found is false when
+// both states are empty; ok is false when b is not a ReadyAger.
+func OldestReady(ctx context.Context, b Backend, queue string) (at time.Time, found, ok bool, err error) {
+	ra, ok := b.(ReadyAger)
+	if !ok {
+		return time.Time{}, false, false, nil
+	}
+	ms, err := ra.OldestReady(ctx, queue)
+	if err != nil || ms == 0 {
+		return time.Time{}, false, true, err
+	}
+	return time.UnixMilli(ms), true, true, nil
 }

@@ -215,6 +215,8 @@ func (a *App) openQueues(ctx context.Context) error {
 	a.checks = append(a.checks, httpapi.Check{Name: "queue", Run: b.Check})
 	a.registry = queues.NewRegistry()
 	a.cfg.QueueOverrides.Apply(a.registry)
+	// Queue depth for autoscaling, read at scrape time (docs/OPERATIONS.md).
+	a.metrics.MustRegister(queues.NewDepthCollector(b.Driver, queues.Queues, 0, a.log))
 	return nil
 }
 

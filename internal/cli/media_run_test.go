@@ -33,54 +33,9 @@ func TestRunMediaUpload(t *testing.T) {
 		"ATLAS_MEDIA_TEMP_DIR": tmpDir})
 	defer cancel()
 
-	img := image.NewRGBA(image.Rect(0, 0, 300, 200))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(i * 7)
-	}
-	img.Set(0, 0, color.White)
-	var jb bytes.Buffer
-	jpeg.Encode(&jb, img, &jpeg.Options{Quality: 85})
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("file", "a.jpg")
-	fw.Write(jb.Bytes())
-	mw.Close()
-	req, _ := http.NewRequest("POST", base+"/api/v1/media", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer tok")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var acc struct {
-		ID     int64  `json:"id"`
-		Status string `json:"status"`
-	}
-	json.NewDecoder(resp.Body).Decode(&acc)
-	resp.Body.Close()
-	if resp.StatusCode != 202 || acc.Status != "processing" || acc.ID == 0 {
-		t.Fatalf("upload: %d %+v", resp.StatusCode, acc)
-	}
-	var v struct {
-		Status   string
-		Variants []struct {
-			URL    string
-			Width  int
-			Format string
-		}
-		Placeholder string
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if code := getJSON(t, fmt.Sprintf("%s/api/v1/media/%d", base, acc.ID), &v); code != 200 {
-			t.Fatalf("GET media: %d", code)
-		}
-		if v.Status != "processing" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if v.Status != "ready" || len(v.Variants) < 4 || v.Placeholder == "" || v.Variants[0].Width != 100 {
+	id := uploadJPEG(t, base, "tok")
+	v := waitMediaReady(t, base, id, time.Minute)
+	if len(v.Variants) < 4 || v.Placeholder == "" || v.Variants[0].Width != 100 {
 		t.Fatalf("view %+v", v)
 	}
 	for _, vv := range v.Variants {
@@ -105,4 +60,85 @@ func TestRunMediaUpload(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("run exited %d", code)
 	}
+}
+
+// mediaView is GET /api/v1/media/{id}.
+type mediaView struct {
+	Status   string
+	Variants []struct {
+		URL    string
+		Width  int
+		Format string
+	}
+	Placeholder string
+}
+
+// uploadJPEG posts a 300×200 JPEG to base's /api/v1/media with the bearer
+// token and returns the media id from the 202.
+func uploadJPEG(t *testing.T, base, token string) int64 {
+	t.Helper()
+	return uploadFile(t, base, token, testJPEG(300, 200))
+}
+
+// testJPEG encodes a w×h JPEG of busy pixels (slow to resample and
+// encode, as photos are).
+func testJPEG(w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	img.Set(0, 0, color.White)
+	var jb bytes.Buffer
+	jpeg.Encode(&jb, img, &jpeg.Options{Quality: 85})
+	return jb.Bytes()
+}
+
+// uploadFile posts file to base's /api/v1/media with the bearer token and
+// returns the media id from the 202.
+func uploadFile(t *testing.T, base, token string, file []byte) int64 {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "a.jpg")
+	fw.Write(file)
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/api/v1/media", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acc struct {
+		ID     int64  `json:"id"`
+		Status string `json:"status"`
+	}
+	json.NewDecoder(resp.Body).Decode(&acc)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || acc.Status != "processing" || acc.ID == 0 {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, acc)
+	}
+	return acc.ID
+}
+
+// waitMediaReady polls base's GET /api/v1/media/{id} (for at most
+// timeout) until it is no longer processing, and fails t unless it is
+// ready.
+func waitMediaReady(t *testing.T, base string, id int64, timeout time.Duration) mediaView {
+	t.Helper()
+	var v mediaView
+	deadline := time.Now().Add(timeout)
+	for {
+		if code := getJSON(t, fmt.Sprintf("%s/api/v1/media/%d", base, id), &v); code != 200 {
+			t.Fatalf("GET media %d: %d", id, code)
+		}
+		if v.Status != "processing" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v.Status != "ready" {
+		t.Fatalf("media %d: %+v, want ready", id, v)
+	}
+	return v
 }

@@ -88,7 +88,11 @@ func (w *Workers) Start(ctx context.Context) error {
 				m.observe(q, j, "failed")
 			}
 		}
-		wk, err := jobq.NewWorker(q, w.drv, w.reg.dispatch(q), cfg)
+		proc := w.reg.dispatch(q)
+		if m := w.metrics; m != nil {
+			proc = m.timed(q, proc)
+		}
+		wk, err := jobq.NewWorker(q, w.drv, proc, cfg)
 		if err == nil {
 			err = wk.Start(ctx)
 		}
@@ -119,6 +123,7 @@ func (w *Workers) Close(ctx context.Context) error {
 type workerMetrics struct {
 	jobs     *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	wait     *prometheus.HistogramVec
 }
 
 func newWorkerMetrics(reg *prometheus.Registry) (*workerMetrics, error) {
@@ -130,8 +135,12 @@ func newWorkerMetrics(reg *prometheus.Registry) (*workerMetrics, error) {
 			Name: "atlas_job_duration_seconds", Help: "Time from an attempt's start to its end.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}, []string{"queue", "name"}),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "atlas_job_wait_seconds", Help: "Time a job's first attempt waited: from ready (added, plus its delay) to its start in this process.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}, []string{"queue", "name"}),
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.duration} {
+	for _, c := range []prometheus.Collector{m.jobs, m.duration, m.wait} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register job metrics: %w", err)
 		}
@@ -143,5 +152,16 @@ func (m *workerMetrics) observe(queue string, j *jobq.Job, outcome string) {
 	m.jobs.WithLabelValues(queue, j.Name, outcome).Inc()
 	if !j.ProcessedOn.IsZero() {
 		m.duration.WithLabelValues(queue, j.Name).Observe(time.Since(j.ProcessedOn).Seconds())
+	}
+}
+
+// timed wraps a queue's processor to observe the wait of first attempts
+// (retries waited for their backoff, which says nothing about capacity).
+func (m *workerMetrics) timed(queue string, p jobq.Processor) jobq.Processor {
+	return func(ctx context.Context, j *jobq.Job) (any, error) {
+		if j.AttemptsMade == 0 && !j.Timestamp.IsZero() {
+			m.wait.WithLabelValues(queue, j.Name).Observe(max(time.Since(j.Timestamp.Add(j.Delay)).Seconds(), 0))
+		}
+		return p(ctx, j)
 	}
 }

@@ -75,3 +75,13 @@ type WorkerHeartbeater interface {
 	// RemoveWorker forgets a worker that stopped.
 	RemoveWorker(ctx context.Context, queue, name string) error
 }
+
+// ReadyAger is a Driver that can tell cheaply, without scanning jobs, since
+// when the jobs next in line have been ready to run.
+type ReadyAger interface {
+	// OldestReady returns the earliest ready time, in ms (the job's
+	// timestamp plus its delay), of the job next in line in waiting and of
+	// the one first in prioritized, whichever is earlier; 0 when both
+	// are empty. It reads at most two jobs.
+	OldestReady(ctx context.Context, queue string) (int64, error)
+}

@@ -153,7 +153,9 @@ func (a *App) wireModules(ctx context.Context) error {
 		}
 	}
 	a.components = append(a.components, a.outbox.NewRelay(a.hooks.Relay))
-	a.checks = append(a.checks, httpapi.Check{Name: "outbox", Run: a.outbox.Check})
+	// A backlog alert is reported, not a reason to take the node out of a
+	// load balancer: writes still land in the outbox (see OPERATIONS).
+	a.checks = append(a.checks, httpapi.Check{Name: "outbox", Run: a.outbox.Check, Degradable: true})
 	a.log.Info("rollout modes", "modes", cfg.Modes.Format(Modules()))
 	return nil
 }

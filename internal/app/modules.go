@@ -48,6 +48,9 @@ type modules struct {
 	reviews    *review.Service
 	media      *media.Service
 	mediaFiles http.Handler
+	// storage is the media storage, shared by every node (a directory or
+	// S3); sitemap generations are published there too.
+	storage storage.Storage
 	seo        *seo.Service
 	seoHTTP    *httpapi.SEODeps
 	otp        *otp.Service
@@ -191,7 +194,7 @@ func (a *App) wireMedia(ctx context.Context, shadow rollout.Comparer) error {
 		return err
 	}
 	svc.Register(a.registry)
-	a.mods.media, a.mods.mediaFiles = svc, files
+	a.mods.media, a.mods.mediaFiles, a.mods.storage = svc, files, st
 	a.log.Info("media", "engine", engine.Name(), "storage", a.storageLabel(), "mode", svc.Mode())
 	return nil
 }

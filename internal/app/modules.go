@@ -50,11 +50,11 @@ type modules struct {
 	mediaFiles http.Handler
 	// storage is the media storage, shared by every node (a directory or
 	// S3); sitemap generations are published there too.
-	storage storage.Storage
-	seo        *seo.Service
-	seoHTTP    *httpapi.SEODeps
-	otp        *otp.Service
-	sessions   *auth.Sessions
+	storage  storage.Storage
+	seo      *seo.Service
+	seoHTTP  *httpapi.SEODeps
+	otp      *otp.Service
+	sessions *auth.Sessions
 	// cache is the read-through cache of public reads; hub fans every
 	// invalidation out to it, in every process (writers and jobs alike).
 	cache httpapi.ReadCache

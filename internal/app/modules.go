@@ -103,6 +103,7 @@ func (a *App) wireModules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rec.SetResults(shadowResults{st: a.st})
 	a.shadow = rec
 	var shadow rollout.Comparer = rec
 	if a.hooks.Shadow != nil {

@@ -25,19 +25,7 @@ func TestSitemapServedByEveryNode(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
-			var st, sq *store.Store // st: the Apps' (SQLite); sq: the test's queries
-			var url string
-			if db == "sqlite" {
-				st = storetest.OpenSQLite(t) // one database for both Apps
-				sq = st
-			} else {
-				url = storetest.IsolatedPostgresURL(t)
-				var err error
-				if sq, err = store.Open(context.Background(), url, t.TempDir()); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { sq.Close() })
-			}
+			st, url, sq := sharedDB(t, db)
 			nodes := map[*httptest.Server]*app.App{}
 			shared := t.TempDir()
 			start := func(demo bool) *httptest.Server {
@@ -67,6 +55,28 @@ func TestSitemapServedByEveryNode(t *testing.T) {
 			checkServes(t, n2, shared, stats.Generation)
 		})
 	}
+}
+
+// sharedDB returns one database for several Apps: an open SQLite store to
+// pass as Hooks.Store, or an isolated PostgreSQL URL for
+// Config.DatabaseURL (skipped without ATLAS_TEST_DATABASE_URL); and a
+// store for the test's own SQL.
+func sharedDB(t *testing.T, db string) (hook *store.Store, url string, sq *store.Store) {
+	t.Helper()
+	if db == "sqlite" {
+		st := storetest.OpenSQLite(t)
+		return st, "", st
+	}
+	url = storetest.IsolatedPostgresURL(t)
+	sq, err := store.Open(context.Background(), url, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sq.Close() })
+	if _, err := sq.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return nil, url, sq
 }
 
 // liveGeneration reads the live pointer row with SQL.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/sevra/atlas/internal/media/storage"
 	"github.com/sevra/atlas/internal/sitemap/sitemaptest"
@@ -28,16 +34,55 @@ type sharedRig struct {
 	now     time.Time
 }
 
-func newSharedRig(t *testing.T) *sharedRig {
+// newSharedRig shares a storage directory (kind "dir"), whose files the
+// test reads directly, or an in-process S3 fake (kind "s3").
+func newSharedRig(t *testing.T, kind string) *sharedRig {
 	t.Helper()
-	r := &sharedRig{st: openStore(t), objDir: t.TempDir(), now: fixedNow}
+	r := &sharedRig{st: openStore(t), now: fixedNow}
 	sitemaptest.Seed(t, r.st)
+	if kind == "s3" {
+		r.objects = newFakeS3(t)
+		return r
+	}
+	r.objDir = t.TempDir()
 	local, err := storage.NewLocal(r.objDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.objects = local
 	return r
+}
+
+// newFakeS3 is storage.S3 on a gofakes3 server.
+func newFakeS3(t *testing.T) *storage.S3 {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("atlas"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	s, err := storage.NewS3WithConfig(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("key", "secret", "")},
+		storage.S3Config{Bucket: "atlas", Prefix: "site", Endpoint: srv.URL, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// file returns a stored file: read from the directory itself, or from S3.
+func (r *sharedRig) file(t *testing.T, gen, name string) ([]byte, error) {
+	t.Helper()
+	if r.objDir != "" {
+		return os.ReadFile(filepath.Join(r.objDir, "sitemaps", gen, name))
+	}
+	rc, err := r.objects.Open(context.Background(), "sitemaps/"+gen+"/"+name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 func (r *sharedRig) clock() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
@@ -70,9 +115,25 @@ func (r *sharedRig) pointer(t *testing.T) (live, prev string) {
 	return live, prev
 }
 
-// stored lists the generation directories in the storage directory.
+// stored lists the generations in the storage: the directories in the
+// storage directory, or the ids in the S3 keys.
 func (r *sharedRig) stored(t *testing.T) []string {
 	t.Helper()
+	if r.objDir == "" {
+		keys, err := r.objects.List(context.Background(), "sitemaps/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range keys {
+			id := strings.Split(k, "/")[1]
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
 	ents, err := os.ReadDir(filepath.Join(r.objDir, "sitemaps"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -94,7 +155,15 @@ func (r *sharedRig) stored(t *testing.T) []string {
 // storage once older than the grace period.
 func TestSharedGenerationServedByEveryNode(t *testing.T) {
 	t.Parallel()
-	r := newSharedRig(t)
+	for _, kind := range []string{"dir", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testSharedServedByEveryNode(t, newSharedRig(t, kind))
+		})
+	}
+}
+
+func testSharedServedByEveryNode(t *testing.T, r *sharedRig) {
 	bA, pA := r.node(t, 0, nil)
 	bB, pB := r.node(t, 100, nil)
 	hA, hB := newTestHandler(t, pA), newTestHandler(t, pB)
@@ -111,7 +180,7 @@ func TestSharedGenerationServedByEveryNode(t *testing.T) {
 	}
 	children := liveChildren(t, hB)
 	for _, c := range children {
-		want, err := os.ReadFile(filepath.Join(r.objDir, "sitemaps", first.Generation, strings.TrimPrefix(c, "/sitemaps/")))
+		want, err := r.file(t, first.Generation, strings.TrimPrefix(c, "/sitemaps/"))
 		if err != nil {
 			t.Fatalf("%s is not in the storage: %v", c, err)
 		}
@@ -180,7 +249,15 @@ func (f faultyObjects) Put(ctx context.Context, key string, rd io.Reader, ct str
 // storage is collected once older than the grace period.
 func TestSharedCrashKeepsPreviousLive(t *testing.T) {
 	t.Parallel()
-	r := newSharedRig(t)
+	for _, kind := range []string{"dir", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testSharedCrash(t, newSharedRig(t, kind))
+		})
+	}
+}
+
+func testSharedCrash(t *testing.T, r *sharedRig) {
 	bA, _ := r.node(t, 0, nil)
 	_, pB := r.node(t, 100, nil)
 	hB := newTestHandler(t, pB)
@@ -202,8 +279,9 @@ func TestSharedCrashKeepsPreviousLive(t *testing.T) {
 		{"stopped after the index upload", faultyObjects{Objects: r.objects, on: "/" + IndexFile, cancel: cancel}, ctx},
 	} {
 		bC, pC := r.node(t, 50, tc.objects)
-		if _, err := bC.Rebuild(tc.ctx, nil); err == nil {
-			t.Fatalf("%s: Rebuild succeeded", tc.name)
+		failed, err := bC.Rebuild(tc.ctx, nil)
+		if err == nil || failed.Generation == "" {
+			t.Fatalf("%s: Rebuild = %+v, %v; want an error after Begin", tc.name, failed, err)
 		}
 		if live, _ := r.pointer(t); live != first.Generation {
 			t.Errorf("%s: pointer moved to %q", tc.name, live)
@@ -216,6 +294,9 @@ func TestSharedCrashKeepsPreviousLive(t *testing.T) {
 		}
 		if got := r.stored(t); !slices.Equal(got, []string{first.Generation}) {
 			t.Errorf("%s: stored generations = %v, want only the live one (the failed upload removed)", tc.name, got)
+		}
+		if g := get(t, hB, "GET", "/sitemaps/salons-1-"+failed.Generation+".xml.gz"); g.StatusCode != 404 {
+			t.Errorf("%s: a child of the failed generation answered %d, want 404", tc.name, g.StatusCode)
 		}
 		if gens := genDirs(t, pC); len(gens) != 0 {
 			t.Errorf("%s: the failed build left local directories %v", tc.name, gens)
@@ -250,7 +331,7 @@ func TestSharedCrashKeepsPreviousLive(t *testing.T) {
 // across nodes: node B serves while node A rebuilds.
 func TestSharedReadersNeverMixGenerations(t *testing.T) {
 	t.Parallel()
-	r := newSharedRig(t)
+	r := newSharedRig(t, "dir")
 	bA, _ := r.node(t, 0, nil)
 	_, pB := r.node(t, 100, nil)
 	if _, err := bA.Rebuild(context.Background(), nil); err != nil {

@@ -2,6 +2,7 @@ package jobq
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,10 @@ func (o *JobOptions) validate() error {
 		return fmt.Errorf("%w: negative attempts %d", ErrInvalidOption, o.Attempts)
 	}
 	if o.JobID != "" {
-		if _, err := strconv.ParseInt(o.JobID, 10, 64); err == nil {
+		if o.JobID == "0" || strings.HasPrefix(o.JobID, "0:") {
+			return fmt.Errorf("%w: custom job id %q is '0' or starts with '0:'", ErrInvalidOption, o.JobID)
+		}
+		if integerID(o.JobID) {
 			return fmt.Errorf("%w: custom job id %q is an integer", ErrInvalidOption, o.JobID)
 		}
 		if n := strings.Count(o.JobID, ":"); n > 0 && n != 2 {
@@ -55,6 +59,34 @@ func (o *JobOptions) validate() error {
 		return fmt.Errorf("%w: parent needs id and queue", ErrInvalidOption)
 	}
 	return nil
+}
+
+// integerID reports whether BullMQ 6.7 refuses id as an integer: when
+// JavaScript's String(parseInt(id, 10)) gives id back. That holds for
+// "NaN" and for canonical decimal integers ("-5", "42", but not "007",
+// "+5", "-0" or " 5") whose float64 value prints back unchanged, which
+// excludes integers that do not round-trip through a float64 (such as
+// 9007199254740993) and those of 10^21 or more (printed with an exponent).
+func integerID(id string) bool {
+	if id == "NaN" {
+		return true
+	}
+	digits := strings.TrimPrefix(id, "-")
+	if digits == "" || (digits[0] == '0' && (len(digits) > 1 || id != digits)) {
+		return false // empty, a leading zero, or "-0" (printed as "0")
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	f, err := strconv.ParseFloat(id, 64)
+	if err != nil || math.Abs(f) >= 1e21 {
+		return false
+	}
+	// JavaScript prints an integer below 1e21 in full, with the shortest
+	// digits that identify the float64, padded with zeros.
+	return strconv.FormatFloat(f, 'f', -1, 64) == id
 }
 
 // toDriver builds the stored form of a new job.
@@ -98,9 +130,13 @@ func toDriver(d jobqdriver.Driver, queue, name string, data []byte, o *JobOption
 		op.RemoveDependencyOnFail = true
 	}
 	if o.Parent != nil {
-		qk := d.QueueKey(o.Parent.Queue)
+		qk := o.Parent.Queue
+		if !strings.Contains(qk, ":") {
+			qk = d.QueueKey(qk) // a bare name: under this backend's prefix
+		}
 		j.Parent = &jobqdriver.ParentRef{ID: o.Parent.ID, QueueKey: qk}
 		j.ParentKey = qk + ":" + o.Parent.ID
+		op.Parent = &jobqdriver.OptsParent{ID: o.Parent.ID, Queue: qk}
 	}
 	j.Opts = op
 	return j

@@ -30,8 +30,10 @@ const MaxPriority = 1<<21 - 1
 // finished jobs forever.
 type JobOptions struct {
 	// JobID is a custom id. If a job with that id already exists, Add is a
-	// no-op and returns the existing job. It may not be an integer string,
-	// and may contain ':' only as exactly three parts (BullMQ's rule).
+	// no-op and returns the existing job. BullMQ 6.7's rules apply: it may
+	// not be "0" nor start with "0:", may not be an integer string as
+	// JavaScript prints one ("42", "-7"; "007" and "+5" are fine), and may
+	// contain ':' only as exactly three parts.
 	JobID string
 	// Delay postpones the job; it is measured from the producer's clock.
 	Delay time.Duration
@@ -90,10 +92,12 @@ func RemoveAll() *Keep { return &Keep{Count: 0} }
 // KeepLast keeps the newest n finished jobs.
 func KeepLast(n int) *Keep { return &Keep{Count: n} }
 
-// KeepFor keeps finished jobs for age (whole seconds) and, when maxCount > 0,
-// at most maxCount of them.
+// KeepFor keeps finished jobs for age (whole seconds; 0 = no age limit)
+// and, when maxCount > 0, at most maxCount of them. It is stored in BullMQ's
+// object form, as a Node producer's {age, count}: KeepFor(0, 5) is
+// {"count":5}, where KeepLast(5) is 5.
 func KeepFor(age time.Duration, maxCount int) *Keep {
-	k := &Keep{Count: -1, Age: int64(age / time.Second)}
+	k := &Keep{Count: -1, Age: int64(age / time.Second), Object: true}
 	if maxCount > 0 {
 		k.Count = maxCount
 	}
@@ -122,7 +126,11 @@ type Deduplication struct {
 
 // Parent names an existing parent job.
 type Parent struct {
-	ID    string
+	ID string
+	// Queue is the parent's queue: its name ("P"), or its qualified name
+	// as BullMQ writes it, prefix and name ("bull:P"), which may name a
+	// queue under another prefix. A name containing ':' is taken as
+	// qualified (queue names may not contain ':').
 	Queue string
 }
 

@@ -203,14 +203,18 @@ func (q *Queue) IsPaused(ctx context.Context) (bool, error) {
 	return p, q.wrap("is paused", err)
 }
 
-// Promote moves a delayed job to waiting now.
+// Promote moves a delayed job to waiting now. A job in another state
+// gives a *StateError.
 func (q *Queue) Promote(ctx context.Context, id string) error {
-	return q.wrap("promote "+id, q.drv.Promote(ctx, q.name, id, q.cfg.Clock().UnixMilli()))
+	err := q.drv.Promote(ctx, q.name, id, q.cfg.Clock().UnixMilli())
+	return q.wrap("promote "+id, q.stateErr(ctx, err, id, "promote", "delayed jobs"))
 }
 
-// Retry moves a failed job back to waiting with its attempts reset.
+// Retry moves a failed job back to waiting with its attempts reset. A job
+// in another state gives a *StateError.
 func (q *Queue) Retry(ctx context.Context, id string) error {
-	return q.wrap("retry "+id, q.drv.Reprocess(ctx, q.name, id, string(StateFailed), q.cfg.Clock().UnixMilli()))
+	err := q.drv.Reprocess(ctx, q.name, id, string(StateFailed), q.cfg.Clock().UnixMilli())
+	return q.wrap("retry "+id, q.stateErr(ctx, err, id, "retry", "failed jobs"))
 }
 
 // RetryAll moves every failed job back to waiting and returns how many.
@@ -222,7 +226,8 @@ func (q *Queue) RetryAll(ctx context.Context) (int, error) {
 // Remove deletes a job (ErrJobActive if a worker holds it); with children
 // true it also removes the job's children.
 func (q *Queue) Remove(ctx context.Context, id string, children bool) error {
-	return q.wrap("remove "+id, q.drv.Remove(ctx, q.name, id, children))
+	err := q.drv.Remove(ctx, q.name, id, children)
+	return q.wrap("remove "+id, q.stateErr(ctx, err, id, "remove", "jobs no worker holds"))
 }
 
 // Clean deletes up to limit (0 = all) jobs in state that are older than

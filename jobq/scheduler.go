@@ -43,6 +43,9 @@ type JobScheduler struct {
 	Limit      int
 	Iterations int
 	Next       time.Time
+	// Paused reports that the scheduler has no pending job (see
+	// PauseJobScheduler); GetJobSchedulers fills it, GetJobScheduler too.
+	Paused bool
 }
 
 // cronParser is the one cron parser of jobq; ParseCron exposes it.
@@ -234,6 +237,9 @@ func (q *Queue) GetJobScheduler(ctx context.Context, id string) (*JobScheduler, 
 		return nil, q.wrap("get scheduler "+id, err)
 	}
 	js := schedulerInfo(*s)
+	if js.Paused, err = q.schedulerPaused(ctx, s.ID, s.Next); err != nil {
+		return nil, err
+	}
 	return &js, nil
 }
 
@@ -246,6 +252,9 @@ func (q *Queue) GetJobSchedulers(ctx context.Context) ([]JobScheduler, error) {
 	out := make([]JobScheduler, len(ss))
 	for i, s := range ss {
 		out[i] = schedulerInfo(s)
+		if out[i].Paused, err = q.schedulerPaused(ctx, s.ID, s.Next); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

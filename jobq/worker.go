@@ -197,8 +197,9 @@ func (w *Worker) Start(ctx context.Context) error {
 
 	w.fetchWG.Add(1)
 	go func() { defer w.fetchWG.Done(); w.fetchLoop(fetchCtx) }()
-	w.bgWG.Add(2)
+	w.bgWG.Add(3)
 	go func() { defer w.bgWG.Done(); w.completeLoop(fetchCtx) }()
+	go func() { defer w.bgWG.Done(); w.heartbeatLoop(bgCtx) }()
 	go func() { defer w.bgWG.Done(); w.renewLoop(bgCtx) }()
 	if !w.cfg.SkipStalledCheck {
 		w.bgWG.Add(1)

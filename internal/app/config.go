@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sevra/atlas/internal/dashboard"
 	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
@@ -38,6 +39,9 @@ type Config struct {
 	AdminToken string
 	// ShutdownTimeout bounds Run's drain and Close; default 30s.
 	ShutdownTimeout time.Duration
+	// Alerts are the dashboard's alert thresholds per queue ("" for every
+	// queue without its own); nil: no alerts.
+	Alerts map[string]dashboard.Thresholds
 	// Demo seeds demo data on first start (when there are no cities) and
 	// builds the first sitemap before serving.
 	Demo bool

@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	_ "time/tzdata" // the nightly schedule's time zone (Asia/Tehran) on hosts without zoneinfo
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/cache"
@@ -255,9 +258,13 @@ func (a *App) newHandler() (http.Handler, error) {
 		deps.CacheTTL = &ttl
 	}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
-		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
+		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow, Alerts: a.cfg.Alerts})
 	if err != nil {
 		return nil, err
+	}
+	// The alert gauges (atlas_jobs_*) read the dashboard's cached overview.
+	if err := a.metrics.Register(dash.Collector()); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		return nil, fmt.Errorf("register dashboard alert metrics: %w", err)
 	}
 	deps.Dashboard = dash
 	return httpapi.NewHandler(deps)

@@ -22,8 +22,10 @@ type command struct {
 	name, args, summary, long string
 	// positional commands take arguments after their flags.
 	positional bool
-	settings   func(*Config) []setting
-	run        func(ctx context.Context, e *env, cfg *Config, args []string) error
+	// quietLog commands log only when a log level is given explicitly.
+	quietLog bool
+	settings func(*Config) []setting
+	run      func(ctx context.Context, e *env, cfg *Config, args []string) error
 }
 
 // env is what a command talks to.
@@ -55,11 +57,14 @@ func commands() map[string]command {
 			long: "Applies migrations, then bulk-inserts cities, users, salons, reviews (power-law counts,\n" +
 				"consistent rating aggregates), posts and a few slug redirects.",
 			settings: (*Config).seedSettings, run: runSeed},
-		{name: "queue", args: "ls | show Q | jobs Q [--state S] [--limit N] | retry Q ID|--all | promote Q ID | remove Q ID | clean Q [--state S] [--grace D] [--limit N] | pause Q | resume Q",
-			summary: "inspect and manage job queues", positional: true,
-			long: "Works on the configured queue backend (SQLite <data-dir>/queue.db, or Redis with --redis-url).\n" +
-				"Global flags go before the subcommand; subcommand flags after the queue name.",
-			settings: (*Config).queueSettings, run: runQueue},
+		{name: "queue", args: "ls | show Q | jobs Q [--state S] [--limit N] | retry Q ID|--all | promote Q ID | remove Q ID | clean Q [--state S] [--grace D] [--limit N] | drain Q [--delayed] | pause Q | resume Q | run-now Q SCHEDULER | scheduler Q SCHEDULER pause|resume|remove  [--json]",
+			summary: "inspect and manage job queues", positional: true, quietLog: true,
+			long: "Works on the configured queue backend (SQLite <data-dir>/queue.db, which must exist, or Redis with\n" +
+				"--redis-url). Flags may come anywhere on the line; a flag a subcommand does not take is refused.\n" +
+				"--json prints the result (or {\"error\":{code,message,state}}) as JSON; docs/OPERATIONS.md lists the fields.\n" +
+				"Log lines go to stderr only with --log-level. Exit status: 0 done, 1 failed, 2 usage (bad flag,\n" +
+				"unknown queue, subcommand or state), 3 job or scheduler not found, 4 job in the wrong state.",
+			settings: (*Config).queueCmdSettings, run: runQueue},
 		{name: "version", summary: "print the version", settings: none, run: runVersion},
 	}
 	m := map[string]command{}
@@ -120,7 +125,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv,
 		log: slog.New(tracing.NewLogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))}
+	if c.quietLog && !explicitLogLevel(getenv, rest) {
+		e.log = slog.New(slog.DiscardHandler) // scripts read stderr: log lines only when asked for
+	}
 	if err := c.run(ctx, e, cfg, pos); err != nil {
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			fmt.Fprintf(stderr, "atlas %s: %v\n", c.name, err)
+			return coded.ExitCode()
+		}
 		if errors.Is(err, errUsage) {
 			fmt.Fprintf(stderr, "atlas %s: %v\n", c.name, err)
 			return 2

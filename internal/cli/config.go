@@ -21,6 +21,13 @@ type Config struct {
 	SeedCities, SeedSalons, SeedReviews, SeedPosts int
 	SeedValue                                      uint64
 	SeedProgress                                   bool
+
+	// QueueJSON is `atlas queue --json` given before the subcommand.
+	QueueJSON bool
+
+	// alertRate and alertOldest are the parsed alert lists (see alerts.go).
+	alertRate   map[string]float64
+	alertOldest map[string]time.Duration
 }
 
 func (c *Config) storeSettings() []setting {
@@ -73,7 +80,7 @@ func (c *Config) moduleSettings() []setting {
 		durationSetting(&c.Geo.RepairEvery, "city-stats-repair-every", "ATLAS_CITY_STATS_REPAIR_EVERY", time.Hour,
 			"how often every city's statistics are recomputed to repair drift (scheduler city-stats-repair, job refresh-all-city-stats on queue analytics)"),
 		intSetting(&c.Outbox.AlertRows, "outbox-alert-rows", "ATLAS_OUTBOX_ALERT_ROWS", 10_000,
-			"unpublished outbox rows above which /readyz fails and atlas_outbox_backlog_alert is 1"),
+			"unpublished outbox rows above which /readyz reports the outbox degraded (?strict=1 fails) and atlas_outbox_backlog_alert is 1"),
 		durationSetting(&c.Outbox.AlertAge, "outbox-alert-age", "ATLAS_OUTBOX_ALERT_AGE", 5*time.Minute,
 			"age of the oldest unpublished outbox row above which the backlog alert fires"),
 		durationSetting(&c.Outbox.Retention, "outbox-retention", "ATLAS_OUTBOX_RETENTION", 24*time.Hour,
@@ -111,13 +118,13 @@ func modeSetting(c *Config, m rollout.Module) setting {
 }
 
 func (c *Config) serverSettings() []setting {
-	return append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
+	return append(append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
 		stringSetting(&c.AdminToken, "admin-token", "ATLAS_ADMIN_TOKEN", "",
 			"Bearer token that acts as admin; empty disables admin access"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
 			"how long to drain requests and stop components on SIGINT/SIGTERM"),
-	)
+	), c.alertSettings()...)
 }
 
 func (c *Config) runSettings() []setting {

@@ -6,205 +6,201 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/sevra/atlas/internal/queues"
 	"github.com/sevra/atlas/jobq"
 )
 
-// runQueue implements `atlas queue …`.
+// Exit statuses of `atlas queue` beyond 0 (success), 1 (any other
+// failure) and 2 (usage: bad flags, unknown queue, subcommand or state).
+const (
+	exitNotFound   = 3 // the job or scheduler does not exist
+	exitWrongState = 4 // the job is in a state the action does not apply to
+)
+
+// exitError carries an exit status for Run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode returns the process exit status.
+func (e *exitError) ExitCode() int { return e.code }
+
+// queueSub describes one `atlas queue` subcommand: its positional
+// arguments after the queue name and the flags it accepts (besides
+// --json and the backend settings, which every subcommand accepts).
+type queueSub struct {
+	ids   string // "" none, "one" one job id, "one-or-all" an id or --all, "scheduler" a scheduler id
+	queue bool   // takes a queue name
+	flags []string
+}
+
+var queueSubs = map[string]queueSub{
+	"ls":        {},
+	"show":      {queue: true},
+	"jobs":      {queue: true, flags: []string{"state", "limit"}},
+	"retry":     {queue: true, ids: "one-or-all", flags: []string{"all"}},
+	"promote":   {queue: true, ids: "one"},
+	"remove":    {queue: true, ids: "one"},
+	"clean":     {queue: true, flags: []string{"state", "grace", "limit"}},
+	"drain":     {queue: true, flags: []string{"delayed"}},
+	"pause":     {queue: true},
+	"resume":    {queue: true},
+	"run-now":   {queue: true, ids: "scheduler"},
+	"scheduler": {queue: true, ids: "scheduler-action"},
+}
+
+// queueFlags are the subcommand flags after parsing.
+type queueFlags struct {
+	json, all, delayed bool
+	state              string
+	limit              int
+	grace              string
+}
+
+// queueCmdSettings are the settings of `atlas queue`: the backend's and
+// --json, which may also come before the subcommand.
+func (c *Config) queueCmdSettings() []setting {
+	return append(c.queueSettings(), boolSetting(&c.QueueJSON, "json", "ATLAS_QUEUE_JSON", false,
+		"print results and errors as JSON (fields in docs/OPERATIONS.md)"))
+}
+
+// runQueue implements `atlas queue …`. Flags may come anywhere on the
+// line; a flag the subcommand does not take is refused.
 func runQueue(ctx context.Context, e *env, cfg *Config, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: queue needs a subcommand (ls, show, jobs, retry, promote, remove, clean, pause, resume)", errUsage)
+		return fmt.Errorf("%w: queue needs a subcommand (%s)", errUsage, strings.Join(queueSubNames(), ", "))
 	}
-	sub, rest := args[0], args[1:]
-	b, err := queues.OpenBackend(ctx, queues.BackendConfig{
+	sub, ok := queueSubs[args[0]]
+	if !ok {
+		return fmt.Errorf("%w: unknown queue subcommand %q (want %s)", errUsage, args[0], strings.Join(queueSubNames(), ", "))
+	}
+	name := args[0]
+	f := queueFlags{json: cfg.QueueJSON}
+	fs := flag.NewFlagSet("queue "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, s := range cfg.queueSettings() {
+		if s.isBool {
+			fs.BoolFunc(s.flag, s.usage, s.set)
+		} else {
+			fs.Func(s.flag, s.usage, s.set)
+		}
+	}
+	fs.BoolVar(&f.json, "json", f.json, "print JSON (see docs/OPERATIONS.md for the fields)")
+	fs.StringVar(&f.state, "state", "", "job state")
+	fs.IntVar(&f.limit, "limit", 0, "how many jobs")
+	fs.StringVar(&f.grace, "grace", "0s", "only jobs older than this")
+	fs.BoolVar(&f.all, "all", false, "every failed job")
+	fs.BoolVar(&f.delayed, "delayed", false, "also delayed jobs")
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return fmt.Errorf("%w: queue %s: %w", errUsage, name, err)
+	}
+	settingFlags := map[string]bool{"json": true}
+	for _, s := range cfg.queueSettings() {
+		settingFlags[s.flag] = true
+	}
+	var refused error
+	fs.Visit(func(fl *flag.Flag) {
+		if refused == nil && !settingFlags[fl.Name] && !slices.Contains(sub.flags, fl.Name) {
+			refused = fmt.Errorf("%w: flag --%s does not apply to queue %s", errUsage, fl.Name, name)
+		}
+	})
+	if refused != nil {
+		return refused
+	}
+	if _, err := cfg.level(); err != nil {
+		return err
+	}
+	out := queueOutput{w: e.stdout, json: f.json}
+	err = queueDispatch(ctx, e, cfg, name, sub, f, pos, out)
+	if err != nil && f.json {
+		out.writeError(err)
+	}
+	return err
+}
+
+func queueSubNames() []string {
+	names := make([]string, 0, len(queueSubs))
+	for n := range queueSubs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments ("--" ends the flags).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var tail []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, tail = args[:i], args[i+1:]
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return append(pos, tail...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// explicitLogLevel reports whether the log level was asked for, by
+// ATLAS_LOG_LEVEL or a --log-level flag among args.
+func explicitLogLevel(getenv func(string) string, args []string) bool {
+	if getenv("ATLAS_LOG_LEVEL") != "" {
+		return true
+	}
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		n := strings.TrimLeft(a, "-")
+		if strings.HasPrefix(a, "-") && (n == "log-level" || strings.HasPrefix(n, "log-level=")) {
+			return true
+		}
+	}
+	return false
+}
+
+// openQueueBackend opens the configured backend; for SQLite the queue
+// file must exist already (a queue command never creates one).
+func openQueueBackend(ctx context.Context, e *env, cfg *Config) (*queues.Backend, error) {
+	if cfg.Redis.URL == "" {
+		path := filepath.Join(cfg.DataDir, "queue.db")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no queue file at %s (wrong --data-dir or ATLAS_DATA_DIR? `atlas run` or `atlas worker` creates it): %w", path, err)
+		}
+	}
+	return queues.OpenBackend(ctx, queues.BackendConfig{
 		RedisURL: cfg.Redis.URL, RedisPrefix: cfg.Redis.Prefix, AllowUnsafeRedis: cfg.Redis.AllowUnsafe,
 		DataDir: cfg.DataDir, Logger: e.log,
 	})
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	if sub == "ls" {
-		return queueList(ctx, e.stdout, b)
-	}
-	if len(rest) == 0 {
-		return fmt.Errorf("%w: queue %s needs a queue name", errUsage, sub)
-	}
-	q := jobq.NewQueue(rest[0], b.Driver, nil)
-	rest = rest[1:]
-	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	state := fs.String("state", "", "job state: waiting, prioritized, delayed, active, completed, failed, waiting-children")
-	limit := fs.Int("limit", 0, "how many jobs")
-	grace := fs.Duration("grace", 0, "clean only jobs older than this")
-	all := fs.Bool("all", false, "retry every failed job")
-	if err := fs.Parse(rest); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	pos := fs.Args()
-	needID := func() (string, error) {
-		if len(pos) != 1 {
-			return "", fmt.Errorf("%w: queue %s %s needs one job id", errUsage, sub, q.Name())
-		}
-		return pos[0], nil
-	}
-	switch sub {
-	case "show":
-		return queueShow(ctx, e.stdout, q)
-	case "jobs":
-		return queueJobs(ctx, e.stdout, q, *state, *limit)
-	case "retry":
-		if *all {
-			n, err := q.RetryAll(ctx)
-			if err == nil {
-				fmt.Fprintf(e.stdout, "retried %d failed job(s) in %s\n", n, q.Name())
-			}
-			return err
-		}
-		id, err := needID()
-		if err != nil {
-			return err
-		}
-		return report(e.stdout, q.Retry(ctx, id), "retried %s/%s", q.Name(), id)
-	case "promote":
-		id, err := needID()
-		if err != nil {
-			return err
-		}
-		return report(e.stdout, q.Promote(ctx, id), "promoted %s/%s", q.Name(), id)
-	case "remove":
-		id, err := needID()
-		if err != nil {
-			return err
-		}
-		return report(e.stdout, q.Remove(ctx, id, false), "removed %s/%s", q.Name(), id)
-	case "clean":
-		st := jobq.State(*state)
-		if st == "" {
-			st = jobq.StateCompleted
-		}
-		ids, err := q.Clean(ctx, *grace, *limit, st)
-		if err == nil {
-			fmt.Fprintf(e.stdout, "removed %d %s job(s) from %s\n", len(ids), st, q.Name())
-		}
-		return err
-	case "pause":
-		return report(e.stdout, q.Pause(ctx), "paused %s", q.Name())
-	case "resume":
-		return report(e.stdout, q.Resume(ctx), "resumed %s", q.Name())
-	}
-	return fmt.Errorf("%w: unknown queue subcommand %q", errUsage, sub)
 }
 
-func report(w io.Writer, err error, format string, args ...any) error {
-	if err != nil {
-		return err
+// classify gives jobq errors their exit status.
+func classify(err error) error {
+	var se *jobq.StateError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return &exitError{exitWrongState, err}
+	case errors.Is(err, jobq.ErrJobNotFound):
+		return &exitError{exitNotFound, err}
 	}
-	fmt.Fprintf(w, format+"\n", args...)
-	return nil
-}
-
-var countStates = []jobq.State{jobq.StateWaiting, jobq.StatePrioritized, jobq.StateDelayed, jobq.StateActive,
-	jobq.StateCompleted, jobq.StateFailed, jobq.StateWaitingChildren}
-
-func queueList(ctx context.Context, w io.Writer, b *queues.Backend) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "QUEUE\tPAUSED")
-	for _, s := range countStates {
-		fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(s)))
-	}
-	fmt.Fprintln(tw)
-	for _, name := range queues.Queues {
-		q := jobq.NewQueue(name, b.Driver, nil)
-		counts, err := q.GetJobCounts(ctx, countStates...)
-		if err != nil {
-			return err
-		}
-		paused, err := q.IsPaused(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "%s\t%v", name, paused)
-		for _, s := range countStates {
-			fmt.Fprintf(tw, "\t%d", counts[s])
-		}
-		fmt.Fprintln(tw)
-	}
-	fmt.Fprintf(tw, "(%s backend: %s)\n", b.Kind, b.Location)
-	return tw.Flush()
-}
-
-func queueShow(ctx context.Context, w io.Writer, q *jobq.Queue) error {
-	counts, err := q.GetJobCounts(ctx, countStates...)
-	if err != nil {
-		return err
-	}
-	paused, err := q.IsPaused(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "queue %s (paused: %v)\n", q.Name(), paused)
-	for _, s := range countStates {
-		fmt.Fprintf(w, "  %-17s %d\n", s, counts[s])
-	}
-	scheds, err := q.GetJobSchedulers(ctx)
-	if err != nil {
-		return err
-	}
-	for _, s := range scheds {
-		when := s.Pattern
-		if when == "" {
-			when = "every " + s.Every.String()
-		}
-		fmt.Fprintf(w, "  scheduler %s (%s %s) next %s, %d run(s)\n", s.ID, when, s.TZ, s.Next.UTC().Format(time.RFC3339), s.Iterations)
-	}
-	for _, kind := range []jobq.MetricsKind{jobq.MetricsCompleted, jobq.MetricsFailed} {
-		m, err := q.GetMetrics(ctx, kind, 0, 59)
-		if err != nil {
-			return err
-		}
-		var hour int64
-		for _, v := range m.Data {
-			hour += v
-		}
-		fmt.Fprintf(w, "  %s in the last hour: %d (total %d)\n", kind, hour, m.Count)
-	}
-	return nil
-}
-
-func queueJobs(ctx context.Context, w io.Writer, q *jobq.Queue, state string, limit int) error {
-	states := countStates
-	if state != "" {
-		if !slices.Contains(countStates, jobq.State(state)) {
-			return fmt.Errorf("%w: unknown state %q", errUsage, state)
-		}
-		states = []jobq.State{jobq.State(state)}
-	}
-	if limit <= 0 {
-		limit = 20
-	}
-	list, err := q.GetJobs(ctx, states, 0, limit-1, false)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tATTEMPTS\tCREATED\tREASON")
-	for _, j := range list {
-		st, err := j.State(ctx)
-		if err != nil && !errors.Is(err, jobq.ErrJobNotFound) {
-			return err
-		}
-		reason := j.FailedReason
-		if len(reason) > 60 {
-			reason = reason[:57] + "..."
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Name, st, j.AttemptsMade,
-			j.Timestamp.UTC().Format(time.RFC3339), strings.ReplaceAll(reason, "\n", " "))
-	}
-	return tw.Flush()
+	return err
 }

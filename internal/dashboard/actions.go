@@ -43,6 +43,12 @@ func (s *Server) QueueAction() http.Handler {
 			var ids []string
 			ids, err = q.Clean(ctx, grace, 0, st)
 			n = len(ids)
+		case "bulk", "drain":
+			s.confirmed(w, r, a, q, action)
+			return
+		case "scheduler-run", "scheduler-pause", "scheduler-resume", "scheduler-remove":
+			s.schedulerAction(w, r, a, q, action)
+			return
 		default:
 			s.errorPage(w, r, a, http.StatusNotFound, "Unknown action.")
 			return
@@ -52,6 +58,7 @@ func (s *Server) QueueAction() http.Handler {
 			return
 		}
 		s.log.InfoContext(ctx, "dashboard action", "queue", q.Name(), "action", action, "jobs", n, "via", a.Via)
+		s.cache.clear()
 		http.Redirect(w, r, back+"&done="+action+"&n="+strconv.Itoa(n), http.StatusSeeOther)
 	})
 }
@@ -83,6 +90,7 @@ func (s *Server) JobAction() http.Handler {
 			return
 		}
 		s.log.InfoContext(ctx, "dashboard action", "queue", q.Name(), "job", id, "action", action, "via", a.Via)
+		s.cache.clear()
 		back := backTo(q.Name(), r.PostFormValue("state"), r.PostFormValue("page"))
 		if r.PostFormValue("from") == "job" && action != "remove" {
 			back = "/admin/jobs/" + url.PathEscape(q.Name()) + "/" + url.PathEscape(id) + "?"

@@ -71,6 +71,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// LiveInterval is how often open pages poll for changes. What pages
+	// show is computed at most once per LiveInterval/2 per page, however
+	// many tabs are open. Default: 2s.
+	LiveInterval time.Duration
+	// Alerts are the alert thresholds per queue; the entry "" applies to
+	// queues without their own. Default: none (no alerts).
+	Alerts map[string]Thresholds
+	// SearchLimit bounds how many jobs a search or filter scans per state.
+	// Default: 1000.
+	SearchLimit int
 }
 
 // Server serves the dashboard. Its methods return the handlers that
@@ -80,6 +90,9 @@ type Server struct {
 	log   *slog.Logger
 	auth  *atlasauth.Authenticator
 	pages map[string]*template.Template
+	cache *liveCache
+	// chartCache holds the charts per queue (chartsTTL).
+	chartCache *liveCache
 }
 
 //go:embed templates/*.html
@@ -87,6 +100,9 @@ var templateFS embed.FS
 
 //go:embed assets/dashboard.css
 var stylesheet []byte
+
+//go:embed assets/live.js
+var liveScript []byte
 
 // ErrNoBackend is returned by New without a queue backend.
 var ErrNoBackend = errors.New("dashboard: no queue backend")
@@ -111,13 +127,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LiveInterval <= 0 {
+		cfg.LiveInterval = 2 * time.Second
+	}
+	if cfg.SearchLimit <= 0 {
+		cfg.SearchLimit = 1000
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	a := atlasauth.New(atlasauth.Config{AdminToken: cfg.AdminToken, CookieTTL: cfg.SessionTTL, Now: cfg.Now})
 	cfg.AdminToken = "" // a keeps its digest; the token itself is not kept
-	return &Server{cfg: cfg, log: cfg.Logger, auth: a, pages: pages}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, auth: a, pages: pages, cache: newLiveCache(cfg.LiveInterval/2, cfg.Now),
+		chartCache: newLiveCache(chartsTTL, cfg.Now)}, nil
 }
 
 // queue returns a handle on a configured queue, or false.
@@ -138,11 +161,11 @@ func (s *Server) Assets() http.Handler {
 	})
 }
 
-// securityHeaders are set on every HTML answer: no scripts at all, no
-// framing, no caching of admin pages.
+// securityHeaders are set on every HTML answer: only the dashboard's own
+// script, no inline script, no framing, no caching of admin pages.
 func securityHeaders(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
@@ -156,7 +179,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		panic(fmt.Sprintf("dashboard: no page %q", page))
 	}
 	if pd, ok := data.(pageData); ok {
-		pd.Queues, pd.Now = s.cfg.Queues, s.cfg.Now()
+		pd.Queues, pd.Now, pd.LiveInterval = s.cfg.Queues, s.cfg.Now(), s.cfg.LiveInterval.Milliseconds()
 		data = pd
 	}
 	securityHeaders(w)
@@ -185,4 +208,10 @@ type pageData struct {
 	Now time.Time
 	// Body is the page's own data.
 	Body any
+	// ETag is the page data's ETag; pages with it poll for changes.
+	ETag string
+	// LiveInterval is the polling interval, ms.
+	LiveInterval int64
+	// Notice is an action's fixed confirmation message.
+	Notice string
 }

@@ -39,7 +39,7 @@ type fixture struct {
 	media   *jobq.Queue
 }
 
-func newFixture(t *testing.T, mod func(*Config)) *fixture {
+func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	b, err := queues.OpenBackend(ctx, queues.BackendConfig{DataDir: t.TempDir()})
@@ -109,7 +109,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	return &fixture{backend: b, server: s, handler: h, media: media}
 }
 
-func waitCounts(t *testing.T, q *jobq.Queue, want map[jobq.State]int64) {
+func waitCounts(t testing.TB, q *jobq.Queue, want map[jobq.State]int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -140,7 +140,7 @@ type request struct {
 	origin       string
 }
 
-func (f *fixture) do(t *testing.T, r request) (*http.Response, string) {
+func (f *fixture) do(t testing.TB, r request) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader
 	if r.form != nil {

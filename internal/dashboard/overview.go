@@ -26,8 +26,22 @@ type queueSummary struct {
 	Counts []stateCount
 	// CompletedHour and FailedHour come from the per-minute metrics.
 	CompletedHour, FailedHour int64
-	Schedulers                []jobq.JobScheduler
-	Err                       string
+	Schedulers                []schedulerView
+	// Workers are the workers online; WorkersErr says why they are unknown.
+	Workers    []jobq.WorkerInfo
+	WorkersErr string
+	Alerts     alertView
+	Err        string
+}
+
+// schedulerView is a scheduler with its last run, found among the newest
+// finished jobs of the queue.
+type schedulerView struct {
+	jobq.JobScheduler
+	LastJobID  string
+	LastState  jobq.State
+	LastRun    time.Time
+	LastReason string
 }
 
 type backendView struct {
@@ -70,20 +84,41 @@ const maxMismatches = 20
 // Overview serves GET /admin/jobs.
 func (s *Server) Overview() http.Handler {
 	return s.requireAdmin(func(w http.ResponseWriter, r *http.Request, a auth) {
-		ctx := r.Context()
-		v := overviewView{Now: s.cfg.Now()}
+		v, etag, err := s.overviewCached(r.Context())
+		if err != nil {
+			s.fail(w, r, a, err)
+			return
+		}
+		if notModified(w, r, etag) {
+			return
+		}
+		s.render(w, r, http.StatusOK, "overview", pageData{Title: "Jobs", Auth: a, Body: v, ETag: etag, Notice: notice(r.URL.Query())})
+	})
+}
+
+// overviewCached returns the overview and its ETag, computed at most once
+// per cache interval.
+func (s *Server) overviewCached(ctx context.Context) (overviewView, string, error) {
+	v, etag, err := s.cache.get(ctx, "overview", func(ctx context.Context) (any, error) {
+		v := overviewView{Now: s.cfg.Now().Truncate(time.Minute)}
 		for _, name := range s.cfg.Queues {
 			q, _ := s.queue(name)
-			v.Queues = append(v.Queues, s.summarize(ctx, q))
+			v.Queues = append(v.Queues, s.summarize(ctx, q, true))
 		}
 		v.Backend = s.backend(ctx)
 		v.Backlog = s.backlog(ctx)
 		v.Modules, v.Mismatches = s.rollout()
-		s.render(w, r, http.StatusOK, "overview", pageData{Title: "Jobs", Auth: a, Body: v})
+		return v, nil
 	})
+	if err != nil {
+		return overviewView{}, "", err
+	}
+	return v.(overviewView), etag, nil
 }
 
-func (s *Server) summarize(ctx context.Context, q *jobq.Queue) queueSummary {
+// summarize reads a queue's counts, hour totals, schedulers, workers and
+// alerts; lastRuns also looks for each scheduler's last run.
+func (s *Server) summarize(ctx context.Context, q *jobq.Queue, lastRuns bool) queueSummary {
 	sum := queueSummary{Name: q.Name()}
 	counts, err := q.GetJobCounts(ctx, listStates...)
 	if err != nil {
@@ -110,10 +145,46 @@ func (s *Server) summarize(ctx context.Context, q *jobq.Queue) queueSummary {
 			sum.FailedHour = n
 		}
 	}
-	if sum.Schedulers, err = q.GetJobSchedulers(ctx); err != nil {
+	scheds, err := q.GetJobSchedulers(ctx)
+	if err != nil {
+		sum.Err = err.Error()
+	}
+	for _, js := range scheds {
+		sum.Schedulers = append(sum.Schedulers, schedulerView{JobScheduler: js})
+	}
+	if lastRuns && len(sum.Schedulers) > 0 {
+		s.lastRuns(ctx, q, sum.Schedulers)
+	}
+	if sum.Workers, err = q.GetWorkers(ctx); err != nil {
+		sum.WorkersErr = err.Error()
+	}
+	if sum.Alerts, err = s.alerts(ctx, q, sum.CompletedHour, sum.FailedHour); err != nil {
 		sum.Err = err.Error()
 	}
 	return sum
+}
+
+// lastRunScan is how many of the newest completed and of the newest
+// failed jobs are searched for schedulers' last runs.
+const lastRunScan = 100
+
+// lastRuns fills each scheduler's last run from the newest finished jobs
+// (those retention still keeps).
+func (s *Server) lastRuns(ctx context.Context, q *jobq.Queue, scheds []schedulerView) {
+	for _, st := range []jobq.State{jobq.StateCompleted, jobq.StateFailed} {
+		jobs, err := q.GetJobs(ctx, []jobq.State{st}, 0, lastRunScan-1, false)
+		if err != nil {
+			continue
+		}
+		for _, j := range jobs {
+			for i := range scheds {
+				sv := &scheds[i]
+				if j.RepeatJobKey == sv.ID && j.FinishedOn.After(sv.LastRun) {
+					sv.LastJobID, sv.LastState, sv.LastRun, sv.LastReason = j.ID, st, j.FinishedOn, j.FailedReason
+				}
+			}
+		}
+	}
 }
 
 // lastHour counts events in the 60 minutes up to now. As in BullMQ,

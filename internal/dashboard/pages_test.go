@@ -58,7 +58,7 @@ func TestOverview(t *testing.T) {
 		"salon &lt;i&gt;42&lt;/i&gt;", "review-agg-42", "avg:4.5", "avg:4.4", // the mismatch
 	)
 	// Completed and failed in the last hour (worker metrics): 1 and 2.
-	if !regexp.MustCompile(`(?s)data-queue="media">.*?<td class="num">1</td>\s*<td class="num">2</td>`).MatchString(body) {
+	if !regexp.MustCompile(`(?s)data-queue="media">.*?<td class="num" data-metric="completed">1</td>\s*<td class="num" data-metric="failed">2</td>`).MatchString(body) {
 		t.Fatalf("media's last-hour counts are not 1 and 2:\n%s", body)
 	}
 	// Reviews: one match, one mismatch.
@@ -128,7 +128,7 @@ func TestJobPageEscapesUntrustedData(t *testing.T) {
 		"&#34;mediaId&#34;: ", // pretty-printed
 		"decode: &lt;b&gt;bad&lt;/b&gt; image", `<pre class="stack">`,
 		"decoding &lt;jpeg&gt; failed", // log line
-		"<dt>Parent</dt><dd>—</dd>", "<dt>Repeat key</dt>",
+		`<dt>Parent</dt><dd id="parent">—</dd>`, "<dt>Repeat key</dt>",
 		`action="/admin/jobs/media/boom-1/retry"`)
 	noRawMarkup(t, "job page", body)
 

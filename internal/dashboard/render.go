@@ -12,7 +12,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "overview", "queue", "job", "error"}
+var pageNames = []string{"login", "overview", "queue", "job", "error", "confirm"}
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
@@ -34,6 +34,8 @@ var funcs = template.FuncMap{
 	"trunc": trunc,
 	"show":  func(v any) string { return trunc(fmt.Sprintf("%+v", v), 200) },
 	"add":   func(a, b int) int { return a + b },
+	"pct":   func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+	"secs":  func(d time.Duration) string { return roughly(d) },
 	// runAt is when a delayed job is due.
 	"runAt": func(j *jobq.Job) time.Time { return j.Timestamp.Add(j.Delay) },
 	"dur": func(d time.Duration) string {

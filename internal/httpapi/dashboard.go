@@ -11,6 +11,7 @@ type Dashboard interface {
 	Login() http.Handler
 	Logout() http.Handler
 	Assets() http.Handler
+	Script() http.Handler
 	Overview() http.Handler
 	Queue() http.Handler
 	Job() http.Handler
@@ -28,6 +29,7 @@ func addDashboardRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /admin/login", db.Login())
 	mux.Handle("POST /admin/logout", db.Logout())
 	mux.Handle("GET /admin/assets/dashboard.css", db.Assets())
+	mux.Handle("GET /admin/assets/live.js", db.Script())
 	mux.Handle("GET /admin/jobs", db.Overview())
 	mux.Handle("GET /admin/jobs/{$}", http.RedirectHandler("/admin/jobs", http.StatusMovedPermanently))
 	mux.Handle("GET /admin/jobs/{queue}", db.Queue())

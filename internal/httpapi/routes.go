@@ -144,7 +144,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs(), d.Views))
 	addMediaRoutes(mux, d) // POST /api/v1/media, GET /api/v1/media/{id}, GET /media/ (media.go)
 	addSEORoutes(mux, d)
-	// GET/POST /admin/login, POST /admin/logout, GET /admin/assets/dashboard.css,
+	// GET/POST /admin/login, POST /admin/logout, GET /admin/assets/dashboard.css, GET /admin/assets/live.js,
 	// GET /admin/jobs, GET /admin/jobs/{queue}, GET /admin/jobs/{queue}/{id},
 	// POST /admin/jobs/{queue}/{action}, POST /admin/jobs/{queue}/{id}/{action}
 	addDashboardRoutes(mux, d) // (dashboard.go)

@@ -111,9 +111,14 @@ type Dedup struct {
 
 // Opts is the job's options object, stored as the "opts" JSON with BullMQ's
 // key names, so that Node BullMQ reads Go-written jobs.
+//
+// The JSON keys come in the order a Node producer's options reach BullMQ
+// 6.7's add script (attempts first, as its Job constructor puts it there,
+// always present, default 0); the Redis backend stores them re-encoded by
+// Redis's cjson, as BullMQ does, so equal options give equal bytes.
 type Opts struct {
+	Attempts         int      `json:"attempts"`
 	JobID            string   `json:"jobId,omitempty"`
-	Attempts         int      `json:"attempts,omitempty"`
 	Delay            int64    `json:"delay,omitempty"`
 	Priority         int      `json:"priority,omitempty"`
 	LIFO             bool     `json:"lifo,omitempty"`
@@ -123,6 +128,9 @@ type Opts struct {
 	RemoveOnFail     *Keep    `json:"removeOnFail,omitempty"`
 	Dedup            *Dedup   `json:"de,omitempty"`
 	KeepLogs         int      `json:"kl,omitempty"`
+	// Parent is BullMQ's opts.parent of a child job: the parent's id and
+	// its queue's qualified name ("bull:P").
+	Parent *OptsParent `json:"parent,omitempty"`
 	// Child failure policies (BullMQ short keys). At most one is set.
 	FailParentOnFailure     bool `json:"fpof,omitempty"`
 	ContinueParentOnFailure bool `json:"cpof,omitempty"`
@@ -135,12 +143,23 @@ type Opts struct {
 	Extra map[string]json.RawMessage `json:"-"`
 }
 
+// OptsParent is opts.parent: a parent job's id and qualified queue name.
+type OptsParent struct {
+	ID    string `json:"id"`
+	Queue string `json:"queue"` // e.g. "bull:parentQueue"
+}
+
 // Keep is a retention policy (removeOnComplete / removeOnFail).
 // Count < 0 means no limit by count; Age 0 means no limit by age.
 // Keep{Count: 0} removes the job at once (BullMQ's `true`).
+//
+// Object selects BullMQ's object form {age, count} in the stored JSON (a
+// Node producer's `{count: 5}` rather than `5`); it does not change the
+// policy.
 type Keep struct {
-	Count int   // jobs to keep; -1 = unlimited
-	Age   int64 // seconds, as BullMQ stores it; 0 = unlimited
+	Count  int   // jobs to keep; -1 = unlimited
+	Age    int64 // seconds, as BullMQ stores it; 0 = unlimited
+	Object bool  // stored as {"age":…,"count":…}
 }
 
 // RemovesAll reports whether the policy deletes the job immediately.

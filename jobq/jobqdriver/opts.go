@@ -7,9 +7,14 @@ import (
 )
 
 // MarshalJSON writes BullMQ's forms: true (remove all), a number (keep the
-// last N), or {"age": seconds, "count": N}.
+// last N), or, when Object is set, {"age": seconds, "count": N} with the
+// unset limit left out.
 func (k Keep) MarshalJSON() ([]byte, error) {
 	switch {
+	case k.Object && k.Count < 0:
+		return []byte(fmt.Sprintf(`{"age":%d}`, k.Age)), nil
+	case k.Object && k.Age == 0:
+		return []byte(fmt.Sprintf(`{"count":%d}`, k.Count)), nil
 	case k.Count == 0 && k.Age == 0:
 		return []byte("true"), nil
 	case k.Age == 0 && k.Count > 0:
@@ -39,7 +44,7 @@ func (k *Keep) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &v); err != nil {
 			return fmt.Errorf("keep policy: %w", err)
 		}
-		*k = Keep{Count: -1}
+		*k = Keep{Count: -1, Object: true}
 		if v.Age != nil {
 			k.Age = *v.Age
 		}
@@ -63,7 +68,7 @@ var knownOptKeys = map[string]bool{
 	"jobId": true, "attempts": true, "delay": true, "priority": true, "lifo": true,
 	"timestamp": true, "backoff": true, "removeOnComplete": true, "removeOnFail": true,
 	"de": true, "kl": true, "fpof": true, "cpof": true, "idof": true, "rdof": true,
-	"repeatJobKey": true,
+	"repeatJobKey": true, "parent": true,
 }
 
 // MarshalJSON writes the known options and then any Extra keys.

@@ -14,8 +14,11 @@ func TestKeepJSON(t *testing.T) {
 		{Keep{Count: 0}, "true"},
 		{Keep{Count: -1}, "false"},
 		{Keep{Count: 100}, "100"},
-		{Keep{Count: -1, Age: 3600}, `{"age":3600}`},
-		{Keep{Count: 10, Age: 60}, `{"age":60,"count":10}`},
+		{Keep{Count: -1, Age: 3600, Object: true}, `{"age":3600}`},
+		{Keep{Count: 10, Age: 60, Object: true}, `{"age":60,"count":10}`},
+		// a Node producer's {count: N} stays an object, not N
+		{Keep{Count: 5, Object: true}, `{"count":5}`},
+		{Keep{Count: 0, Object: true}, `{"count":0}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.keep)
@@ -26,6 +29,10 @@ func TestKeepJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(tt.json), &back); err != nil || back != tt.keep {
 			t.Errorf("Unmarshal(%s) = %+v, %v; want %+v", tt.json, back, err, tt.keep)
 		}
+	}
+	// a policy with an age is an object even without Object
+	if b, _ := json.Marshal(Keep{Count: 10, Age: 60}); string(b) != `{"age":60,"count":10}` {
+		t.Errorf("Marshal(age 60, count 10) = %s", b)
 	}
 	var k Keep
 	if err := json.Unmarshal([]byte(`"x"`), &k); err == nil {

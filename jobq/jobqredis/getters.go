@@ -149,18 +149,19 @@ func (d *Driver) GetJobs(ctx context.Context, queue string, states []string, sta
 	return jobs, nil
 }
 
-// Counts returns the number of jobs per requested state. "paused" counts
-// the waiting jobs of a paused queue (0 when not paused).
+// Counts returns the number of jobs per requested state. As BullMQ 6.7's
+// getJobCounts, "paused" is the length of the legacy "paused" list, which
+// v6 never writes (so 0): a paused queue keeps its jobs in wait, counted
+// once, as "waiting".
 func (d *Driver) Counts(ctx context.Context, queue string, states []string) (map[string]int64, error) {
 	if err := d.checkOpen(); err != nil {
 		return nil, err
 	}
 	pipe := d.client.Pipeline()
 	cmds := map[string]*redis.IntCmd{}
-	paused := pipe.HExists(ctx, d.key(queue, "meta"), "paused")
 	for _, st := range states {
 		if st == jobqdriver.StatePaused {
-			cmds[st] = pipe.LLen(ctx, d.key(queue, "wait"))
+			cmds[st] = pipe.LLen(ctx, d.key(queue, "paused"))
 			continue
 		}
 		key, isList, ok := d.stateKey(queue, st)
@@ -184,9 +185,6 @@ func (d *Driver) Counts(ctx context.Context, queue string, states []string) (map
 			continue
 		}
 		out[st] = c.Val()
-		if st == jobqdriver.StatePaused && !paused.Val() {
-			out[st] = 0
-		}
 	}
 	return out, nil
 }

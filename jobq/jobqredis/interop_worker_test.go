@@ -127,20 +127,27 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 // proof runs a one-shot proof.js command and decodes its result.
 func (n *nodeRunner) proof(cmd string, arg, v any) {
 	n.t.Helper()
+	n.script("proof.js", cmd, arg, v)
+}
+
+// script runs a one-shot command of a helper script and decodes the last
+// line it prints.
+func (n *nodeRunner) script(file, cmd string, arg, v any) {
+	n.t.Helper()
 	b, _ := json.Marshal(arg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := exec.CommandContext(ctx, "node", "proof.js", cmd, string(b))
+	c := exec.CommandContext(ctx, "node", file, cmd, string(b))
 	c.Dir, c.Env = n.dir, n.env
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	out, err := c.Output()
 	if err != nil {
-		n.t.Fatalf("node proof.js %s: %v\n%s", cmd, err, stderr.String())
+		n.t.Fatalf("node %s %s: %v\n%s", file, cmd, err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), v); err != nil {
-		n.t.Fatalf("node proof.js %s output %q: %v", cmd, out, err)
+		n.t.Fatalf("node %s %s output %q: %v", file, cmd, out, err)
 	}
 }
 

@@ -223,6 +223,7 @@ func (d *Driver) Obliterate(ctx context.Context, queue string, force bool) error
 			`DELETE FROM schedulers WHERE queue = ?`,
 			`DELETE FROM events WHERE queue = ?`,
 			`DELETE FROM metrics WHERE queue = ?`,
+			`DELETE FROM workers WHERE queue = ?`,
 			`DELETE FROM queues WHERE queue = ?`,
 		} {
 			if _, err := t.exec(q, queue); err != nil {

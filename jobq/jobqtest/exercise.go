@@ -25,6 +25,7 @@ func Exercise(t *testing.T, newBackend func(t *testing.T) jobqdriver.Driver) {
 		{"JobSchedulers", schedulerTests},
 		{"Events", eventTests},
 		{"Metrics", metricsTests},
+		{"Operator", operatorTests},
 		{"Ordering", orderingTests},
 		{"Accuracy", accuracyTests},
 		{"Load", loadTests},

@@ -253,8 +253,8 @@ func testChildFailureWait(h *harness) {
 	})
 }
 
-// testParentOption adds a child to an existing waiting-children parent
-// with JobOptions.Parent.
+// testParentOption adds children to an existing waiting-children parent
+// with JobOptions.Parent, naming its queue by name and by qualified name.
 func testParentOption(h *harness) {
 	t := h.t
 	fs := h.flowSetup()
@@ -264,8 +264,13 @@ func testParentOption(h *harness) {
 	})
 	late := h.queue("late", nil)
 	extra := h.add(late, "late-child", map[string]int{"x": 1}, &jobq.JobOptions{Parent: &jobq.Parent{ID: root.Job.ID, Queue: fs.parent.Name()}})
-	if got := h.job(late, extra.ID); got.ParentKey != root.Job.Key() {
-		t.Errorf("ParentKey = %q, want %q", got.ParentKey, root.Job.Key())
+	// the parent's queue by its qualified name, as BullMQ writes it ("bull:P")
+	qualified := fs.parent.Backend().QueueKey(fs.parent.Name())
+	extra2 := h.add(late, "late-child", map[string]int{"x": 2}, &jobq.JobOptions{Parent: &jobq.Parent{ID: root.Job.ID, Queue: qualified}})
+	for _, id := range []string{extra.ID, extra2.ID} {
+		if got := h.job(late, id); got.ParentKey != root.Job.Key() {
+			t.Errorf("ParentKey = %q, want %q", got.ParentKey, root.Job.Key())
+		}
 	}
 	fs.gate.open()
 	h.waitState(fs.child, root.Children[0].Job.ID, jobq.StateCompleted)
@@ -278,10 +283,11 @@ func testParentOption(h *harness) {
 	h.worker(late.Name(), func(ctx context.Context, j *jobq.Job) (any, error) { return "late-value", nil }, nil)
 	h.waitState(fs.parent, root.Job.ID, jobq.StateCompleted)
 	vals, err := fs.parentRuns.all()[0].ChildrenValues(h.ctx)
-	if err != nil || len(vals) != 2 {
-		t.Fatalf("ChildrenValues = %v, %v; want 2", vals, err)
+	if err != nil || len(vals) != 3 {
+		t.Fatalf("ChildrenValues = %v, %v; want 3", vals, err)
 	}
 	wantJSON(t, "added child's value", vals[extra.Key()], `"late-value"`)
+	wantJSON(t, "child added by qualified name", vals[extra2.Key()], `"late-value"`)
 }
 
 func testParentMissing(h *harness) {

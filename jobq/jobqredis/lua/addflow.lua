@@ -21,6 +21,15 @@ for i = 1, n do
     pf["id"] = pid
     pf["queueKey"] = pq
     j.parent = cjson.encode(pf)
+    -- BullMQ's flow producer gives each child opts.parent {id, queue}
+    local okj, o = pcall(cjson.decode, j.opts)
+    if okj and type(o) == "table" then
+      local op = {}
+      op["id"] = pid
+      op["queue"] = pq
+      o["parent"] = op
+      j.optsTable = o
+    end
   end
   local code, id = addJob(qkey, j)
   if code == -5 then return -5 end

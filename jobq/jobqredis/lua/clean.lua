@@ -26,7 +26,7 @@ for _, id in ipairs(candidates) do
   local jk = prefix .. id
   local ts = tonumber(rcall("HGET", jk, (state == "completed" or state == "failed") and "finishedOn" or "timestamp")) or 0
   if (state == "completed" or state == "failed" or ts <= cutoff) and rcall("EXISTS", jk .. ":lock") == 0 then
-    removeOne(string.sub(prefix, 1, #prefix - 1), id, false, true)
+    removeOne(string.sub(prefix, 1, #prefix - 1), id, false, true, true)
     removed[#removed + 1] = id
   end
 end

@@ -92,8 +92,23 @@ if ARGV[f] == "1" then
   fetched = fetchMany(now, tokens, ARGV[f + 1], ARGV[f + 2], tonumber(ARGV[f + 3]), tonumber(ARGV[f + 4]))
   got = #fetched[1]
 end
--- a job fetched just now is active, so the queue cannot be drained
+-- "drained" as BullMQ 6.7's finish with fetch-next (which its workers ask
+-- for unless closing): a job fetched just now is active, so the queue
+-- cannot be drained; a rate limit, a pause, a reached global concurrency
+-- or a pending delayed job also hold it back. A finish without fetch is
+-- treated the same, since a jobq worker asks for no job when it is full.
 if anyOK and got == 0 and rcall("LLEN", kWait) == 0 and rcall("LLEN", kActive) == 0 and rcall("ZCARD", kPrio) == 0 then
-  emit("drained")
+  local held
+  if fetched ~= 0 then
+    held = fetched[2] > 0 or fetched[4] == 1 or fetched[3] ~= "0"
+  else
+    held = rcall("ZCARD", kDelayed) > 0
+  end
+  if not held then
+    local m = rcall("HMGET", kMeta, "paused", "concurrency")
+    local conc = tonumber(m[2])
+    held = m[1] ~= false or (conc ~= nil and conc <= 0)
+  end
+  if not held then emit("drained") end
 end
 return {codes, fetched}

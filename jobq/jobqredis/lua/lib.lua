@@ -244,6 +244,13 @@ local function addJob(qkey, j)
   local pfx = qkey .. ":"
   if j.parentKey ~= "" and rcall("EXISTS", j.parentKey) == 0 then return -5, "", "" end
   local counter = rcall("INCR", qk(qkey, "id"))
+  -- opts is stored as Redis's cjson encodes it, as BullMQ's add does (key
+  -- order, number form, "\/"), so equal options give equal bytes
+  -- (j.optsTable, when given, is opts decoded already: encoding twice could
+  -- change the order)
+  local okj, o = true, j.optsTable
+  if not o then okj, o = pcall(cjson.decode, j.opts) end
+  if okj and type(o) == "table" then j.opts = cjson.encode(o) else o = nil end
   local id = j.id
   if id == "" then id = tostring(counter) end
   local jk = pfx .. id
@@ -259,8 +266,7 @@ local function addJob(qkey, j)
     end
     -- the modes (BullMQ's extend and replace) are read from opts.de
     local ext, rep = false, false
-    local okj, o = pcall(cjson.decode, j.opts)
-    if okj and type(o) == "table" and type(o["de"]) == "table" then
+    if o and type(o["de"]) == "table" then
       ext, rep = o["de"]["extend"] == true, o["de"]["replace"] == true
     end
     local cur = rcall("GET", dk)
@@ -449,8 +455,9 @@ end
 -- removeOne deletes a job wherever it is, with its keys. With children it
 -- also deletes its children (recursively); with updateParent it drops the
 -- job from its parent's dependencies, releasing the parent when it was the
--- last one. It returns the state the job was in.
-local function removeOne(qkey, id, withChildren, updateParent)
+-- last one. It emits "removed" unless silent (BullMQ's clean and drain
+-- emit no per-job event). It returns the state the job was in.
+local function removeOne(qkey, id, withChildren, updateParent, silent)
   local jobKey = qkey .. ":" .. id
   local st = stateOf(qkey, id)
   if st == "active" then rcall("LREM", qk(qkey, "active"), 0, id)
@@ -481,6 +488,11 @@ local function removeOne(qkey, id, withChildren, updateParent)
     end
   end
   removeJobKeys(jobKey)
-  if st ~= "unknown" then emitTo(qkey, "removed", "jobId", id, "prev", st) end
+  if st ~= "unknown" and not silent then
+    -- BullMQ names the wait list's state "wait" here
+    local prev = st
+    if st == "waiting" then prev = "wait" end
+    emitTo(qkey, "removed", "jobId", id, "prev", prev)
+  end
   return st
 end

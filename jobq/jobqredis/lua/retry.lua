@@ -16,7 +16,11 @@ if delay > 0 then
   rcall("HSET", jk, "delay", delay)
   delayIn(qkey, id, tonumber(now) + delay)
 else
-  enqueueIn(qkey, id, tonumber(rcall("HGET", jk, "priority")) or 0, "RPUSH")
+  -- to the back of wait, or the front for a lifo job, as BullMQ's retry
+  local a = rcall("HMGET", jk, "priority", "opts")
+  local push = "LPUSH"
+  if a[2] and string.find(a[2], '"lifo":true', 1, true) then push = "RPUSH" end
+  enqueueIn(qkey, id, tonumber(a[1]) or 0, push)
   emit("waiting", "jobId", id, "prev", "active")
 end
 return 0

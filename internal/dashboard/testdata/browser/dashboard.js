@@ -44,7 +44,7 @@ async function main() {
     await page.goto(`${arg.base}/admin/jobs/${arg.queue}/${encodeURIComponent(arg.failedId)}`);
     out.jobState = await page.innerText('#state');
     out.jobData = await page.innerText('#data');
-    out.scriptsInPage = await page.$$eval('script', (s) => s.length);
+    out.scriptsInPage = await page.$$eval('script:not([src])', (s) => s.length); // only the dashboard's own live.js
     out.shots.job = arg.dir + '/job.png';
     await page.screenshot({ path: out.shots.job, fullPage: true });
 

@@ -30,6 +30,7 @@ import (
 	"github.com/sevra/atlas/internal/seed"
 	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
+	"github.com/sevra/atlas/jobq"
 )
 
 // Component is a long-running part of the process besides the HTTP
@@ -122,6 +123,7 @@ func New(ctx context.Context, cfg Config, hooks *Hooks) (_ *App, err error) {
 		}
 	}
 	a.components = append(a.components, a.hooks.Components...)
+	a.awaitRedis()
 	a.checks = append(a.checks, a.hooks.Checks...)
 	if seeded && ctx.Err() == nil {
 		a.firstSitemap(ctx)
@@ -212,12 +214,36 @@ func (a *App) openQueues(ctx context.Context) error {
 	a.backend = b
 	// First in, so closed last: after the workers stopped.
 	a.components = append(a.components, closer{name: "queue backend", close: func(context.Context) error { return b.Close() }})
-	a.checks = append(a.checks, httpapi.Check{Name: "queue", Run: b.Check})
+	// On Redis, an API node serves reads and takes writes through the
+	// outbox while Redis is down: the check degrades /readyz rather than
+	// failing it (see docs/OPERATIONS.md).
+	name := "queue"
+	if b.Kind == "redis" {
+		name = "redis"
+	}
+	a.checks = append(a.checks, httpapi.Check{Name: name, Run: b.Check, Degradable: b.Kind == "redis"})
 	a.registry = queues.NewRegistry()
 	a.cfg.QueueOverrides.Apply(a.registry)
 	// Queue depth for autoscaling, read at scrape time (docs/OPERATIONS.md).
 	a.metrics.MustRegister(queues.NewDepthCollector(b.Driver, queues.Queues, 0, a.log))
 	return nil
+}
+
+// awaitRedis lets the process start while Redis is down: on the Redis
+// backend, every component that may need Redis to start (workers,
+// scheduler upserts, relays) retries its start in the background
+// instead of failing the process (see awaitDependency).
+func (a *App) awaitRedis() {
+	if a.backend.Kind != "redis" {
+		return
+	}
+	for i, c := range a.components {
+		if _, onlyCloses := c.(closer); onlyCloses {
+			continue
+		}
+		a.components[i] = &awaitDependency{inner: c, dep: "redis", log: a.log,
+			probe: func(ctx context.Context) error { return jobq.Ping(ctx, a.backend.Driver) }}
+	}
 }
 
 // Handler is the process's HTTP interface (nil unless Config.HTTP).

@@ -51,10 +51,13 @@ type modules struct {
 	reviews    *review.Service
 	media      *media.Service
 	mediaFiles http.Handler
-	seo        *seo.Service
-	seoHTTP    *httpapi.SEODeps
-	otp        *otp.Service
-	sessions   *auth.Sessions
+	// storage is the media storage, shared by every node (a directory or
+	// S3); sitemap generations are published there too.
+	storage  storage.Storage
+	seo      *seo.Service
+	seoHTTP  *httpapi.SEODeps
+	otp      *otp.Service
+	sessions *auth.Sessions
 	// cache is the read-through cache of public reads; hub fans every
 	// invalidation out to it, in every process (writers and jobs alike).
 	cache httpapi.ReadCache
@@ -103,6 +106,7 @@ func (a *App) wireModules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rec.SetResults(shadowResults{st: a.st})
 	a.shadow = rec
 	var shadow rollout.Comparer = rec
 	if a.hooks.Shadow != nil {
@@ -156,7 +160,9 @@ func (a *App) wireModules(ctx context.Context) error {
 		}
 	}
 	a.components = append(a.components, a.outbox.NewRelay(a.hooks.Relay))
-	a.checks = append(a.checks, httpapi.Check{Name: "outbox", Run: a.outbox.Check})
+	// A backlog alert is reported, not a reason to take the node out of a
+	// load balancer: writes still land in the outbox (see OPERATIONS).
+	a.checks = append(a.checks, httpapi.Check{Name: "outbox", Run: a.outbox.Check, Degradable: true})
 	a.log.Info("rollout modes", "modes", cfg.Modes.Format(Modules()))
 	return nil
 }
@@ -192,7 +198,7 @@ func (a *App) wireMedia(ctx context.Context, shadow rollout.Comparer) error {
 		return err
 	}
 	svc.Register(a.registry)
-	a.mods.media, a.mods.mediaFiles = svc, files
+	a.mods.media, a.mods.mediaFiles, a.mods.storage = svc, files, st
 	a.log.Info("media", "engine", engine.Name(), "storage", a.storageLabel(), "mode", svc.Mode())
 	return nil
 }

@@ -17,7 +17,11 @@ import (
 // handler.
 func (a *App) wireSEO(shadow rollout.Comparer) error {
 	cfg := a.cfg
-	pub, err := sitemap.NewPublisher(cfg.DataDir, &sitemap.PublisherOptions{Logger: a.log})
+	// Generations are built in the data dir and published to the media
+	// storage with the live pointer in the database, so every API node
+	// serves the same one (see sitemap.Shared).
+	pub, err := sitemap.NewPublisher(cfg.DataDir, &sitemap.PublisherOptions{Logger: a.log,
+		Shared: &sitemap.Shared{Objects: a.mods.storage, Pointer: a.st}})
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func (c *Config) moduleSettings() []setting {
 		durationSetting(&c.Geo.RepairEvery, "city-stats-repair-every", "ATLAS_CITY_STATS_REPAIR_EVERY", time.Hour,
 			"how often every city's statistics are recomputed to repair drift (scheduler city-stats-repair, job refresh-all-city-stats on queue analytics)"),
 		intSetting(&c.Outbox.AlertRows, "outbox-alert-rows", "ATLAS_OUTBOX_ALERT_ROWS", 10_000,
-			"unpublished outbox rows above which /readyz fails and atlas_outbox_backlog_alert is 1"),
+			"unpublished outbox rows above which /readyz reports the outbox degraded (?strict=1 fails) and atlas_outbox_backlog_alert is 1"),
 		durationSetting(&c.Outbox.AlertAge, "outbox-alert-age", "ATLAS_OUTBOX_ALERT_AGE", 5*time.Minute,
 			"age of the oldest unpublished outbox row above which the backlog alert fires"),
 		durationSetting(&c.Outbox.Retention, "outbox-retention", "ATLAS_OUTBOX_RETENTION", 24*time.Hour,

@@ -35,6 +35,15 @@ type privateRedis struct {
 // ATLAS_TEST_REQUIRE_SERVICES=1) when the binary is missing.
 func startPrivateRedis(t *testing.T) *privateRedis {
 	t.Helper()
+	r := newPrivateRedis(t)
+	r.start()
+	return r
+}
+
+// newPrivateRedis picks a free loopback port for a redis-server that
+// start starts; nothing listens there until then.
+func newPrivateRedis(t *testing.T) *privateRedis {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("ATLAS_TEST_REQUIRE_SERVICES") == "1" {
 			t.Fatal("redis-server is not installed but ATLAS_TEST_REQUIRE_SERVICES=1")
@@ -48,7 +57,6 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	r := &privateRedis{t: t, port: port, dir: t.TempDir()}
-	r.start()
 	t.Cleanup(r.stop)
 	return r
 }

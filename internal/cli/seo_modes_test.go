@@ -70,16 +70,21 @@ func TestSitemapModes(t *testing.T) {
 			if len(counts) != 1 || counts[0].Module != seo.Module || (counts[0].Match == 1) != tc.wantMatch || counts[0].Match+counts[0].Mismatch != 1 {
 				t.Errorf("recorder counts %+v, want one %v", counts, tc.wantMatch)
 			}
-			// The side generation is gone: only the live one is on disk.
+			// The side generation is gone: no local build directory is
+			// left, and only the live generation is in the storage.
 			ents, _ := os.ReadDir(filepath.Join(p.dataDir, "sitemaps"))
-			var gens []string
 			for _, e := range ents {
 				if strings.HasPrefix(e.Name(), "gen-") {
-					gens = append(gens, e.Name())
+					t.Errorf("local generation directory %s left behind", e.Name())
 				}
 			}
-			if len(gens) != 1 || gens[0] != "gen-"+live {
-				t.Errorf("generations on disk %v, want only gen-%s", gens, live)
+			ents, _ = os.ReadDir(filepath.Join(p.dataDir, "media", "sitemaps"))
+			var gens []string
+			for _, e := range ents {
+				gens = append(gens, e.Name())
+			}
+			if len(gens) != 1 || gens[0] != live {
+				t.Errorf("generations in the storage %v, want only %s", gens, live)
 			}
 		})
 	}

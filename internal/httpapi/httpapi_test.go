@@ -177,18 +177,47 @@ func TestReadyz(t *testing.T) {
 	t.Parallel()
 	ok := Check{Name: "db", Run: func(context.Context) error { return nil }}
 	bad := Check{Name: "redis", Run: func(context.Context) error { return errors.New("connection refused") }}
-	h, _ := newTestHandler(t, &fakeStore{}, ok, bad)
-	rec := do(h, "GET", "/readyz")
-	var body struct {
+	type body struct {
 		Status string
 		Checks map[string]struct{ Status, Error string }
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		t.Fatal(err)
+	get := func(h http.Handler, path string) (int, body) {
+		rec := do(h, "GET", path)
+		var b body
+		if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, rec.Body)
+		}
+		return rec.Code, b
 	}
-	if rec.Code != 503 || body.Status != "unavailable" || body.Checks["db"].Status != "ok" ||
-		body.Checks["redis"].Error != "connection refused" {
-		t.Errorf("readyz = %d %s", rec.Code, rec.Body)
+	h, _ := newTestHandler(t, &fakeStore{}, ok, bad)
+	if code, b := get(h, "/readyz"); code != 503 || b.Status != "unavailable" || b.Checks["db"].Status != "ok" ||
+		b.Checks["redis"].Status != "fail" || b.Checks["redis"].Error != "connection refused" {
+		t.Errorf("readyz with a failing required check = %d %+v", code, b)
+	}
+
+	degradable := bad
+	degradable.Degradable = true
+	h, _ = newTestHandler(t, &fakeStore{}, ok, degradable)
+	if code, b := get(h, "/readyz"); code != 200 || b.Status != "degraded" || b.Checks["db"].Status != "ok" ||
+		b.Checks["redis"].Status != "degraded" || b.Checks["redis"].Error != "connection refused" {
+		t.Errorf("readyz with a failing degradable check = %d %+v", code, b)
+	}
+	for _, q := range []string{"1", "true"} {
+		if code, b := get(h, "/readyz?strict="+q); code != 503 || b.Status != "unavailable" || b.Checks["redis"].Status != "fail" {
+			t.Errorf("readyz?strict=%s = %d %+v", q, code, b)
+		}
+	}
+	rec := do(h, "GET", "/metrics")
+	for _, want := range []string{`atlas_dependency_up{degradable="false",dependency="db"} 1`,
+		`atlas_dependency_up{degradable="true",dependency="redis"} 0`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	h, _ = newTestHandler(t, &fakeStore{}, ok)
+	if code, b := get(h, "/readyz?strict=1"); code != 200 || b.Status != "ok" {
+		t.Errorf("strict readyz with every check passing = %d %+v", code, b)
 	}
 }
 

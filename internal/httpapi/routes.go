@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -34,7 +35,7 @@ type Deps struct {
 	Store  Store
 	// Registry receives the HTTP metrics and is served on /metrics.
 	Registry *prometheus.Registry
-	// Checks are run by /readyz; register more (Redis, queues) here.
+	// Checks are run by /readyz and exported as atlas_dependency_up.
 	Checks []Check
 	// AdminToken (ATLAS_ADMIN_TOKEN), when set, authenticates as admin on
 	// every route (Bearer). internal/auth keeps only its digest.
@@ -110,6 +111,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 	m, err := newMetrics(d.Registry)
 	if err != nil {
 		return nil, err
+	}
+	if err := d.Registry.Register(newDependencyCollector(d.Checks)); err != nil {
+		return nil, fmt.Errorf("register dependency metric: %w", err)
 	}
 	authn := auth.New(auth.Config{AdminToken: d.AdminToken, Sessions: d.Sessions})
 	d.AdminToken = "" // authn keeps its digest; no handler needs the token

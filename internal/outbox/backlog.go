@@ -52,8 +52,10 @@ func (o *Outbox) Backlog(ctx context.Context) (Backlog, error) {
 	return b, nil
 }
 
-// Check is the /readyz probe: it fails while the backlog alert fires, so a
-// load balancer shifts traffic and an operator looks (see OPERATIONS).
+// Check is the /readyz probe: it fails while the backlog alert fires. The
+// app registers it as degradable: /readyz reports the backlog and stays
+// 200 (writes still land in the outbox), /readyz?strict=1 fails (see
+// OPERATIONS).
 func (o *Outbox) Check(ctx context.Context) error {
 	b, err := o.Backlog(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -33,6 +34,10 @@ type BackendConfig struct {
 	Logger  *slog.Logger
 }
 
+// startPingTimeout bounds the PING at start that decides whether to
+// report Redis as unreachable; the process starts either way.
+const startPingTimeout = 3 * time.Second
+
 // Backend is an open queue backend.
 type Backend struct {
 	// Driver is the jobq backend.
@@ -57,7 +62,10 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 		if prefix == "" {
 			prefix = "bull"
 		}
-		d, err := jobqredis.Open(ctx, cfg.RedisURL, &jobqredis.Config{Prefix: prefix, Logger: log})
+		// Dial, not Open: a process starts during a Redis outage, reports
+		// it (/readyz, atlas_dependency_up) and its clients reconnect
+		// when Redis returns.
+		d, err := jobqredis.Dial(cfg.RedisURL, &jobqredis.Config{Prefix: prefix, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("open redis queue backend: %w", err)
 		}
@@ -65,6 +73,13 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 		if b.shared, err = sharedClient(cfg.RedisURL); err != nil {
 			d.Close()
 			return nil, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, startPingTimeout)
+		defer cancel()
+		if err := jobq.Ping(pctx, d); err != nil {
+			log.Warn("redis is unreachable; starting without it and reconnecting in the background",
+				"redis", b.Location, "err", err)
+			return b, nil
 		}
 		if h, ok, err := jobq.Health(ctx, d); ok && err == nil && !h.OK() {
 			log.Warn("redis is not configured for durable queues", "warnings", strings.Join(h.Warnings, "; "))

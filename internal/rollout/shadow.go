@@ -33,13 +33,32 @@ type Counts struct {
 	Mismatch int64  `json:"mismatch"`
 }
 
+// Results keeps shadow results where every process sees them (the
+// database; see internal/app), so the dashboard on any node shows the
+// comparisons every worker made.
+type Results interface {
+	// Add counts c and keeps it when it is a mismatch, bounded to the
+	// newest keep mismatches.
+	Add(ctx context.Context, c Comparison, keep int) error
+	// Counts returns every module's counts, sorted by module.
+	Counts(ctx context.Context) ([]Counts, error)
+	// RecentMismatches returns the newest n mismatches, newest last.
+	RecentMismatches(ctx context.Context, n int) ([]Comparison, error)
+}
+
+// resultsTimeout bounds each read or write of Results.
+const resultsTimeout = 2 * time.Second
+
 // Recorder counts shadow matches and mismatches, exports them as
-// atlas_shadow_results_total{module,result} and keeps the most recent
-// mismatches for the dashboard. It is safe for concurrent use.
+// atlas_shadow_results_total{module,result} (this process's
+// comparisons) and keeps the most recent mismatches for the dashboard:
+// in Results when set (every process's), and in this process's memory.
+// It is safe for concurrent use.
 type Recorder struct {
 	log     *slog.Logger
 	results *prometheus.CounterVec
 	keep    int
+	shared  Results
 
 	mu     sync.Mutex
 	counts map[Module]*Counts
@@ -65,9 +84,43 @@ func NewRecorder(log *slog.Logger, reg prometheus.Registerer, keep int) (*Record
 		if err := reg.Register(r.results); err != nil {
 			return nil, fmt.Errorf("register shadow metrics: %w", err)
 		}
+		if err := reg.Register(sharedCollector{r: r, desc: prometheus.NewDesc("atlas_shadow_results_recorded",
+			"Shadow-mode comparisons of every node, by module and result (match, mismatch), read from the shared results "+
+				"at scrape time; absent without shared results.", []string{"module", "result"}, nil)}); err != nil {
+			return nil, fmt.Errorf("register shadow metrics: %w", err)
+		}
 	}
 	return r, nil
 }
+
+// sharedCollector exports the shared counts as gauges.
+type sharedCollector struct {
+	r    *Recorder
+	desc *prometheus.Desc
+}
+
+func (c sharedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c sharedCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.r.shared == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resultsTimeout)
+	defer cancel()
+	counts, err := c.r.shared.Counts(ctx)
+	if err != nil {
+		c.r.log.Warn("shadow counts for /metrics", "err", err)
+		return
+	}
+	for _, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n.Match), string(n.Module), "match")
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n.Mismatch), string(n.Module), "mismatch")
+	}
+}
+
+// SetResults makes the recorder store every result in res too, and read
+// Counts and RecentMismatches from it. Call it before the first Record.
+func (r *Recorder) SetResults(res Results) { r.shared = res }
 
 // Record counts c (and logs it when it is a mismatch) and returns c.Match.
 func (r *Recorder) Record(ctx context.Context, c Comparison) bool {
@@ -95,6 +148,13 @@ func (r *Recorder) Record(ctx context.Context, c Comparison) bool {
 		}
 	}
 	r.mu.Unlock()
+	if r.shared != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resultsTimeout)
+		if err := r.shared.Add(sctx, c, r.keep); err != nil {
+			r.log.WarnContext(ctx, "shadow result kept in this process only", "module", c.Module, "err", err)
+		}
+		cancel()
+	}
 	if c.Match {
 		r.log.DebugContext(ctx, "shadow result matches", append([]any{"module", c.Module, "subject", c.Subject}, c.IDs...)...)
 	} else {
@@ -105,8 +165,18 @@ func (r *Recorder) Record(ctx context.Context, c Comparison) bool {
 }
 
 // Counts returns the counts of every module that recorded a result,
-// sorted by module (the read API for the dashboard).
+// sorted by module (the read API for the dashboard): from Results when
+// set, else (or when Results fails) this process's.
 func (r *Recorder) Counts() []Counts {
+	if r.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), resultsTimeout)
+		defer cancel()
+		c, err := r.shared.Counts(ctx)
+		if err == nil {
+			return c
+		}
+		r.log.Warn("shadow counts: showing this process's only", "err", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Counts, 0, len(r.counts))
@@ -117,8 +187,18 @@ func (r *Recorder) Counts() []Counts {
 	return out
 }
 
-// RecentMismatches returns the kept mismatches, newest last.
+// RecentMismatches returns the kept mismatches, newest last: from
+// Results when set, else (or when Results fails) this process's.
 func (r *Recorder) RecentMismatches() []Comparison {
+	if r.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), resultsTimeout)
+		defer cancel()
+		m, err := r.shared.RecentMismatches(ctx, r.keep)
+		if err == nil {
+			return m
+		}
+		r.log.Warn("shadow mismatches: showing this process's only", "err", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.recent)

@@ -154,9 +154,9 @@ func (s *Service) compareShadow(ctx context.Context, job *jobq.Job, meta outbox.
 	}
 	var live sitemap.Fingerprint
 	liveID := ""
-	if l, err := s.Publisher().Live(); err == nil {
+	if l, err := s.Publisher().LiveContext(ctx); err == nil {
 		liveID = l.ID
-		if live, err = sitemap.FingerprintDir(l.Dir, l.ID); err != nil {
+		if live, err = s.Publisher().Fingerprint(ctx, l); err != nil {
 			return err
 		}
 	} else if !errors.Is(err, sitemap.ErrNoSitemap) {

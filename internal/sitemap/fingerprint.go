@@ -36,18 +36,30 @@ func FingerprintDir(dir, id string) (Fingerprint, error) {
 	if err != nil {
 		return Fingerprint{}, fmt.Errorf("fingerprint %s: %w", id, err)
 	}
-	type file struct{ name, norm string }
-	var files []file
+	var names []string
 	for _, e := range ents {
 		if e.Type().IsRegular() {
-			files = append(files, file{e.Name(), strings.ReplaceAll(e.Name(), "-"+id, "")})
+			names = append(names, e.Name())
 		}
+	}
+	return fingerprintFiles(id, names, func(name string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(dir, name))
+	})
+}
+
+// fingerprintFiles fingerprints generation id made of the files names,
+// read through open.
+func fingerprintFiles(id string, names []string, open func(name string) (io.ReadCloser, error)) (Fingerprint, error) {
+	type file struct{ name, norm string }
+	var files []file
+	for _, n := range names {
+		files = append(files, file{n, strings.ReplaceAll(n, "-"+id, "")})
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].norm < files[j].norm })
 	var fp Fingerprint
 	h := sha256.New()
 	for _, f := range files {
-		b, err := readPlain(filepath.Join(dir, f.name))
+		b, err := readPlain(f.name, open)
 		if err != nil {
 			return Fingerprint{}, fmt.Errorf("fingerprint %s: %w", id, err)
 		}
@@ -63,15 +75,15 @@ func FingerprintDir(dir, id string) (Fingerprint, error) {
 	return fp, nil
 }
 
-// readPlain reads a file, gunzipping .gz files.
-func readPlain(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// readPlain reads a file through open, gunzipping .gz files.
+func readPlain(name string, open func(string) (io.ReadCloser, error)) ([]byte, error) {
+	f, err := open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
+	if strings.HasSuffix(name, ".gz") {
 		zr, err := gzip.NewReader(f)
 		if err != nil {
 			return nil, err

@@ -45,6 +45,10 @@ type PublisherOptions struct {
 	// Rand supplies the random part of generation ids; default
 	// crypto/rand.Reader.
 	Rand io.Reader
+	// Shared, when set, publishes generations to storage and a pointer
+	// every node reads (see Shared); nil keeps them in the data dir, for
+	// a single node.
+	Shared *Shared
 }
 
 // Publisher owns the generations under <dataDir>/sitemaps/. It is safe for
@@ -56,6 +60,8 @@ type Publisher struct {
 	log  *slog.Logger
 	now  func() time.Time
 	rand io.Reader
+	// shared is nil for a single node.
+	shared *Shared
 
 	mu       sync.Mutex // serialises switches and GC, guards building
 	building map[string]bool
@@ -80,28 +86,50 @@ func NewPublisher(dataDir string, o *PublisherOptions) (*Publisher, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
+	if sh := opts.Shared; sh != nil && (sh.Objects == nil || sh.Pointer == nil) {
+		return nil, errors.New("sitemap publisher: Shared needs Objects and Pointer")
+	}
 	dir := filepath.Join(dataDir, "sitemaps")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sitemap publisher: %w", err)
 	}
-	return &Publisher{dir: dir, log: opts.Logger, now: opts.Now, rand: opts.Rand, building: map[string]bool{}}, nil
+	return &Publisher{dir: dir, log: opts.Logger, now: opts.Now, rand: opts.Rand, shared: opts.Shared,
+		building: map[string]bool{}}, nil
 }
 
-// Dir returns the directory holding the generations.
+// Dir returns the local directory holding the generations (with Shared,
+// only those being built).
 func (p *Publisher) Dir() string { return p.dir }
 
 // Live is the published generation readers use.
 type Live struct {
 	// ID is the generation id; child file names end with it.
 	ID string
-	// Dir is the generation's directory.
+	// Dir is the generation's directory; "" when it is in shared storage.
 	Dir string
 	// Previous is the id of the generation live before this one, if any.
 	Previous string
+	// shared: the files are in Shared.Objects.
+	shared bool
 }
 
-// Live resolves the live generation, or returns ErrNoSitemap.
+// liveTimeout bounds Live's read of a shared pointer.
+const liveTimeout = 5 * time.Second
+
+// Live resolves the live generation, or returns ErrNoSitemap. With Shared
+// it reads the shared pointer within liveTimeout; LiveContext takes the
+// caller's context.
 func (p *Publisher) Live() (Live, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), liveTimeout)
+	defer cancel()
+	return p.LiveContext(ctx)
+}
+
+// LiveContext is Live under ctx.
+func (p *Publisher) LiveContext(ctx context.Context) (Live, error) {
+	if p.shared != nil {
+		return p.liveShared(ctx)
+	}
 	b, err := os.ReadFile(filepath.Join(p.dir, pointerFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Live{}, ErrNoSitemap
@@ -188,6 +216,9 @@ func (g *Generation) Commit(ctx context.Context, writeIndex func(io.Writer) erro
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sitemap publish: %w", err)
+	}
+	if g.p.shared != nil {
+		return g.publishShared(ctx)
 	}
 	p := g.p
 	p.mu.Lock()
@@ -285,8 +316,19 @@ func (p *Publisher) writePointer(live, prev string) error {
 
 // GC removes every generation directory other than the live one, the
 // previous one and those being built by this Publisher, and returns the
-// ids removed. Leftovers of crashed builds go this way.
+// ids removed. Leftovers of crashed builds go this way. With Shared it
+// removes generations from Objects as Shared.Grace says, and every local
+// directory not being built.
 func (p *Publisher) GC() ([]string, error) {
+	if p.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		l, err := p.liveShared(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return p.gcShared(ctx, l.ID, l.Previous)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.gcLocked()

@@ -149,7 +149,14 @@ func TestReadersNeverMixGenerations(t *testing.T) {
 	if _, err := b.Rebuild(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	h := newTestHandler(t, b.cfg.Publisher)
+	readDuringRebuilds(t, newTestHandler(t, b.cfg.Publisher), b)
+}
+
+// readDuringRebuilds rebuilds with b four times while a reader fetches
+// the index and its children through h, and checks what
+// TestReadersNeverMixGenerations says.
+func readDuringRebuilds(t *testing.T, h http.Handler, b *Builder) {
+	t.Helper()
 	genOf := regexp.MustCompile(`-(\d{8}T\d{6}Z-[0-9a-f]{8})\.xml\.gz$`)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -80,7 +78,7 @@ func Handler(cfg HandlerConfig) http.Handler {
 
 // serveFile serves name from the live generation.
 func serveFile(w http.ResponseWriter, r *http.Request, p *Publisher, log *slog.Logger, name, ctype string) {
-	live, err := p.Live()
+	live, err := p.LiveContext(r.Context())
 	if errors.Is(err, ErrNoSitemap) {
 		http.Error(w, "sitemap not generated yet", http.StatusNotFound)
 		return
@@ -91,30 +89,25 @@ func serveFile(w http.ResponseWriter, r *http.Request, p *Publisher, log *slog.L
 		return
 	}
 	// name matched fileNameRE (no separators, no dot segments), so it
-	// cannot leave the generation directory.
-	f, err := os.Open(filepath.Join(live.Dir, name))
+	// cannot leave the generation.
+	f, mod, err := p.Open(r.Context(), live, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		http.Error(w, "no such sitemap", http.StatusNotFound)
 		return
 	}
 	if err != nil {
-		log.Error("sitemap: open", "file", name, "err", err)
+		log.Error("sitemap: open", "file", name, "generation", live.ID, "err", err)
 		http.Error(w, "sitemap unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		http.Error(w, "no such sitemap", http.StatusNotFound)
-		return
-	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Cache-Control", CacheControl)
 	h.Set("X-Content-Type-Options", "nosniff")
 	// ServeContent sets Last-Modified and answers If-Modified-Since and
 	// Range requests.
-	http.ServeContent(w, r, name, st.ModTime(), f)
+	http.ServeContent(w, r, name, mod, f)
 }
 
 // robotsTxt renders robots.txt pointing at the sitemap index.

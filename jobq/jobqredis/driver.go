@@ -49,6 +49,8 @@ type Driver struct {
 	// failover is set when Open built a Sentinel client; waiters then get
 	// their own Sentinel-aware connection.
 	failover *redis.FailoverOptions
+	// addrs names the servers Dial connected to, for errors.
+	addrs string
 
 	mu       sync.Mutex
 	metaDone map[string]bool // queues whose meta version was written
@@ -94,15 +96,27 @@ func New(client redis.UniversalClient, cfg *Config) (*Driver, error) {
 // Sentinel or Cluster), checks it with PING and returns a Driver that owns
 // the connection.
 func Open(ctx context.Context, url string, cfg *Config) (*Driver, error) {
+	d, err := Dial(url, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.client.Ping(ctx).Err(); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("jobqredis: ping %s: %w", d.addrs, err)
+	}
+	return d, nil
+}
+
+// Dial is Open without the PING: it returns a Driver that owns a client
+// for url even when Redis is unreachable now. Every call then fails until
+// Redis answers, and the client reconnects by itself; a process that must
+// start during a Redis outage (and wait for it) uses Dial.
+func Dial(url string, cfg *Config) (*Driver, error) {
 	co, err := ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
 	client := co.NewClient()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("jobqredis: ping %s: %w", strings.Join(co.Addrs(), ","), err)
-	}
 	d, err := New(client, cfg)
 	if err != nil {
 		_ = client.Close()
@@ -110,6 +124,7 @@ func Open(ctx context.Context, url string, cfg *Config) (*Driver, error) {
 	}
 	d.ownsCli = true
 	d.failover = co.Failover
+	d.addrs = strings.Join(co.Addrs(), ",")
 	return d, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/views"
 )
@@ -20,7 +21,7 @@ func (a *App) wireViews(shadow rollout.Comparer) error {
 		buf = views.NewMemoryBuffer()
 	}
 	svc, err := views.New(views.Config{Store: a.st, Buffer: buf, Mode: a.cfg.Modes.Mode(views.Module), Shadow: shadow,
-		Registry: a.metrics, Logger: a.log})
+		Cache: httpapi.CacheInvalidator{Cache: a.mods.cache, Slugs: a.st}, Registry: a.metrics, Logger: a.log})
 	if err != nil {
 		return err
 	}

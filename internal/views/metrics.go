@@ -10,6 +10,8 @@ type metrics struct {
 	recorded *prometheus.CounterVec
 	flushed  prometheus.Counter
 	dropped  *prometheus.CounterVec
+	// cacheErrors counts failed invalidations of cached post pages.
+	cacheErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -22,6 +24,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atlas_views_dropped_total",
 			Help: "Post views not counted, by reason (buffer: the buffer failed or timed out; database: the sync UPDATE failed; shadow_buffer: the shadow tally failed)."},
 			[]string{"reason"}),
+		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "atlas_views_cache_errors_total",
+			Help: "Flushed batches whose cached post pages could not be invalidated (they refresh with the cache TTL)."}),
 	}
 	if reg == nil {
 		return m, nil
@@ -34,6 +38,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.dropped, err = promreg.Register(reg, m.dropped); err != nil {
+		return nil, err
+	}
+	if m.cacheErrors, err = promreg.Register(reg, m.cacheErrors); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -35,10 +35,20 @@ type Config struct {
 	// longer would be applied again, so keep it far above the flush
 	// interval.
 	Retention time.Duration
+	// Cache, when set, is told which posts each applied batch changed, so
+	// that cached post pages show the new view_count (a failure is logged
+	// and counted; the pages then refresh with their TTL).
+	// httpapi.CacheInvalidator implements it.
+	Cache PostCache
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 	// Logger defaults to discarding.
 	Logger *slog.Logger
+}
+
+// PostCache deletes the cached pages of posts.
+type PostCache interface {
+	InvalidatePosts(ctx context.Context, ids ...int64) error
 }
 
 // Service counts post views and flushes them to the database. It is safe
@@ -48,6 +58,7 @@ type Service struct {
 	buf       Buffer
 	mode      rollout.Mode
 	shadow    rollout.Comparer
+	cache     PostCache
 	retention time.Duration
 	log       *slog.Logger
 	m         *metrics
@@ -89,7 +100,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{st: cfg.Store, buf: cfg.Buffer, mode: cfg.Mode, shadow: cfg.Shadow, retention: cfg.Retention,
+	return &Service{st: cfg.Store, buf: cfg.Buffer, mode: cfg.Mode, shadow: cfg.Shadow, cache: cfg.Cache, retention: cfg.Retention,
 		log: cfg.Logger, m: m, now: time.Now}, nil
 }
 

@@ -16,7 +16,10 @@ import (
 func (a *App) wireViews(shadow rollout.Comparer) error {
 	var buf views.Buffer
 	if c := a.backend.RedisClient(); c != nil {
-		buf = views.NewRedisBuffer(c, views.RedisConfig{Prefix: a.cfg.Redis.Prefix + ":atlas"})
+		rb := views.NewRedisBuffer(c, views.RedisConfig{Prefix: a.cfg.Redis.Prefix + ":atlas"})
+		// Closed before the Redis client (components close in reverse).
+		a.components = append(a.components, closer{name: "post views batcher", close: rb.Close})
+		buf = rb
 	} else {
 		buf = views.NewMemoryBuffer()
 	}

@@ -45,3 +45,32 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// batchStatser is a buffer that batches views into round trips
+// (*RedisBuffer).
+type batchStatser interface {
+	BatchStats() (views, roundTrips int64)
+}
+
+// registerBatchStats exports a batching buffer's counts:
+// atlas_views_buffer_batched_total / atlas_views_buffer_round_trips_total
+// is the mean number of views per Redis round trip.
+func registerBatchStats(reg prometheus.Registerer, bs batchStatser) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "atlas_views_buffer_batched_total",
+			Help: "Post views the Redis buffer's batcher put in Redis."},
+			func() float64 { v, _ := bs.BatchStats(); return float64(v) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "atlas_views_buffer_round_trips_total",
+			Help: "Pipelined round trips the Redis buffer's batcher made."},
+			func() float64 { _, t := bs.BatchStats(); return float64(t) }),
+	} {
+		// A second buffer on one registry (a test) keeps the first's.
+		if _, err := promreg.Register(reg, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -25,6 +26,13 @@ type RedisConfig struct {
 	// Flush operations use the caller's context and the client's own
 	// timeouts.
 	Timeout time.Duration
+	// BatchQueue is how many views may wait for a round trip; default
+	// DefaultBatchQueue (4096). A view that finds the queue full waits
+	// for room within its Timeout.
+	BatchQueue int
+	// MaxBatch is the most views one round trip carries; default
+	// DefaultMaxBatch (1024).
+	MaxBatch int
 }
 
 // RedisBuffer is a Buffer in Redis, shared by every process that uses the
@@ -37,8 +45,12 @@ type RedisConfig struct {
 //	<prefix>:views:shadow:batch:<id>    and so on for the shadow hash
 //	<prefix>:views:shadow:batches
 //
-// Incr is one HINCRBY (several fields: one MULTI pipeline), one round
-// trip. Seal is one script that RENAMEs the hash to the batch key and adds
+// Incr of one field (a view, the hot path) is batched: the views of
+// concurrent requests wait for one pipelined round trip that adds them up
+// per post (HINCRBY field n), and each Incr returns when its view is in
+// Redis, or fails at its Timeout (see incrBatcher). Incr of several
+// fields (shadow mode) is one MULTI pipeline of its own. Close stops the
+// batcher; later Incr calls send their own HINCRBY. Seal is one script that RENAMEs the hash to the batch key and adds
 // the id to the index set atomically; Delete removes both in one MULTI.
 // Recovery reads the index set rather than SCANning for batch keys, which
 // would walk every key of the Redis (the queues' jobs too) on each flush.
@@ -49,6 +61,7 @@ type RedisBuffer struct {
 	hot     redis.Cmdable // Incr's client: the same pool with Timeout as read/write timeout
 	prefix  string
 	timeout time.Duration
+	batch   *incrBatcher
 }
 
 // NewRedisBuffer returns a buffer on client (which the caller owns and
@@ -65,11 +78,29 @@ func NewRedisBuffer(client redis.UniversalClient, cfg RedisConfig) *RedisBuffer 
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultRedisTimeout
 	}
+	if cfg.BatchQueue <= 0 {
+		cfg.BatchQueue = DefaultBatchQueue
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
 	b := &RedisBuffer{client: client, hot: client, prefix: cfg.Prefix + ":views:", timeout: cfg.Timeout}
 	if c, ok := client.(*redis.Client); ok {
 		b.hot = c.WithTimeout(cfg.Timeout)
 	}
+	b.batch = newIncrBatcher(b.hot, cfg.Timeout, cfg.BatchQueue, cfg.MaxBatch)
 	return b
+}
+
+// Close stops the batcher's goroutine after sending the views queued
+// (or when ctx ends). It does not close the client. Incr still works
+// afterwards, one round trip per call.
+func (b *RedisBuffer) Close(ctx context.Context) error { return b.batch.close(ctx) }
+
+// BatchStats returns how many views the batcher put in Redis and in how
+// many round trips.
+func (b *RedisBuffer) BatchStats() (views, roundTrips int64) {
+	return b.batch.views.Load(), b.batch.trips.Load()
 }
 
 // scope is the key stem of hash: "<prefix>:views:" for LiveHash,
@@ -102,7 +133,10 @@ func (b *RedisBuffer) Incr(ctx context.Context, hash Hash, fields ...string) err
 	case 0:
 		return nil
 	case 1:
-		err = b.hot.HIncrBy(ctx, key, fields[0], 1).Err()
+		err = b.batch.incr(ctx, key, fields[0])
+		if errors.Is(err, errBatcherClosed) {
+			err = b.hot.HIncrBy(ctx, key, fields[0], 1).Err()
+		}
 	default:
 		_, err = b.hot.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			for _, f := range fields {

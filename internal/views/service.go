@@ -100,6 +100,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if bs, ok := cfg.Buffer.(batchStatser); ok {
+		if err := registerBatchStats(cfg.Registry, bs); err != nil {
+			return nil, err
+		}
+	}
 	return &Service{st: cfg.Store, buf: cfg.Buffer, mode: cfg.Mode, shadow: cfg.Shadow, cache: cfg.Cache, retention: cfg.Retention,
 		log: cfg.Logger, m: m, now: time.Now}, nil
 }

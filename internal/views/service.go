@@ -2,10 +2,13 @@ package views
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +66,11 @@ type Service struct {
 	log       *slog.Logger
 	m         *metrics
 	now       func() time.Time
+
+	// upd is the prepared sync UPDATE (see updateStmt); it lives as long
+	// as the database handle, which closes it.
+	upd   atomic.Pointer[sql.Stmt]
+	updMu sync.Mutex
 
 	// fault, when set by a test, is called at each flush step; an error
 	// stops the flush there, as a crash would.
@@ -166,7 +174,11 @@ func (s *Service) Record(ctx context.Context, postID int64, method, userAgent st
 // updateOne is the sync path: one UPDATE; it reports whether a row
 // changed (false: the post does not exist).
 func (s *Service) updateOne(ctx context.Context, postID int64) (bool, error) {
-	res, err := s.st.DB().ExecContext(ctx, s.st.Rebind("UPDATE posts SET view_count = view_count + 1 WHERE id = ?"), postID)
+	stmt, err := s.updateStmt(ctx)
+	if err != nil {
+		return false, fmt.Errorf("count view of post %d: %w", postID, err)
+	}
+	res, err := stmt.ExecContext(ctx, postID)
 	if err != nil {
 		return false, fmt.Errorf("count view of post %d: %w", postID, err)
 	}
@@ -175,6 +187,26 @@ func (s *Service) updateOne(ctx context.Context, postID int64) (bool, error) {
 		return false, fmt.Errorf("count view of post %d: %w", postID, err)
 	}
 	return n > 0, nil
+}
+
+// updateStmt returns the sync path's UPDATE, prepared once: database/sql
+// then prepares it once per connection instead of SQLite parsing it on
+// every view. A failed prepare is retried on the next view.
+func (s *Service) updateStmt(ctx context.Context) (*sql.Stmt, error) {
+	if st := s.upd.Load(); st != nil {
+		return st, nil
+	}
+	s.updMu.Lock()
+	defer s.updMu.Unlock()
+	if st := s.upd.Load(); st != nil {
+		return st, nil
+	}
+	st, err := s.st.DB().PrepareContext(context.WithoutCancel(ctx), s.st.Rebind("UPDATE posts SET view_count = view_count + 1 WHERE id = ?"))
+	if err != nil {
+		return nil, err
+	}
+	s.upd.Store(st)
+	return st, nil
 }
 
 // step calls the test fault hook, if any.

@@ -284,6 +284,8 @@ func measure(ctx context.Context, o options, v variant) (row, error) {
 		return r, err
 	}
 	cpu1, _ := p.cpuSeconds()
+	// wrk stops with requests in flight: let their handlers finish.
+	time.Sleep(time.Second)
 	m1, err := p.metrics(ctx)
 	if err != nil {
 		return r, err
@@ -299,11 +301,16 @@ func measure(ctx context.Context, o options, v variant) (row, error) {
 	r.ViewsPerSec = r.Recorded / r.Wrk.Seconds
 	r.AtlasCPU = cpu1 - cpu0
 	r.CPUusPerView = r.AtlasCPU / max(r.Recorded, 1) * 1e6
-	r.Expected = sumPrefix(m1, "atlas_views_recorded_total")
 	// Wait for every recorded view to reach the database (the scheduled
 	// flush, for async), then count the row updates.
 	deadline := time.Now().Add(o.flushEvery + 30*time.Second)
+	var dropped float64
 	for {
+		m, err := p.metrics(ctx)
+		if err != nil {
+			return r, err
+		}
+		r.Expected, dropped = sumPrefix(m, "atlas_views_recorded_total"), sumPrefix(m, "atlas_views_dropped_total")
 		if err := st.DB().QueryRowContext(ctx, "SELECT coalesce(sum(view_count), 0) FROM posts").Scan(&r.Counted); err != nil {
 			return r, err
 		}
@@ -323,7 +330,7 @@ func measure(ctx context.Context, o options, v variant) (row, error) {
 	// A dropped view may still have reached the database (a buffer write
 	// or UPDATE that finished after its deadline): recorded ≤ counted ≤
 	// recorded + dropped.
-	if dropped := sumPrefix(m1, "atlas_views_dropped_total"); float64(r.Counted) < r.Expected || float64(r.Counted) > r.Expected+dropped {
+	if float64(r.Counted) < r.Expected || float64(r.Counted) > r.Expected+dropped {
 		return r, fmt.Errorf("%s: the database counts %d views; atlas recorded %.0f and dropped %.0f", name, r.Counted, r.Expected, dropped)
 	}
 	return r, nil

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -166,26 +165,4 @@ func sumPrefix(m map[string]float64, prefix string) float64 {
 		}
 	}
 	return s
-}
-
-var reFlushed = regexp.MustCompile(`msg="post views flushed".* posts=(\d+)`)
-
-// flushedPostRows adds up the post rows the flushes logged as updated
-// (FlushResult.Posts, one per post per batch).
-func flushedPostRows(logPath string) (int64, error) {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var n int64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if m := reFlushed.FindStringSubmatch(sc.Text()); m != nil {
-			k, _ := strconv.ParseInt(m[1], 10, 64)
-			n += k
-		}
-	}
-	return n, sc.Err()
 }

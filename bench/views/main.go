@@ -36,17 +36,18 @@ type options struct {
 	pgAdmin, redisURL         string
 	backends, modes, logLevel string
 	flushEvery                time.Duration
-	healthz, keep             bool
+	healthz, keep, quietToo   bool
 	jsonOut, work             string
 }
 
 // variant is one measured configuration.
-type variant struct{ backend, mode string }
+type variant struct{ backend, mode, logLevel string }
 
 // row is one measured run.
 type row struct {
 	Backend      string    `json:"backend"`
 	Mode         string    `json:"mode"`
+	LogLevel     string    `json:"logLevel"`
 	Wrk          wrkResult `json:"wrk"`
 	ViewsPerSec  float64   `json:"viewsPerSec"` // views counted by atlas during the run / wrk's duration
 	Recorded     float64   `json:"recorded"`    // atlas_views_recorded_total during the run
@@ -82,6 +83,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "ATLAS_LOG_LEVEL of atlas (info logs every request, as in production)")
 	flag.DurationVar(&o.flushEvery, "flush-every", 10*time.Second, "ATLAS_VIEWS_FLUSH_EVERY")
 	flag.BoolVar(&o.healthz, "healthz", true, "also load GET /healthz (no database, no view) on SQLite: the HTTP ceiling")
+	flag.BoolVar(&o.quietToo, "quiet-too", true, "also run async with ATLAS_LOG_LEVEL=warn (no request log) on each backend")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory and logs")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the rows as JSON to this file")
 	flag.StringVar(&o.work, "work", "", "work directory (default: a new temporary one)")
@@ -123,10 +125,17 @@ func run(ctx context.Context, o options) error {
 		if b == "postgres" && o.pgAdmin == "" {
 			continue
 		}
+		vs := []variant{}
 		for _, m := range strings.Split(o.modes, ",") {
-			r, err := measure(ctx, o, variant{backend: b, mode: m})
+			vs = append(vs, variant{backend: b, mode: m, logLevel: o.logLevel})
+		}
+		if o.quietToo && o.logLevel != "warn" {
+			vs = append(vs, variant{backend: b, mode: "async", logLevel: "warn"})
+		}
+		for _, v := range vs {
+			r, err := measure(ctx, o, v)
 			if err != nil {
-				return fmt.Errorf("%s/%s: %w", b, m, err)
+				return fmt.Errorf("%s/%s: %w", v.backend, v.mode, err)
 			}
 			rows = append(rows, r)
 			printRow(r)
@@ -153,11 +162,11 @@ func printMachine(o options) {
 		}
 	}
 	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	fmt.Printf("date %s, commit %s, %d CPUs (%s), %s, wrk -t%d -c%d -d%v (warm-up %v), %d posts, log level %s, flush every %v\n",
+	fmt.Printf("date %s, commit %s, %d CPUs (%s), %s, wrk -t%d -c%d -d%v (warm-up %v), %d posts, log level %s (-quiet-too %v), flush every %v\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), runtime.NumCPU(), model,
-		runtime.Version(), o.threads, o.conns, o.duration, o.warmup, o.posts, o.logLevel, o.flushEvery)
-	fmt.Println("| backend | mode | views/s | wrk req/s | p50 ms | p99 ms | atlas CPU µs/view | wrk CPU s | non-2xx | dropped | counted / expected | post-row updates | views per row update | Redis views/round trip | cache hits / misses / bypasses | load before |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|")
+		runtime.Version(), o.threads, o.conns, o.duration, o.warmup, o.posts, o.logLevel, o.quietToo, o.flushEvery)
+	fmt.Println("| backend | mode | log | views/s | wrk req/s | p50 ms | p99 ms | atlas CPU µs/view | wrk CPU s | non-2xx | dropped | counted / expected | post-row updates | views per row update | Redis views/round trip | cache hits / misses / bypasses | load before |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|")
 }
 
 func printRow(r row) {
@@ -175,8 +184,8 @@ func printRow(r row) {
 	if r.Mode == "-" {
 		counted = "–"
 	}
-	fmt.Printf("| %s | %s | **%.0f** | %.0f | %.2f | %.2f | %.1f | %.1f | %d | %.0f | %s | %d | %s | %s | %s | %s |\n",
-		r.Backend, r.Mode, r.ViewsPerSec, r.Wrk.ReqPerSec, r.Wrk.P50ms, r.Wrk.P99ms, r.CPUusPerView, r.Wrk.CPU,
+	fmt.Printf("| %s | %s | %s | **%.0f** | %.0f | %.2f | %.2f | %.1f | %.1f | %d | %.0f | %s | %d | %s | %s | %s | %s |\n",
+		r.Backend, r.Mode, r.LogLevel, r.ViewsPerSec, r.Wrk.ReqPerSec, r.Wrk.P50ms, r.Wrk.P99ms, r.CPUusPerView, r.Wrk.CPU,
 		r.Wrk.Non2xx, r.Dropped, counted, r.RowUpdates, perUpdate, trip, hit, r.LoadBefore)
 }
 
@@ -212,7 +221,7 @@ func measureHealthz(ctx context.Context, o options) (row, error) {
 	if _, err := runWrk(ctx, o.wrk, o.threads, o.conns, o.warmup, script, p.base); err != nil {
 		return row{}, err
 	}
-	r := row{Backend: "sqlite", Mode: "-", LoadBefore: loadavg()}
+	r := row{Backend: "sqlite", Mode: "-", LogLevel: o.logLevel, LoadBefore: loadavg()}
 	cpu0, _ := p.cpuSeconds()
 	if r.Wrk, err = runWrk(ctx, o.wrk, o.threads, o.conns, o.duration, script, p.base); err != nil {
 		return r, err
@@ -230,10 +239,10 @@ func measureHealthz(ctx context.Context, o options) (row, error) {
 // the views applied (sync at once; async by the scheduled flush) and
 // counted in the database.
 func measure(ctx context.Context, o options, v variant) (row, error) {
-	r := row{Backend: v.backend, Mode: v.mode}
-	name := v.backend + "-" + v.mode
+	r := row{Backend: v.backend, Mode: v.mode, LogLevel: v.logLevel}
+	name := v.backend + "-" + v.mode + "-" + v.logLevel
 	dir := filepath.Join(o.work, name)
-	env := append(os.Environ(), "ATLAS_DATA_DIR="+dir, "ATLAS_LOG_LEVEL="+o.logLevel, "ATLAS_MODE_VIEWS="+v.mode,
+	env := append(os.Environ(), "ATLAS_DATA_DIR="+dir, "ATLAS_LOG_LEVEL="+v.logLevel, "ATLAS_MODE_VIEWS="+v.mode,
 		"ATLAS_VIEWS_FLUSH_EVERY="+o.flushEvery.String())
 	dbURL := ""
 	if v.backend == "postgres" {
@@ -324,8 +333,10 @@ func measure(ctx context.Context, o options, v variant) (row, error) {
 	}
 	if v.mode == "sync" {
 		r.RowUpdates = int64(r.Expected) // one UPDATE per view
-	} else if r.RowUpdates, err = flushedPostRows(logPath); err != nil {
+	} else if m, err := p.metrics(ctx); err != nil {
 		return r, err
+	} else {
+		r.RowUpdates = int64(sumPrefix(m, "atlas_views_flushed_rows_total"))
 	}
 	// A dropped view may still have reached the database (a buffer write
 	// or UPDATE that finished after its deadline): recorded ≤ counted ≤

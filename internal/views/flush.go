@@ -122,6 +122,7 @@ func (s *Service) finish(ctx context.Context, id string, res *FlushResult) (dup 
 			res.Views += a.views
 			res.Skipped += a.skipped
 			s.m.flushed.Add(float64(a.views))
+			s.m.rows.Add(float64(a.posts))
 			s.invalidate(ctx, id, rows)
 		}
 		dup = a.dup

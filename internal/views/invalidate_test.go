@@ -61,6 +61,9 @@ func TestFlushInvalidatesCachedPosts(t *testing.T) {
 	if got := viewCounts(t, st); got[1] != 1 || got[2] != 1 || got[3] != 3 {
 		t.Errorf("view counts %v, want 1:1 2:1 3:3", got)
 	}
+	if n := testutil.ToFloat64(s.m.rows); n != 3 {
+		t.Errorf("atlas_views_flushed_rows_total = %v, want 3 (posts 1 and 3, then 2)", n)
+	}
 	if n := testutil.ToFloat64(s.m.cacheErrors); n != 1 {
 		t.Errorf("atlas_views_cache_errors_total = %v, want 1", n)
 	}

@@ -9,7 +9,9 @@ import (
 type metrics struct {
 	recorded *prometheus.CounterVec
 	flushed  prometheus.Counter
-	dropped  *prometheus.CounterVec
+	// rows counts post rows the flush updated (one per post per batch).
+	rows    prometheus.Counter
+	dropped *prometheus.CounterVec
 	// cacheErrors counts failed invalidations of cached post pages.
 	cacheErrors prometheus.Counter
 }
@@ -21,6 +23,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			[]string{"mode"}),
 		flushed: prometheus.NewCounter(prometheus.CounterOpts{Name: "atlas_views_flushed_total",
 			Help: "Buffered post views the flush added to posts.view_count."}),
+		rows: prometheus.NewCounter(prometheus.CounterOpts{Name: "atlas_views_flushed_rows_total",
+			Help: "Post rows the flush updated (one per post per applied batch): against atlas_views_flushed_total, the views per row update."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atlas_views_dropped_total",
 			Help: "Post views not counted, by reason (buffer: the buffer failed or timed out; database: the sync UPDATE failed; shadow_buffer: the shadow tally failed)."},
 			[]string{"reason"}),
@@ -35,6 +39,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.flushed, err = promreg.Register(reg, m.flushed); err != nil {
+		return nil, err
+	}
+	if m.rows, err = promreg.Register(reg, m.rows); err != nil {
 		return nil, err
 	}
 	if m.dropped, err = promreg.Register(reg, m.dropped); err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sevra/atlas/internal/redisbatch"
 )
 
 // DefaultRedisPrefix is the key prefix NewRedisBuffer uses when given "".
@@ -27,11 +29,11 @@ type RedisConfig struct {
 	// timeouts.
 	Timeout time.Duration
 	// BatchQueue is how many views may wait for a round trip; default
-	// DefaultBatchQueue (4096). A view that finds the queue full waits
-	// for room within its Timeout.
+	// redisbatch.DefaultQueue (4096). A view that finds the queue full
+	// waits for room within its Timeout.
 	BatchQueue int
 	// MaxBatch is the most views one round trip carries; default
-	// DefaultMaxBatch (1024).
+	// redisbatch.DefaultMaxBatch (1024).
 	MaxBatch int
 }
 
@@ -45,10 +47,12 @@ type RedisConfig struct {
 //	<prefix>:views:shadow:batch:<id>    and so on for the shadow hash
 //	<prefix>:views:shadow:batches
 //
-// Incr of one field (a view, the hot path) is batched: the views of
-// concurrent requests wait for one pipelined round trip that adds them up
-// per post (HINCRBY field n), and each Incr returns when its view is in
-// Redis, or fails at its Timeout (see incrBatcher). Incr of several
+// Incr of one field (a view, the hot path) is batched (internal/redisbatch):
+// the HINCRBYs of concurrent requests share one pipelined round trip, and
+// each Incr returns when its view is in Redis, or fails at its Timeout (a
+// view whose deadline passed while queued is not sent; one in a round trip
+// its caller stopped waiting for may still land, so a drop count is an
+// upper bound). Incr of several
 // fields (shadow mode) is one MULTI pipeline of its own. Close stops the
 // batcher; later Incr calls send their own HINCRBY. Seal is one script that RENAMEs the hash to the batch key and adds
 // the id to the index set atomically; Delete removes both in one MULTI.
@@ -61,7 +65,7 @@ type RedisBuffer struct {
 	hot     redis.Cmdable // Incr's client: the same pool with Timeout as read/write timeout
 	prefix  string
 	timeout time.Duration
-	batch   *incrBatcher
+	batch   *redisbatch.Batcher
 }
 
 // NewRedisBuffer returns a buffer on client (which the caller owns and
@@ -78,30 +82,22 @@ func NewRedisBuffer(client redis.UniversalClient, cfg RedisConfig) *RedisBuffer 
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultRedisTimeout
 	}
-	if cfg.BatchQueue <= 0 {
-		cfg.BatchQueue = DefaultBatchQueue
-	}
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = DefaultMaxBatch
-	}
 	b := &RedisBuffer{client: client, hot: client, prefix: cfg.Prefix + ":views:", timeout: cfg.Timeout}
 	if c, ok := client.(*redis.Client); ok {
 		b.hot = c.WithTimeout(cfg.Timeout)
 	}
-	b.batch = newIncrBatcher(b.hot, cfg.Timeout, cfg.BatchQueue, cfg.MaxBatch)
+	b.batch = redisbatch.New(b.hot, redisbatch.Config{Queue: cfg.BatchQueue, MaxBatch: cfg.MaxBatch, Timeout: cfg.Timeout})
 	return b
 }
 
 // Close stops the batcher's goroutine after sending the views queued
 // (or when ctx ends). It does not close the client. Incr still works
 // afterwards, one round trip per call.
-func (b *RedisBuffer) Close(ctx context.Context) error { return b.batch.close(ctx) }
+func (b *RedisBuffer) Close(ctx context.Context) error { return b.batch.Close(ctx) }
 
 // BatchStats returns how many views the batcher put in Redis and in how
 // many round trips.
-func (b *RedisBuffer) BatchStats() (views, roundTrips int64) {
-	return b.batch.views.Load(), b.batch.trips.Load()
-}
+func (b *RedisBuffer) BatchStats() (views, roundTrips int64) { return b.batch.Stats() }
 
 // scope is the key stem of hash: "<prefix>:views:" for LiveHash,
 // "<prefix>:views:shadow:" for ShadowHash.
@@ -133,8 +129,8 @@ func (b *RedisBuffer) Incr(ctx context.Context, hash Hash, fields ...string) err
 	case 0:
 		return nil
 	case 1:
-		err = b.batch.incr(ctx, key, fields[0])
-		if errors.Is(err, errBatcherClosed) {
+		err = b.batch.Do(ctx, redis.NewIntCmd(ctx, "hincrby", key, fields[0], 1))
+		if errors.Is(err, redisbatch.ErrClosed) {
 			err = b.hot.HIncrBy(ctx, key, fields[0], 1).Err()
 		}
 	default:

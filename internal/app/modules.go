@@ -76,6 +76,8 @@ func (a *App) openCache() error {
 		if err != nil {
 			return err
 		}
+		// Closed before the Redis client (components close in reverse).
+		a.components = append(a.components, closer{name: "read cache batcher", close: r.Close})
 		c = r
 	} else {
 		m, err := cache.NewMemory(cache.MemoryConfig{Registerer: a.metrics})

@@ -47,7 +47,9 @@ func (a *App) wireSEO(shadow rollout.Comparer) error {
 	}
 	svc.Register(a.registry)
 	a.mods.seo = svc
-	a.mods.seoHTTP = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: seo.NewRedirects(a.st), Salons: salons}
+	posts := seo.NewRedirects(a.st)
+	posts.SetCache(hub) // a rename deletes the post's cached pages
+	a.mods.seoHTTP = &httpapi.SEODeps{Service: svc, Caches: hub, Posts: posts, Salons: salons}
 	a.components = append(a.components, &scheduleComponent{svc: svc,
 		sch: seo.Schedule{Pattern: cfg.SEO.Schedule, TZ: cfg.SEO.ScheduleTZ}})
 	return nil

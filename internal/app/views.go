@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sevra/atlas/internal/httpapi"
 	"github.com/sevra/atlas/internal/rollout"
 	"github.com/sevra/atlas/internal/views"
 )
@@ -15,12 +16,15 @@ import (
 func (a *App) wireViews(shadow rollout.Comparer) error {
 	var buf views.Buffer
 	if c := a.backend.RedisClient(); c != nil {
-		buf = views.NewRedisBuffer(c, views.RedisConfig{Prefix: a.cfg.Redis.Prefix + ":atlas"})
+		rb := views.NewRedisBuffer(c, views.RedisConfig{Prefix: a.cfg.Redis.Prefix + ":atlas"})
+		// Closed before the Redis client (components close in reverse).
+		a.components = append(a.components, closer{name: "post views batcher", close: rb.Close})
+		buf = rb
 	} else {
 		buf = views.NewMemoryBuffer()
 	}
 	svc, err := views.New(views.Config{Store: a.st, Buffer: buf, Mode: a.cfg.Modes.Mode(views.Module), Shadow: shadow,
-		Registry: a.metrics, Logger: a.log})
+		Cache: httpapi.CacheInvalidator{Cache: a.mods.cache, Slugs: a.st}, Registry: a.metrics, Logger: a.log})
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,9 @@
 //
 // # Round trips (Redis)
 //
-//   - hit: 1 (MGET of the value and its version);
+//   - hit: 1 (MGET of the value and its version; the MGETs of concurrent
+//     reads in one process share a pipelined round trip, so under load a
+//     read costs a fraction of one);
 //   - miss: 2 (the MGET, then EVALSHA of the compare-and-set script), 3 on
 //     the first miss after Redis lost its script cache (EVAL follows the
 //     NOSCRIPT reply); callers that share a running load add only their MGET;

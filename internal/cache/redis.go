@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sevra/atlas/internal/redisbatch"
 )
 
 //go:embed store.lua
@@ -65,8 +67,9 @@ type Redis struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	metrics  *metrics
-	flights  flightGroup  // flight key: "<version>:<key>"
-	lastWarn atomic.Int64 // Unix nanoseconds of the last warning
+	reads    *redisbatch.Batcher // the MGETs of concurrent reads share round trips
+	flights  flightGroup         // flight key: "<version>:<key>"
+	lastWarn atomic.Int64        // Unix nanoseconds of the last warning
 }
 
 // NewRedis returns a cache storing its entries through client, which the
@@ -103,8 +106,14 @@ func NewRedis(client redis.UniversalClient, cfg RedisConfig) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Redis{client: client, prefix: cfg.Prefix, timeout: cfg.Timeout, log: cfg.Logger, metrics: m}, nil
+	return &Redis{client: client, prefix: cfg.Prefix, timeout: cfg.Timeout, log: cfg.Logger, metrics: m,
+		reads: redisbatch.New(client, redisbatch.Config{Timeout: cfg.Timeout})}, nil
 }
+
+// Close stops the goroutine that pipelines reads (it starts with the first
+// read), after sending the reads queued, or when ctx ends. It does not
+// close the client; later reads send their own MGET.
+func (r *Redis) Close(ctx context.Context) error { return r.reads.Close(ctx) }
 
 // GetOrLoad implements [Cache]. It reads the value and the version of key
 // in one MGET; on a miss it loads (shared by callers that read the same
@@ -212,14 +221,21 @@ func (r *Redis) names(key string) (val, version string) {
 }
 
 // read returns the value of valKey (found is false when there is none) and
-// the version in verKey ("" when there is none), in one round trip.
+// the version in verKey ("" when there is none): one MGET, which shares a
+// pipelined round trip with the reads of other requests running at the
+// same time (internal/redisbatch).
 func (r *Redis) read(ctx context.Context, valKey, verKey string) (val []byte, version string, found bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	res, err := r.client.MGet(ctx, valKey, verKey).Result()
+	cmd := redis.NewSliceCmd(ctx, "mget", valKey, verKey)
+	err = r.reads.Do(ctx, cmd)
+	if errors.Is(err, redisbatch.ErrClosed) {
+		err = r.client.Process(ctx, cmd)
+	}
 	if err != nil {
 		return nil, "", false, err
 	}
+	res := cmd.Val()
 	if len(res) != 2 {
 		return nil, "", false, fmt.Errorf("cache: unexpected MGET reply of %d items", len(res))
 	}

@@ -31,6 +31,7 @@ func newTestRedis(t *testing.T, c redis.UniversalClient, cfg RedisConfig) *Redis
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { r.Close(context.Background()) })
 	return r
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sevra/atlas/internal/cache"
 	"github.com/sevra/atlas/internal/seo"
 	"github.com/sevra/atlas/internal/store"
 )
@@ -86,11 +87,13 @@ func salonListKey(gen string, f store.SalonFilter) string {
 type SlugSource interface {
 	SalonSlugs(ctx context.Context, id int64) ([]string, error)
 	CitySlug(ctx context.Context, id int64) (string, error)
+	PostSlugs(ctx context.Context, ids ...int64) ([]string, error)
 }
 
 // CacheInvalidator deletes the cached answers about one entity from c: a
 // salon's detail under every slug that leads to it, a city's page, and
-// every salon list (either can change a list). It implements
+// every salon list (either can change a list); a post's page under every
+// slug that leads to it (lists of posts are not cached). It implements
 // seo.CacheInvalidator, so the write paths and the jobs that change what
 // is cached (PATCH, approval, aggregate recompute, city stats) call it
 // synchronously, in whatever process they run.
@@ -103,6 +106,8 @@ type CacheInvalidator struct {
 func (i CacheInvalidator) Invalidate(ctx context.Context, entityType string, id int64) error {
 	keys := []string{listsGenKey}
 	switch entityType {
+	case seo.EntityPost:
+		return i.InvalidatePosts(ctx, id)
 	case seo.EntitySalon:
 		slugs, err := i.Slugs.SalonSlugs(ctx, id)
 		if err != nil {
@@ -118,6 +123,29 @@ func (i CacheInvalidator) Invalidate(ctx context.Context, entityType string, id 
 		}
 		keys = append(keys, cityKey(slug))
 	default:
+		return nil
+	}
+	return i.Cache.Delete(ctx, keys...)
+}
+
+// InvalidatePosts deletes the cached pages of posts ids under every slug
+// that leads to them, in one Delete (the views flush calls it with the
+// posts whose view_count it changed).
+func (i CacheInvalidator) InvalidatePosts(ctx context.Context, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	slugs, err := i.Slugs.PostSlugs(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(slugs))
+	for _, s := range slugs {
+		if k := postKey(s); len(k) <= cache.MaxKeyLen { // longer keys are never cached
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
 		return nil
 	}
 	return i.Cache.Delete(ctx, keys...)

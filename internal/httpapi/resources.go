@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -125,28 +124,6 @@ func listPosts(log *slog.Logger, s Store, now func() time.Time) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, listBody[store.Post]{Items: posts, page: p, Total: total})
-	})
-}
-
-// getPost is GET /api/v1/posts/{slug}; with posts set an old slug answers
-// 301 to the current one (slug history maps to the post, so one hop).
-func getPost(log *slog.Logger, s Store, now func() time.Time, posts PostSlugs, views ViewRecorder) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.PostBySlug(r.Context(), now(), r.PathValue("slug"))
-		if errors.Is(err, store.ErrNotFound) && postRedirect(w, r, posts, s, now(), r.PathValue("slug")) {
-			return
-		}
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if views != nil {
-			// A view is a signal: counting it never fails the page.
-			if err := views.Record(r.Context(), p.ID, r.Method, r.UserAgent()); err != nil {
-				log.WarnContext(r.Context(), "post view not counted", "post", p.ID, "err", err)
-			}
-		}
-		writeJSON(w, http.StatusOK, p)
 	})
 }
 

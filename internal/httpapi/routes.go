@@ -52,7 +52,8 @@ type Deps struct {
 	// peer is the client).
 	TrustedProxies []netip.Prefix
 	// Cache holds the answers of GET /api/v1/salons/{slug},
-	// /api/v1/salons and /api/v1/cities/{slug} for CacheTTL (default 1m;
+	// /api/v1/salons, /api/v1/cities/{slug} and /api/v1/posts/{slug} (see
+	// posts.go) for CacheTTL (default 1m;
 	// 0 disables caching). Nil: NewHandler makes an in-process cache and
 	// attaches its invalidator to SEO.Caches; production passes the
 	// shared cache and attaches the invalidator itself, in every process.
@@ -146,7 +147,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("POST /api/v1/auth/logout", logout(d.Logger, d.Logout))
 	}
 	mux.Handle("GET /api/v1/posts", listPosts(d.Logger, d.Store, d.Now))
-	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Now, d.postSlugs(), d.Views))
+	mux.Handle("GET /api/v1/posts/{slug}", getPost(d.Logger, d.Store, d.Cache, ttl, d.Now, d.postSlugs(), d.Views))
 	addMediaRoutes(mux, d) // POST /api/v1/media, GET /api/v1/media/{id}, GET /media/ (media.go)
 	addSEORoutes(mux, d)
 	// GET/POST /admin/login, POST /admin/logout, GET /admin/assets/dashboard.css, GET /admin/assets/live.js,

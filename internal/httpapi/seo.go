@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/sevra/atlas/internal/salon"
 	"github.com/sevra/atlas/internal/seo"
@@ -143,26 +141,6 @@ func patchSalon(log *slog.Logger, svc SalonWriter) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, s)
 	})
-}
-
-// postRedirect answers 301 when slug is an old slug of a published post;
-// it reports whether it answered.
-func postRedirect(w http.ResponseWriter, r *http.Request, posts PostSlugs, s Store, now time.Time, slug string) bool {
-	if posts == nil {
-		return false
-	}
-	cur, moved, err := posts.ResolvePostSlug(r.Context(), slug)
-	if err != nil || !moved || cur == slug {
-		return false
-	}
-	// Only redirect to a page that answers: a draft's new slug would 404.
-	if _, err := s.PostBySlug(r.Context(), now, cur); err != nil {
-		return false
-	}
-	loc := url.URL{Path: "/api/v1/posts/" + cur, RawQuery: r.URL.RawQuery}
-	w.Header().Set("Location", loc.String())
-	writeJSON(w, http.StatusMovedPermanently, map[string]string{"location": loc.String()})
-	return true
 }
 
 // postSlugs returns the post slug resolver, or nil.

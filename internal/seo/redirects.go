@@ -20,7 +20,14 @@ var ErrBadSlug = errors.New("invalid slug")
 // slug, so an old URL resolves in one lookup straight to the current slug.
 // There are no chains to follow and so no loops: renaming a→b→c leaves
 // rows a→id and b→id, and renaming back to a deletes the row for a.
-type Redirects struct{ db DB }
+//
+// A rename invalidates the post's cached pages (SetCache) after it
+// commits, under every slug that leads to the post, so that no node serves
+// the old answer for the renamed slugs.
+type Redirects struct {
+	db    DB
+	cache CacheInvalidator
+}
 
 // DB is the database Redirects reads and writes; *store.Store implements
 // it. Redirects runs its own SQL, written with '?' placeholders and
@@ -32,6 +39,10 @@ type DB interface {
 
 // NewRedirects returns post slug history over db.
 func NewRedirects(db DB) *Redirects { return &Redirects{db: db} }
+
+// SetCache makes RenamePost invalidate c (Invalidate(EntityPost, id))
+// after each rename commits. Call it before the first rename.
+func (r *Redirects) SetCache(c CacheInvalidator) { r.cache = c }
 
 func (r *Redirects) q(s string) string { return store.Rebind(r.db.Dialect(), s) }
 
@@ -73,6 +84,11 @@ func (r *Redirects) RenamePost(ctx context.Context, id int64, newSlug string, no
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("rename post %d: %w", id, err)
+	}
+	if r.cache != nil {
+		if err := r.cache.Invalidate(ctx, EntityPost, id); err != nil {
+			return fmt.Errorf("rename post %d: renamed, cache not invalidated (entries expire with their TTL): %w", id, err)
+		}
 	}
 	return nil
 }

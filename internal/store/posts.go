@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -80,4 +81,45 @@ func (s *Store) PostBySlug(ctx context.Context, now time.Time, slug string) (Pos
 		return Post{}, notFound(err, "post "+slug)
 	}
 	return p, nil
+}
+
+// postSlugsChunk bounds the ids one PostSlugs query binds (twice each).
+const postSlugsChunk = 400
+
+// PostSlugs returns every slug that leads to one of the posts ids: their
+// current slugs and their old slugs in slug_history (the URLs that answer
+// or redirect for them, which a cache of post pages keys by). Unknown ids
+// contribute nothing.
+func (s *Store) PostSlugs(ctx context.Context, ids ...int64) ([]string, error) {
+	var out []string
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), postSlugsChunk)]
+		ids = ids[len(chunk):]
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		args := make([]any, 0, 2*len(chunk))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		args = append(args, args...)
+		q := "SELECT slug FROM posts WHERE id IN (" + marks + ") " +
+			"UNION SELECT old_slug FROM slug_history WHERE entity = 'post' AND entity_id IN (" + marks + ")"
+		rows, err := s.db.QueryContext(ctx, s.Rebind(q), args...)
+		if err != nil {
+			return nil, fmt.Errorf("post slugs: %w", err)
+		}
+		for rows.Next() {
+			var slug string
+			if err := rows.Scan(&slug); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("post slugs: %w", err)
+			}
+			out = append(out, slug)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("post slugs: %w", err)
+		}
+	}
+	return out, nil
 }

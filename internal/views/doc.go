@@ -8,8 +8,9 @@
 //
 //   - sync: each view is one UPDATE posts SET view_count = view_count + 1
 //     (the old behaviour); the buffer is not touched.
-//   - async: each view is one buffer increment (HINCRBY: one Redis round
-//     trip); the flush applies them.
+//   - async: each view is one buffer increment (HINCRBY, sharing a
+//     pipelined Redis round trip with the views of concurrent requests);
+//     the flush applies them.
 //   - shadow: the UPDATE, and an increment of a separate shadow hash that
 //     holds two tallies per post: the views the async path would have
 //     counted, and the UPDATEs that changed a row. The flush seals the

@@ -122,6 +122,8 @@ func (s *Service) finish(ctx context.Context, id string, res *FlushResult) (dup 
 			res.Views += a.views
 			res.Skipped += a.skipped
 			s.m.flushed.Add(float64(a.views))
+			s.m.rows.Add(float64(a.posts))
+			s.invalidate(ctx, id, rows)
 		}
 		dup = a.dup
 		if err := s.step(stepCommitted); err != nil {
@@ -129,6 +131,24 @@ func (s *Service) finish(ctx context.Context, id string, res *FlushResult) (dup 
 		}
 	}
 	return dup, s.buf.Delete(ctx, LiveHash, id)
+}
+
+// invalidate deletes the cached pages of the posts batch id changed; a
+// failure costs freshness only (the pages expire with their TTL).
+func (s *Service) invalidate(ctx context.Context, id string, rows []postCount) {
+	if s.cache == nil {
+		return
+	}
+	for chunk := range slices.Chunk(rows, updateChunk) {
+		ids := make([]int64, len(chunk))
+		for i, r := range chunk {
+			ids[i] = r.id
+		}
+		if err := s.cache.InvalidatePosts(ctx, ids...); err != nil {
+			s.m.cacheErrors.Inc()
+			s.log.WarnContext(ctx, "views flush: cached post pages not invalidated", "batch", id, "err", err)
+		}
+	}
 }
 
 // postCount is one post's views in a batch.

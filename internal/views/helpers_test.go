@@ -30,7 +30,11 @@ var buffers = []struct {
 	open func(t testing.TB) Buffer
 }{
 	{"memory", func(testing.TB) Buffer { return NewMemoryBuffer() }},
-	{"redis", func(t testing.TB) Buffer { return NewRedisBuffer(testRedis(t), RedisConfig{Prefix: testPrefix(t)}) }},
+	{"redis", func(t testing.TB) Buffer {
+		b := NewRedisBuffer(testRedis(t), RedisConfig{Prefix: testPrefix(t)})
+		t.Cleanup(func() { b.Close(context.Background()) })
+		return b
+	}},
 }
 
 func testRedis(t testing.TB) *redis.Client { return redistest.Client(t) }

@@ -2,11 +2,14 @@ package views
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sevra/atlas/internal/redisbatch"
 )
 
 // DefaultRedisPrefix is the key prefix NewRedisBuffer uses when given "".
@@ -25,6 +28,13 @@ type RedisConfig struct {
 	// Flush operations use the caller's context and the client's own
 	// timeouts.
 	Timeout time.Duration
+	// BatchQueue is how many views may wait for a round trip; default
+	// redisbatch.DefaultQueue (4096). A view that finds the queue full
+	// waits for room within its Timeout.
+	BatchQueue int
+	// MaxBatch is the most views one round trip carries; default
+	// redisbatch.DefaultMaxBatch (1024).
+	MaxBatch int
 }
 
 // RedisBuffer is a Buffer in Redis, shared by every process that uses the
@@ -37,8 +47,14 @@ type RedisConfig struct {
 //	<prefix>:views:shadow:batch:<id>    and so on for the shadow hash
 //	<prefix>:views:shadow:batches
 //
-// Incr is one HINCRBY (several fields: one MULTI pipeline), one round
-// trip. Seal is one script that RENAMEs the hash to the batch key and adds
+// Incr of one field (a view, the hot path) is batched (internal/redisbatch):
+// the HINCRBYs of concurrent requests share one pipelined round trip, and
+// each Incr returns when its view is in Redis, or fails at its Timeout (a
+// view whose deadline passed while queued is not sent; one in a round trip
+// its caller stopped waiting for may still land, so a drop count is an
+// upper bound). Incr of several
+// fields (shadow mode) is one MULTI pipeline of its own. Close stops the
+// batcher; later Incr calls send their own HINCRBY. Seal is one script that RENAMEs the hash to the batch key and adds
 // the id to the index set atomically; Delete removes both in one MULTI.
 // Recovery reads the index set rather than SCANning for batch keys, which
 // would walk every key of the Redis (the queues' jobs too) on each flush.
@@ -49,6 +65,7 @@ type RedisBuffer struct {
 	hot     redis.Cmdable // Incr's client: the same pool with Timeout as read/write timeout
 	prefix  string
 	timeout time.Duration
+	batch   *redisbatch.Batcher
 }
 
 // NewRedisBuffer returns a buffer on client (which the caller owns and
@@ -69,8 +86,18 @@ func NewRedisBuffer(client redis.UniversalClient, cfg RedisConfig) *RedisBuffer 
 	if c, ok := client.(*redis.Client); ok {
 		b.hot = c.WithTimeout(cfg.Timeout)
 	}
+	b.batch = redisbatch.New(b.hot, redisbatch.Config{Queue: cfg.BatchQueue, MaxBatch: cfg.MaxBatch, Timeout: cfg.Timeout})
 	return b
 }
+
+// Close stops the batcher's goroutine after sending the views queued
+// (or when ctx ends). It does not close the client. Incr still works
+// afterwards, one round trip per call.
+func (b *RedisBuffer) Close(ctx context.Context) error { return b.batch.Close(ctx) }
+
+// BatchStats returns how many views the batcher put in Redis and in how
+// many round trips.
+func (b *RedisBuffer) BatchStats() (views, roundTrips int64) { return b.batch.Stats() }
 
 // scope is the key stem of hash: "<prefix>:views:" for LiveHash,
 // "<prefix>:views:shadow:" for ShadowHash.
@@ -102,7 +129,10 @@ func (b *RedisBuffer) Incr(ctx context.Context, hash Hash, fields ...string) err
 	case 0:
 		return nil
 	case 1:
-		err = b.hot.HIncrBy(ctx, key, fields[0], 1).Err()
+		err = b.batch.Do(ctx, redis.NewIntCmd(ctx, "hincrby", key, fields[0], 1))
+		if errors.Is(err, redisbatch.ErrClosed) {
+			err = b.hot.HIncrBy(ctx, key, fields[0], 1).Err()
+		}
 	default:
 		_, err = b.hot.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			for _, f := range fields {

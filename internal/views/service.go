@@ -2,10 +2,13 @@ package views
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,10 +38,20 @@ type Config struct {
 	// longer would be applied again, so keep it far above the flush
 	// interval.
 	Retention time.Duration
+	// Cache, when set, is told which posts each applied batch changed, so
+	// that cached post pages show the new view_count (a failure is logged
+	// and counted; the pages then refresh with their TTL).
+	// httpapi.CacheInvalidator implements it.
+	Cache PostCache
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 	// Logger defaults to discarding.
 	Logger *slog.Logger
+}
+
+// PostCache deletes the cached pages of posts.
+type PostCache interface {
+	InvalidatePosts(ctx context.Context, ids ...int64) error
 }
 
 // Service counts post views and flushes them to the database. It is safe
@@ -48,10 +61,16 @@ type Service struct {
 	buf       Buffer
 	mode      rollout.Mode
 	shadow    rollout.Comparer
+	cache     PostCache
 	retention time.Duration
 	log       *slog.Logger
 	m         *metrics
 	now       func() time.Time
+
+	// upd is the prepared sync UPDATE (see updateStmt); it lives as long
+	// as the database handle, which closes it.
+	upd   atomic.Pointer[sql.Stmt]
+	updMu sync.Mutex
 
 	// fault, when set by a test, is called at each flush step; an error
 	// stops the flush there, as a crash would.
@@ -89,7 +108,12 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{st: cfg.Store, buf: cfg.Buffer, mode: cfg.Mode, shadow: cfg.Shadow, retention: cfg.Retention,
+	if bs, ok := cfg.Buffer.(batchStatser); ok {
+		if err := registerBatchStats(cfg.Registry, bs); err != nil {
+			return nil, err
+		}
+	}
+	return &Service{st: cfg.Store, buf: cfg.Buffer, mode: cfg.Mode, shadow: cfg.Shadow, cache: cfg.Cache, retention: cfg.Retention,
 		log: cfg.Logger, m: m, now: time.Now}, nil
 }
 
@@ -150,7 +174,11 @@ func (s *Service) Record(ctx context.Context, postID int64, method, userAgent st
 // updateOne is the sync path: one UPDATE; it reports whether a row
 // changed (false: the post does not exist).
 func (s *Service) updateOne(ctx context.Context, postID int64) (bool, error) {
-	res, err := s.st.DB().ExecContext(ctx, s.st.Rebind("UPDATE posts SET view_count = view_count + 1 WHERE id = ?"), postID)
+	stmt, err := s.updateStmt(ctx)
+	if err != nil {
+		return false, fmt.Errorf("count view of post %d: %w", postID, err)
+	}
+	res, err := stmt.ExecContext(ctx, postID)
 	if err != nil {
 		return false, fmt.Errorf("count view of post %d: %w", postID, err)
 	}
@@ -159,6 +187,26 @@ func (s *Service) updateOne(ctx context.Context, postID int64) (bool, error) {
 		return false, fmt.Errorf("count view of post %d: %w", postID, err)
 	}
 	return n > 0, nil
+}
+
+// updateStmt returns the sync path's UPDATE, prepared once: database/sql
+// then prepares it once per connection instead of SQLite parsing it on
+// every view. A failed prepare is retried on the next view.
+func (s *Service) updateStmt(ctx context.Context) (*sql.Stmt, error) {
+	if st := s.upd.Load(); st != nil {
+		return st, nil
+	}
+	s.updMu.Lock()
+	defer s.updMu.Unlock()
+	if st := s.upd.Load(); st != nil {
+		return st, nil
+	}
+	st, err := s.st.DB().PrepareContext(context.WithoutCancel(ctx), s.st.Rebind("UPDATE posts SET view_count = view_count + 1 WHERE id = ?"))
+	if err != nil {
+		return nil, err
+	}
+	s.upd.Store(st)
+	return st, nil
 }
 
 // step calls the test fault hook, if any.

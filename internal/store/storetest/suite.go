@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -264,5 +265,22 @@ func testPosts(t *testing.T, s *store.Store) {
 		if _, err := s.PostBySlug(ctx, Base, slug); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("PostBySlug(%s) error = %v, want ErrNotFound", slug, err)
 		}
+	}
+	// Post 1 was called "older" and "oldest"; post 9 does not exist.
+	for _, o := range []string{"older", "oldest"} {
+		Exec(t, s, "INSERT INTO slug_history (entity, old_slug, entity_id, created_at) VALUES ('post', ?, 1, ?)", o, Base)
+	}
+	Exec(t, s, "INSERT INTO slug_history (entity, old_slug, entity_id, created_at) VALUES ('salon', 'old-salon', 1, ?)", Base)
+	slugs, err := s.PostSlugs(ctx, 1, 3, 9)
+	slices.Sort(slugs)
+	if want := []string{"draft", "old", "older", "oldest"}; err != nil || !slices.Equal(slugs, want) {
+		t.Errorf("PostSlugs(1, 3, 9) = %q, %v; want %q", slugs, err, want)
+	}
+	many := make([]int64, 1000) // more ids than one query binds
+	for i := range many {
+		many[i] = int64(i + 1)
+	}
+	if slugs, err := s.PostSlugs(ctx, many...); err != nil || len(slugs) != 6 {
+		t.Errorf("PostSlugs(1..1000) = %q, %v; want 6 slugs", slugs, err)
 	}
 }

@@ -17,14 +17,14 @@ import (
 // (the way jobqtest.CrashChildMain does): with childEnv set, TestMain runs
 // workerChild instead of the tests.
 const (
-	childEnv    = "FAULTS_CHILD"     // "worker"
-	backendEnv  = "FAULTS_BACKEND"   // "redis" or "sqlite"
-	dsnEnv      = "FAULTS_DSN"       // Redis URL or SQLite file
-	prefixEnv   = "FAULTS_PREFIX"    // key prefix
-	queueEnv    = "FAULTS_QUEUE"     // queue name
-	lockEnv     = "FAULTS_LOCK_MS"   // WorkerConfig.LockDuration
+	childEnv    = "FAULTS_CHILD"      // "worker"
+	backendEnv  = "FAULTS_BACKEND"    // "redis" or "sqlite"
+	dsnEnv      = "FAULTS_DSN"        // Redis URL or SQLite file
+	prefixEnv   = "FAULTS_PREFIX"     // key prefix
+	queueEnv    = "FAULTS_QUEUE"      // queue name
+	lockEnv     = "FAULTS_LOCK_MS"    // WorkerConfig.LockDuration
 	stalledEnv  = "FAULTS_STALLED_MS" // WorkerConfig.StalledInterval
-	workEnv     = "FAULTS_WORK_MS"   // time each job takes
+	workEnv     = "FAULTS_WORK_MS"    // time each job takes
 	childConcur = 4
 )
 

@@ -1,0 +1,160 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sevra/atlas/internal/app"
+	"github.com/sevra/atlas/internal/app/apptest"
+	"github.com/sevra/atlas/internal/auth"
+	"github.com/sevra/atlas/internal/store"
+	"github.com/sevra/atlas/internal/store/storetest"
+)
+
+const abuseAdminToken = "faults-admin-token-0123456789"
+
+// abuseRig is Atlas's whole HTTP chain (app.New with the demo data) on a
+// loopback server, with a plain user's and an admin user's session.
+type abuseRig struct {
+	url       string
+	app       *app.App
+	st        *store.Store
+	uid       int64
+	userToken string
+	salon     string // a salon slug that exists
+	city      string
+	post      string
+}
+
+// newAbuseRig starts the app on databaseURL ("" = SQLite in the data dir).
+func newAbuseRig(t *testing.T, databaseURL string) *abuseRig {
+	t.Helper()
+	cfg := app.Config{DataDir: storetest.TempDataDir(t), DatabaseURL: databaseURL, HTTP: true, Demo: true,
+		AdminToken: abuseAdminToken}
+	a := apptest.Start(t, cfg, nil, false)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	r := &abuseRig{url: srv.URL, app: a, st: a.Store()}
+	ctx := context.Background()
+	db := r.st.DB()
+	if _, err := db.ExecContext(ctx, r.st.Rebind(`INSERT INTO users (phone, role, created_at) VALUES (?, 'user', ?)`),
+		"+989120000017", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, r.st.Rebind(`SELECT id FROM users WHERE phone = ?`), "+989120000017").Scan(&r.uid); err != nil {
+		t.Fatal(err)
+	}
+	r.userToken = r.newSession(t)
+	for q, dst := range map[string]*string{
+		"SELECT slug FROM salons ORDER BY id LIMIT 1": &r.salon,
+		"SELECT slug FROM cities ORDER BY id LIMIT 1": &r.city,
+		"SELECT slug FROM posts ORDER BY id LIMIT 1":  &r.post,
+	} {
+		if err := db.QueryRowContext(ctx, q).Scan(dst); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return r
+}
+
+// do sends one request; auth is "", "wrong", "user" or "admin".
+func (r *abuseRig) do(t *testing.T, method, path, ctype string, body []byte, who string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("%s %q: %v", method, path, err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	switch who {
+	case "wrong":
+		req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", len(abuseAdminToken)))
+	case "user":
+		req.Header.Set("Authorization", "Bearer "+r.userToken)
+	case "admin":
+		req.Header.Set("Authorization", "Bearer "+abuseAdminToken)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %q: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// servedPatterns reads every route pattern Atlas registers: each string
+// literal passed as the first argument of a mux.Handle call in
+// internal/httpapi's non-test files.
+func servedPatterns(t *testing.T) []string {
+	t.Helper()
+	dir := filepath.Join("..", "httpapi")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 2 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Handle" {
+				return true
+			}
+			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				p, err := strconv.Unquote(lit.Value)
+				if err == nil {
+					out = append(out, p)
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// newSession starts another session for the rig's user.
+func (r *abuseRig) newSession(t *testing.T) string {
+	t.Helper()
+	tok, _, err := auth.NewSessions(r.st, time.Hour, nil).Create(context.Background(), nil, r.uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// paused reports whether queue is paused.
+func (r *abuseRig) paused(t *testing.T, queue string) bool {
+	t.Helper()
+	p, err := r.app.Queues().Queue(queue).IsPaused(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -28,12 +28,14 @@ const abuseAdminToken = "faults-admin-token-0123456789"
 // abuseRig is Atlas's whole HTTP chain (app.New with the demo data) on a
 // loopback server, with a plain user's and an admin user's session.
 type abuseRig struct {
+	t         *testing.T
 	url       string
 	app       *app.App
 	st        *store.Store
 	uid       int64
 	userToken string
-	salon     string // a salon slug that exists
+	salon     string   // a salon slug that exists
+	spare     []string // more salon slugs, for cases that change or review one
 	city      string
 	post      string
 }
@@ -41,12 +43,21 @@ type abuseRig struct {
 // newAbuseRig starts the app on databaseURL ("" = SQLite in the data dir).
 func newAbuseRig(t *testing.T, databaseURL string) *abuseRig {
 	t.Helper()
+	return newAbuseRigWith(t, databaseURL, nil)
+}
+
+// newAbuseRigWith is newAbuseRig with tune applied to the configuration.
+func newAbuseRigWith(t *testing.T, databaseURL string, tune func(*app.Config)) *abuseRig {
+	t.Helper()
 	cfg := app.Config{DataDir: storetest.TempDataDir(t), DatabaseURL: databaseURL, HTTP: true, Demo: true,
 		AdminToken: abuseAdminToken}
+	if tune != nil {
+		tune(&cfg)
+	}
 	a := apptest.Start(t, cfg, nil, false)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	r := &abuseRig{url: srv.URL, app: a, st: a.Store()}
+	r := &abuseRig{t: t, url: srv.URL, app: a, st: a.Store()}
 	ctx := context.Background()
 	db := r.st.DB()
 	if _, err := db.ExecContext(ctx, r.st.Rebind(`INSERT INTO users (phone, role, created_at) VALUES (?, 'user', ?)`),
@@ -66,7 +77,30 @@ func newAbuseRig(t *testing.T, databaseURL string) *abuseRig {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	rows, err := db.QueryContext(ctx, "SELECT slug FROM salons ORDER BY id LIMIT 200 OFFSET 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		r.spare = append(r.spare, s)
+	}
 	return r
+}
+
+// nextSalon returns a salon slug no other case has used.
+func (r *abuseRig) nextSalon(t *testing.T) string {
+	t.Helper()
+	if len(r.spare) == 0 {
+		t.Fatal("out of spare salons")
+	}
+	s := r.spare[0]
+	r.spare = r.spare[1:]
+	return s
 }
 
 // do sends one request; auth is "", "wrong", "user" or "admin".

@@ -3,12 +3,14 @@ package faults
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,6 +38,8 @@ type abuseRig struct {
 	userToken string
 	salon     string   // a salon slug that exists
 	spare     []string // more salon slugs, for cases that change or review one
+	clients   int      // requests sent; each gets its own client address
+	client    string   // when set, the client address of every request
 	city      string
 	post      string
 }
@@ -51,6 +55,9 @@ func newAbuseRigWith(t *testing.T, databaseURL string, tune func(*app.Config)) *
 	t.Helper()
 	cfg := app.Config{DataDir: storetest.TempDataDir(t), DatabaseURL: databaseURL, HTTP: true, Demo: true,
 		AdminToken: abuseAdminToken}
+	// The loopback test client is a trusted proxy, so each request can
+	// name its own client address (X-Forwarded-For).
+	cfg.OTP.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -113,8 +120,15 @@ func (r *abuseRig) do(t *testing.T, method, path, ctype string, body []byte, who
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	r.clients++
+	req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", r.clients%250+1))
+	if r.client != "" {
+		req.Header.Set("X-Forwarded-For", r.client)
+	}
 	switch who {
 	case "wrong":
+		// a fresh client address each time: the table checks statuses,
+		// not the failed-auth limit (TestTokenGuessing does)
 		req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", len(abuseAdminToken)))
 	case "user":
 		req.Header.Set("Authorization", "Bearer "+r.userToken)

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -134,4 +135,28 @@ var engines = []struct {
 }{
 	{"sqlite", func(testing.TB) string { return "" }},
 	{"postgres", storetest.IsolatedPostgresURL},
+}
+
+// TestTokenGuessing: 100 wrong Bearer tokens from one client address meet
+// a 429 (issue 17 item 7), while the admin token from another address
+// still works.
+func TestTokenGuessing(t *testing.T) {
+	r := newAbuseRig(t, "")
+	r.client = "203.0.113.7"
+	limited := 0
+	for range 100 {
+		code, _ := r.do(t, "POST", "/api/v1/admin/sitemap/rebuild", "", nil, "wrong")
+		if code == http.StatusTooManyRequests {
+			limited++
+		} else if code != http.StatusUnauthorized {
+			t.Fatalf("wrong token: %d, want 401 or 429", code)
+		}
+	}
+	if limited == 0 {
+		t.Errorf("100 wrong tokens from one address in a burst: no 429")
+	}
+	r.client = "203.0.113.8"
+	if code, _ := r.do(t, "POST", "/api/v1/admin/sitemap/rebuild", "", nil, "admin"); code != http.StatusAccepted {
+		t.Errorf("admin token from another address after the guessing: %d, want 202", code)
+	}
 }

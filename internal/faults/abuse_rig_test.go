@@ -67,13 +67,7 @@ func newAbuseRigWith(t *testing.T, databaseURL string, tune func(*app.Config)) *
 	r := &abuseRig{t: t, url: srv.URL, app: a, st: a.Store()}
 	ctx := context.Background()
 	db := r.st.DB()
-	if _, err := db.ExecContext(ctx, r.st.Rebind(`INSERT INTO users (phone, role, created_at) VALUES (?, 'user', ?)`),
-		"+989120000017", time.Now().UTC()); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRowContext(ctx, r.st.Rebind(`SELECT id FROM users WHERE phone = ?`), "+989120000017").Scan(&r.uid); err != nil {
-		t.Fatal(err)
-	}
+	r.uid = r.addUser(t, "+989120000017")
 	r.userToken = r.newSession(t)
 	for q, dst := range map[string]*string{
 		"SELECT slug FROM salons ORDER BY id LIMIT 1": &r.salon,
@@ -84,7 +78,7 @@ func newAbuseRigWith(t *testing.T, databaseURL string, tune func(*app.Config)) *
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	rows, err := db.QueryContext(ctx, "SELECT slug FROM salons ORDER BY id LIMIT 200 OFFSET 1")
+	rows, err := db.QueryContext(ctx, "SELECT slug FROM salons ORDER BY id LIMIT 1000 OFFSET 1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,10 +181,31 @@ func servedPatterns(t *testing.T) []string {
 	return out
 }
 
+// addUser stores a plain user with phone and returns its id.
+func (r *abuseRig) addUser(t *testing.T, phone string) int64 {
+	t.Helper()
+	ctx, db := context.Background(), r.st.DB()
+	if _, err := db.ExecContext(ctx, r.st.Rebind(`INSERT INTO users (phone, role, created_at) VALUES (?, 'user', ?)`),
+		phone, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := db.QueryRowContext(ctx, r.st.Rebind(`SELECT id FROM users WHERE phone = ?`), phone).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // newSession starts another session for the rig's user.
 func (r *abuseRig) newSession(t *testing.T) string {
 	t.Helper()
-	tok, _, err := auth.NewSessions(r.st, time.Hour, nil).Create(context.Background(), nil, r.uid)
+	return r.sessionFor(t, r.uid)
+}
+
+// sessionFor starts a session for user uid and returns its token.
+func (r *abuseRig) sessionFor(t *testing.T, uid int64) string {
+	t.Helper()
+	tok, _, err := auth.NewSessions(r.st, time.Hour, nil).Create(context.Background(), nil, uid)
 	if err != nil {
 		t.Fatal(err)
 	}

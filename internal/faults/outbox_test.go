@@ -87,7 +87,7 @@ func TestRedisKillOutbox(t *testing.T) {
 			record(t, row{Scenario: "Redis SIGKILL + AOF restart under review POSTs (outbox)", Backend: "redis + " + eng.name + " (app)",
 				Offered: int(offered.Load()), Completed: int(created.Load()), Lost: int(offered.Load() - created.Load()),
 				Recovery: settled,
-				Notes: "completed = POSTs answered 201 whose outbox event was published and whose salon aggregate matches SQL; recovery = restart → outbox empty and every aggregate right"})
+				Notes:    "completed = POSTs answered 201 whose outbox event was published and whose salon aggregate matches SQL; recovery = restart → outbox empty and every aggregate right"})
 		})
 	}
 }

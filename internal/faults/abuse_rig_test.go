@@ -30,7 +30,7 @@ const abuseAdminToken = "faults-admin-token-0123456789"
 // abuseRig is Atlas's whole HTTP chain (app.New with the demo data) on a
 // loopback server, with a plain user's and an admin user's session.
 type abuseRig struct {
-	t         *testing.T
+	t         testing.TB
 	url       string
 	app       *app.App
 	st        *store.Store
@@ -45,13 +45,13 @@ type abuseRig struct {
 }
 
 // newAbuseRig starts the app on databaseURL ("" = SQLite in the data dir).
-func newAbuseRig(t *testing.T, databaseURL string) *abuseRig {
+func newAbuseRig(t testing.TB, databaseURL string) *abuseRig {
 	t.Helper()
 	return newAbuseRigWith(t, databaseURL, nil)
 }
 
 // newAbuseRigWith is newAbuseRig with tune applied to the configuration.
-func newAbuseRigWith(t *testing.T, databaseURL string, tune func(*app.Config)) *abuseRig {
+func newAbuseRigWith(t testing.TB, databaseURL string, tune func(*app.Config)) *abuseRig {
 	t.Helper()
 	cfg := app.Config{DataDir: storetest.TempDataDir(t), DatabaseURL: databaseURL, HTTP: true, Demo: true,
 		AdminToken: abuseAdminToken}
@@ -94,7 +94,7 @@ func newAbuseRigWith(t *testing.T, databaseURL string, tune func(*app.Config)) *
 }
 
 // nextSalon returns a salon slug no other case has used.
-func (r *abuseRig) nextSalon(t *testing.T) string {
+func (r *abuseRig) nextSalon(t testing.TB) string {
 	t.Helper()
 	if len(r.spare) == 0 {
 		t.Fatal("out of spare salons")
@@ -105,7 +105,7 @@ func (r *abuseRig) nextSalon(t *testing.T) string {
 }
 
 // do sends one request; auth is "", "wrong", "user" or "admin".
-func (r *abuseRig) do(t *testing.T, method, path, ctype string, body []byte, who string) (int, []byte) {
+func (r *abuseRig) do(t testing.TB, method, path, ctype string, body []byte, who string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, r.url+path, bytes.NewReader(body))
 	if err != nil {
@@ -143,7 +143,7 @@ func (r *abuseRig) do(t *testing.T, method, path, ctype string, body []byte, who
 // servedPatterns reads every route pattern Atlas registers: each string
 // literal passed as the first argument of a mux.Handle call in
 // internal/httpapi's non-test files.
-func servedPatterns(t *testing.T) []string {
+func servedPatterns(t testing.TB) []string {
 	t.Helper()
 	dir := filepath.Join("..", "httpapi")
 	entries, err := os.ReadDir(dir)
@@ -182,7 +182,7 @@ func servedPatterns(t *testing.T) []string {
 }
 
 // addUser stores a plain user with phone and returns its id.
-func (r *abuseRig) addUser(t *testing.T, phone string) int64 {
+func (r *abuseRig) addUser(t testing.TB, phone string) int64 {
 	t.Helper()
 	ctx, db := context.Background(), r.st.DB()
 	if _, err := db.ExecContext(ctx, r.st.Rebind(`INSERT INTO users (phone, role, created_at) VALUES (?, 'user', ?)`),
@@ -197,13 +197,13 @@ func (r *abuseRig) addUser(t *testing.T, phone string) int64 {
 }
 
 // newSession starts another session for the rig's user.
-func (r *abuseRig) newSession(t *testing.T) string {
+func (r *abuseRig) newSession(t testing.TB) string {
 	t.Helper()
 	return r.sessionFor(t, r.uid)
 }
 
 // sessionFor starts a session for user uid and returns its token.
-func (r *abuseRig) sessionFor(t *testing.T, uid int64) string {
+func (r *abuseRig) sessionFor(t testing.TB, uid int64) string {
 	t.Helper()
 	tok, _, err := auth.NewSessions(r.st, time.Hour, nil).Create(context.Background(), nil, uid)
 	if err != nil {
@@ -213,7 +213,7 @@ func (r *abuseRig) sessionFor(t *testing.T, uid int64) string {
 }
 
 // paused reports whether queue is paused.
-func (r *abuseRig) paused(t *testing.T, queue string) bool {
+func (r *abuseRig) paused(t testing.TB, queue string) bool {
 	t.Helper()
 	p, err := r.app.Queues().Queue(queue).IsPaused(context.Background())
 	if err != nil {

@@ -59,9 +59,10 @@ func openBackend(ctx context.Context, kind, dsn, prefix string) (jobq.Backend, e
 }
 
 // workerChild runs one worker process until it is killed. For each job it
-// writes to stdout, unbuffered: "S <id>" when the processor starts, "D
-// <id>" when the job's work (its side effect) is done, and "C <id>" once
-// the backend has recorded the completion.
+// writes to stdout, unbuffered, with the time (Unix ns, the machine's
+// clock, so pipe delays do not count): "S <id> <t>" when the processor
+// starts, "D <id> <t>" when the job's work (its side effect) is done, and
+// "C <id> <t>" once the backend has recorded the completion.
 func workerChild() error {
 	ctx := context.Background()
 	drv, err := openBackend(ctx, os.Getenv(backendEnv), os.Getenv(dsnEnv), os.Getenv(prefixEnv))
@@ -72,7 +73,7 @@ func workerChild() error {
 	say := func(kind, id string) {
 		mu.Lock()
 		defer mu.Unlock()
-		fmt.Fprintf(os.Stdout, "%s %s\n", kind, id)
+		fmt.Fprintf(os.Stdout, "%s %s %d\n", kind, id, time.Now().UnixNano())
 	}
 	work := envMS(workEnv)
 	w, err := jobq.NewWorker(os.Getenv(queueEnv), drv, func(ctx context.Context, j *jobq.Job) (any, error) {

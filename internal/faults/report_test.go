@@ -38,6 +38,8 @@ type row struct {
 	// Bound is the recovery time the scenario asserts (0: none).
 	Bound time.Duration
 	Notes string
+	// Mode and Result are filled in by record.
+	Mode, Result, Date string
 }
 
 var report struct {
@@ -50,10 +52,20 @@ func record(t testing.TB, r row) {
 	t.Helper()
 	t.Logf("accounting %s/%s: offered %d, completed %d, duplicated %d, lost %d, recovery %s (bound %s); %s",
 		r.Scenario, r.Backend, r.Offered, r.Completed, r.Duplicated, r.Lost, r.Recovery, r.Bound, r.Notes)
+	r.Mode = pick("short", "long")
+	r.Result = "pass"
+	if t.Failed() {
+		r.Result = "FAIL"
+	}
+	r.Date = time.Now().UTC().Format("2006-01-02")
 	report.mu.Lock()
 	defer report.mu.Unlock()
 	report.rows = append(report.rows, r)
 }
+
+// tableHeader starts the generated table.
+const tableHeader = "| Scenario | Backend | Mode | Date | Checks | Offered | Completed | Duplicated | Lost | Recovery (max) | Bound | Notes |\n" +
+	"|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n"
 
 // Markers around the generated table in docs/RELIABILITY.md.
 const (
@@ -67,25 +79,18 @@ func writeReport() error {
 	report.mu.Lock()
 	rows := append([]row(nil), report.rows...)
 	report.mu.Unlock()
-	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].Scenario != rows[j].Scenario {
-			return rows[i].Scenario < rows[j].Scenario
-		}
-		return rows[i].Backend < rows[j].Backend
-	})
-	var b strings.Builder
-	mode := "short (CI default)"
-	if long() {
-		mode = "long (ATLAS_TEST_LONG=1)"
-	}
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Mode: %s. Run: %s on %s (%s/%s, %d CPUs, %s).\n\n", mode,
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	b.WriteString("| Scenario | Backend | Offered | Completed | Duplicated | Lost | Recovery (max) | Bound | Notes |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %s (%s/%s, %d CPUs, %s), shared with other builds and tests while it ran.\n\n",
+		host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	b.WriteString(tableHeader)
+	fresh := map[string]bool{}
+	var lines []string
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %s | %s | %s |\n", r.Scenario, r.Backend,
-			r.Offered, r.Completed, r.Duplicated, r.Lost, dur(r.Recovery), dur(r.Bound), r.Notes)
+		key := "| " + r.Scenario + " | " + r.Backend + " | " + r.Mode + " |"
+		fresh[key] = true
+		lines = append(lines, fmt.Sprintf("%s %s | %s | %d | %d | %d | %d | %s | %s | %s |", key, r.Date, r.Result,
+			r.Offered, r.Completed, r.Duplicated, r.Lost, dur(r.Recovery), dur(r.Bound), r.Notes))
 	}
 	path := filepath.Join("..", "..", "docs", "RELIABILITY.md")
 	old, err := os.ReadFile(path)
@@ -96,6 +101,19 @@ func writeReport() error {
 	if i < 0 || j < i {
 		return fmt.Errorf("%s: no table markers", path)
 	}
+	// keep rows of scenarios (and modes) this run did not produce
+	for _, line := range strings.Split(string(old[i+len(tableBegin):j]), "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| ") || len(cells) < 4 || strings.HasPrefix(line, tableHeader[:20]) || strings.HasPrefix(line, "|---") {
+			continue
+		}
+		if key := strings.Join(cells[:3], " | ") + " |"; !fresh[key] {
+			lines = append(lines, line)
+		}
+	}
+	sort.Strings(lines)
+	b.WriteString(strings.Join(lines, "\n"))
+	b.WriteString("\n")
 	var out bytes.Buffer
 	out.Write(old[:i+len(tableBegin)])
 	out.WriteString("\n")
@@ -107,6 +125,9 @@ func writeReport() error {
 func dur(d time.Duration) string {
 	if d == 0 {
 		return "–"
+	}
+	if d < time.Second {
+		return d.Round(100 * time.Microsecond).String()
 	}
 	return d.Round(10 * time.Millisecond).String()
 }

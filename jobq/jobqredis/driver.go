@@ -94,7 +94,8 @@ func New(client redis.UniversalClient, cfg *Config) (*Driver, error) {
 
 // Open connects to Redis as url says (see ParseURL: a single server,
 // Sentinel or Cluster), checks it with PING and returns a Driver that owns
-// the connection.
+// the connection. The connection honours context deadlines
+// (ContextTimeoutEnabled).
 func Open(ctx context.Context, url string, cfg *Config) (*Driver, error) {
 	d, err := Dial(url, cfg)
 	if err != nil {
@@ -115,6 +116,17 @@ func Dial(url string, cfg *Config) (*Driver, error) {
 	co, err := ParseURL(url)
 	if err != nil {
 		return nil, err
+	}
+	// Honour callers' context deadlines: without this a command waits for
+	// a stopped (SIGSTOP, hung) server past its deadline until the server
+	// answers again.
+	switch {
+	case co.Failover != nil:
+		co.Failover.ContextTimeoutEnabled = true
+	case co.Cluster != nil:
+		co.Cluster.ContextTimeoutEnabled = true
+	default:
+		co.Single.ContextTimeoutEnabled = true
 	}
 	client := co.NewClient()
 	d, err := New(client, cfg)

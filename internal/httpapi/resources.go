@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/sevra/atlas/internal/slug"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -26,7 +27,11 @@ func listCities(log *slog.Logger, s Store) http.Handler {
 
 func getCity(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := r.PathValue("slug")
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		city, err := readThrough(r.Context(), c, cityKey(slug), ttl, func(ctx context.Context) (store.City, error) {
 			return s.CityBySlug(ctx, slug)
 		})
@@ -45,6 +50,9 @@ func parseSalonFilter(q url.Values) (store.SalonFilter, error) {
 		return store.SalonFilter{}, err
 	}
 	f := store.SalonFilter{CitySlug: q.Get("city"), Sort: store.SortRating, Page: p.Page, PerPage: p.PerPage}
+	if f.CitySlug != "" && !slug.Valid(f.CitySlug) {
+		return store.SalonFilter{}, badRequest("invalid_city", "city must be a city slug")
+	}
 	switch sort := q.Get("sort"); sort {
 	case "":
 	case string(store.SortRating), string(store.SortName), string(store.SortNewest):
@@ -93,7 +101,11 @@ func listSalons(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.
 
 func getSalon(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := r.PathValue("slug")
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		hit, err := readThrough(r.Context(), c, salonKey(slug), ttl, func(ctx context.Context) (cachedSalon, error) {
 			x, moved, err := s.ResolveSalonSlug(ctx, slug)
 			return cachedSalon{Salon: x, Moved: moved}, err
@@ -132,8 +144,13 @@ func listPosts(log *slog.Logger, s Store, now func() time.Time) http.Handler {
 // 301 to the current one (slug history maps to the post, so one hop).
 func getPost(log *slog.Logger, s Store, now func() time.Time, posts PostSlugs, views ViewRecorder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.PostBySlug(r.Context(), now(), r.PathValue("slug"))
-		if errors.Is(err, store.ErrNotFound) && postRedirect(w, r, posts, s, now(), r.PathValue("slug")) {
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		p, err := s.PostBySlug(r.Context(), now(), slug)
+		if errors.Is(err, store.ErrNotFound) && postRedirect(w, r, posts, s, now(), slug) {
 			return
 		}
 		if err != nil {

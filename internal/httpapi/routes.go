@@ -112,7 +112,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	addRoutes(mux, d)
 	// authenticate sits outside instrument and logRequests: its
 	// r.WithContext copy must be the request the mux records r.Pattern on.
-	h := m.instrument(logRequests(d.Logger, mux))
+	h := m.instrument(logRequests(d.Logger, checkRequestText(d.Logger, mux)))
 	return traceRequests(recoverPanics(d.Logger, authenticate(d.Logger, authn, h))), nil
 }
 

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -126,9 +125,14 @@ func approveVerification(log *slog.Logger, d Deps, svc SalonWriter) http.Handler
 // patchSalon is PATCH /api/v1/salons/{slug} {name?, slug?, verified?}.
 func patchSalon(log *slog.Logger, svc SalonWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, salon.MaxPatchBytes))
+		slug, err := slugParam(r)
 		if err != nil {
-			writeError(w, r, log, badRequest("invalid_json", "request body could not be read or is larger than 4 KiB"))
+			writeError(w, r, log, err)
+			return
+		}
+		body, err := readJSON(w, r, salon.MaxPatchBytes)
+		if err != nil {
+			writeError(w, r, log, err)
 			return
 		}
 		p, err := salon.ParsePatch(body)
@@ -136,7 +140,7 @@ func patchSalon(log *slog.Logger, svc SalonWriter) http.Handler {
 			writeError(w, r, log, seoError(err))
 			return
 		}
-		s, err := svc.Update(r.Context(), r.PathValue("slug"), p)
+		s, err := svc.Update(r.Context(), slug, p)
 		if err != nil {
 			writeError(w, r, log, seoError(err))
 			return

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sevra/atlas/internal/slug"
 	"github.com/sevra/atlas/internal/store"
 	"github.com/sevra/atlas/internal/store/storetest"
 )
@@ -194,4 +195,17 @@ func BenchmarkSeed(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(o.Reviews)*float64(b.N)/b.Elapsed().Seconds(), "reviews/s")
+}
+
+func TestInserterRefusesBadSlugs(t *testing.T) {
+	t.Parallel()
+	in := &inserter{table: "cities", cols: []string{"id", "slug", "name"}, perStmt: 10}
+	for _, s := range []string{"a\x00b", "Tehran", "a<b"} {
+		if err := in.add(context.Background(), int64(1), s, "n"); !errors.Is(err, slug.ErrInvalid) {
+			t.Errorf("add slug %q: %v, want slug.ErrInvalid", s, err)
+		}
+	}
+	if err := in.add(context.Background(), int64(1), "tehran", "Tehran"); err != nil {
+		t.Errorf("add a valid slug: %v", err)
+	}
 }

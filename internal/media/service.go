@@ -168,7 +168,7 @@ func (s *Service) Accept(ctx context.Context, owner Owner, part io.Reader) (Acce
 			return acc, err // recorded on the row by generate
 		}
 		ctx := context.WithoutCancel(ctx)
-		if ferr := s.repo.SetFailed(ctx, id, "processing failed; upload the file again"); ferr != nil {
+		if ferr := s.repo.SetFailed(ctx, id, reasonRetryUpload); ferr != nil {
 			s.log.ErrorContext(ctx, "media: record failure", "media_id", id, "err", ferr)
 		}
 		if !keep {
@@ -239,7 +239,7 @@ func (s *Service) Get(ctx context.Context, id int64) (View, error) {
 		return View{}, err
 	}
 	v := View{ID: rec.ID, Status: rec.Status, Width: rec.Width, Height: rec.Height,
-		Placeholder: rec.Placeholder, Error: rec.Error, Variants: []VariantView{}}
+		Placeholder: rec.Placeholder, Error: publicText(rec.Error), Variants: []VariantView{}}
 	for _, vr := range sortedVariants(rec.Variants) {
 		v.Variants = append(v.Variants, VariantView{URL: s.store.URL(vr.Key), Width: vr.Width,
 			Height: vr.Height, Format: vr.Format, Bytes: vr.Bytes})

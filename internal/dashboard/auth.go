@@ -3,7 +3,9 @@ package dashboard
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"unicode"
 
 	atlasauth "github.com/sevra/atlas/internal/auth"
 )
@@ -73,14 +75,21 @@ func loginNext(r *http.Request) string {
 	return "/admin/jobs"
 }
 
-// safeNext keeps redirects after login inside the dashboard.
+// safeNext keeps redirects after login inside the dashboard: the path is
+// decoded and cleaned ("/admin/jobs/../../api" is "/api") before it is
+// checked, and anything that is not a path under /admin/jobs, or holds a
+// control character, gives the overview.
 func safeNext(next string) string {
+	const home = "/admin/jobs"
 	u, err := url.Parse(next)
-	if err != nil || u.IsAbs() || u.Host != "" || strings.Contains(next, `\`) ||
-		(u.Path != "/admin/jobs" && !strings.HasPrefix(u.Path, "/admin/jobs/")) {
-		return "/admin/jobs"
+	if err != nil || u.IsAbs() || u.Host != "" || u.Opaque != "" || strings.Contains(next, `\`) {
+		return home
 	}
-	return u.RequestURI()
+	p := path.Clean("/" + u.Path)
+	if strings.IndexFunc(p, unicode.IsControl) >= 0 || (p != home && !strings.HasPrefix(p, home+"/")) {
+		return home
+	}
+	return (&url.URL{Path: p, RawQuery: u.RawQuery}).RequestURI()
 }
 
 type loginView struct {

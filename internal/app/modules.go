@@ -188,6 +188,8 @@ func (a *App) wireMedia(ctx context.Context, shadow rollout.Comparer) error {
 	if err != nil {
 		return err
 	}
+	// Closed before the engine: removes this process's temp directory.
+	a.components = append(a.components, closer{name: "media temp dir", close: func(context.Context) error { return svc.Close() }})
 	svc.Register(a.registry)
 	a.mods.media, a.mods.mediaFiles = svc, files
 	a.log.Info("media", "engine", engine.Name(), "storage", a.storageLabel(), "mode", svc.Mode())

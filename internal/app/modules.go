@@ -250,8 +250,17 @@ func (a *App) newHandler() (http.Handler, error) {
 		ttl := max(a.cfg.CacheTTL, 0) // 0: httpapi reads without the cache
 		deps.CacheTTL = &ttl
 	}
+	if a.cfg.AdminToken == "" {
+		// No admin token, no dashboard: /admin/* is not mounted at all,
+		// so no cookie (forged or not) can reach it.
+		return httpapi.NewHandler(deps)
+	}
+	var cookies auth.CookieStore // nil: the dashboard keeps sessions in memory
+	if m.sessions != nil {
+		cookies = m.sessions // in the database: logout ends a session in every process
+	}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
-		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow})
+		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow, Sessions: cookies})
 	if err != nil {
 		return nil, err
 	}

@@ -245,7 +245,7 @@ func (a *App) newHandler() (http.Handler, error) {
 	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
 		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
 		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies, Cache: m.cache,
-		Views: m.views}
+		Views: m.views, LongTimeout: a.cfg.Server.withDefaults().LongTimeout}
 	if a.cfg.CacheTTL != 0 {
 		ttl := max(a.cfg.CacheTTL, 0) // 0: httpapi reads without the cache
 		deps.CacheTTL = &ttl

@@ -116,7 +116,17 @@ func (c *Config) serverSettings() []setting {
 		stringSetting(&c.AdminToken, "admin-token", "ATLAS_ADMIN_TOKEN", "",
 			"Bearer token that acts as admin; empty disables admin access"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
-			"how long to drain requests and stop components on SIGINT/SIGTERM"),
+			"how long to drain requests and stop components on SIGINT/SIGTERM (50% HTTP drain, then workers to 85%, then the outbox relay)"),
+		durationSetting(&c.Server.ReadTimeout, "http-read-timeout", "ATLAS_HTTP_READ_TIMEOUT", 30*time.Second,
+			"longest time to read a request, body included"),
+		durationSetting(&c.Server.WriteTimeout, "http-write-timeout", "ATLAS_HTTP_WRITE_TIMEOUT", 60*time.Second,
+			"longest time from a request's headers to the end of its answer"),
+		durationSetting(&c.Server.LongTimeout, "http-long-timeout", "ATLAS_HTTP_LONG_TIMEOUT", 5*time.Minute,
+			"read and write deadline of uploads and the sitemap rebuild (authenticated)"),
+		durationSetting(&c.Server.IdleTimeout, "http-idle-timeout", "ATLAS_HTTP_IDLE_TIMEOUT", 60*time.Second,
+			"close keep-alive connections idle this long"),
+		intSetting(&c.Server.MaxConns, "http-max-conns", "ATLAS_HTTP_MAX_CONNS", 1024,
+			"most open HTTP connections; more wait to be accepted"),
 	)
 }
 

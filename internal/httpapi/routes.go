@@ -47,6 +47,10 @@ type Deps struct {
 	// /api/v1/auth/logout (nil: routes off).
 	OTP    OTPService
 	Logout SessionRevoker
+	// LongTimeout is the read and write deadline of uploads and the
+	// sitemap rebuild, past the server's ReadTimeout/WriteTimeout (zero:
+	// the server's own deadlines stay).
+	LongTimeout time.Duration
 	// AuthFailures limits failed authentications per client address
 	// (zero: DefaultAuthFailures), counted in AuthLimiter (nil: in this
 	// process); see authguard.go.

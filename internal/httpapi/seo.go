@@ -57,7 +57,7 @@ func addSEORoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /sitemap.xml", files)
 	mux.Handle("GET /sitemaps/{file}", files)
 	mux.Handle("GET /robots.txt", files)
-	mux.Handle("POST /api/v1/admin/sitemap/rebuild", requireAdmin(d.Logger, rebuildSitemap(d.Logger, svc)))
+	mux.Handle("POST /api/v1/admin/sitemap/rebuild", requireAdmin(d.Logger, longDeadline(d.LongTimeout, rebuildSitemap(d.Logger, svc))))
 	if w := d.SEO.Salons; w != nil {
 		mux.Handle("POST /api/v1/admin/verifications/{id}/approve", requireAdmin(d.Logger, approveVerification(d.Logger, d, w)))
 		mux.Handle("PATCH /api/v1/salons/{slug}", requireAdmin(d.Logger, patchSalon(d.Logger, w)))

@@ -17,6 +17,10 @@ import (
 type Config struct {
 	app.Config
 	LogLevel string
+	// MemoryLimit is the Go runtime's soft memory limit for run, serve
+	// and worker (debug.SetMemoryLimit); 0 leaves the runtime's default
+	// (or GOMEMLIMIT, which wins when set).
+	MemoryLimit int64
 
 	SeedCities, SeedSalons, SeedReviews, SeedPosts int
 	SeedValue                                      uint64
@@ -110,8 +114,22 @@ func modeSetting(c *Config, m rollout.Module) setting {
 		}}
 }
 
+// memorySetting is ATLAS_MEMORY_LIMIT.
+func (c *Config) memorySetting() setting {
+	return setting{flag: "memory-limit", env: "ATLAS_MEMORY_LIMIT", def: "200MiB",
+		usage: "Go soft memory limit (bytes, or with KiB/MiB/GiB): the garbage collector works harder near it, so decoded images are freed before new ones grow the heap; 0 = none; GOMEMLIMIT wins when set",
+		set: func(v string) (err error) {
+			if strings.TrimSpace(v) == "0" {
+				c.MemoryLimit = 0
+				return nil
+			}
+			c.MemoryLimit, err = parseByteSize(v)
+			return err
+		}}
+}
+
 func (c *Config) serverSettings() []setting {
-	return append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
+	return append(append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...), c.memorySetting()),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
 		stringSetting(&c.AdminToken, "admin-token", "ATLAS_ADMIN_TOKEN", "",
 			"Bearer token that acts as admin; empty disables admin access"),
@@ -138,7 +156,7 @@ func (c *Config) runSettings() []setting {
 }
 
 func (c *Config) workerSettings() []setting {
-	return append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
+	return append(append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...), c.memorySetting()),
 		setting{flag: "queues", env: "ATLAS_WORKER_QUEUES", def: "",
 			usage: "comma-separated queues to work (" + strings.Join(queues.Queues, ", ") + "); empty = all",
 			set:   func(v string) error { c.WorkerQueues = splitList(v); return nil }},

@@ -83,6 +83,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Storage == nil || cfg.Engine == nil || cfg.Repo == nil {
 		return nil, errors.New("media: Storage, Engine and Repo are required")
 	}
+	if cfg.Limits.MaxPixels == 0 {
+		// An engine that decodes whole images (the pure engine) sets a
+		// lower default pixel limit: memory follows pixels.
+		if d, ok := cfg.Engine.(interface{ DefaultMaxPixels() int64 }); ok {
+			cfg.Limits.MaxPixels = d.DefaultMaxPixels()
+		}
+	}
 	s := &Service{
 		store: cfg.Storage, engine: cfg.Engine, repo: cfg.Repo, log: cfg.Logger,
 		tempDir: cfg.TempDir, limits: cfg.Limits.withDefaults(), spec: cfg.Spec,

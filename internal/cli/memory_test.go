@@ -111,7 +111,7 @@ func vmHWM(pid int) (int64, error) {
 // 16-bit and 8-bit RGBA PNGs that compress to almost nothing, a colour
 // JPEG) several at once, waits until each is processed, and reads the
 // child's peak RSS (VmHWM). The target is 300 MB; this build
-// measures 340–390 MB (docs/BENCHMARKS.md), so the test holds the bound
+// measures 330–390 MB (docs/BENCHMARKS.md), so the test holds the bound
 // it can keep, 450 MB, against a regression (before the fixes: 3,042 MB
 // for the 49 MP images the old default accepted). Set
 // ATLAS_TEST_MEM_PIXELS and ATLAS_TEST_MEM_FILES to measure other cases.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -61,5 +62,48 @@ func TestFailedAuthIsRateLimited(t *testing.T) {
 	mu.Unlock()
 	if rec := call("203.0.113.9", "right-token"); rec.Code == 429 || rec.Code == 401 {
 		t.Errorf("right token after the window: %d", rec.Code)
+	}
+}
+
+// loginOnly is a Dashboard whose login form refuses every token (401).
+type loginOnly struct{ Dashboard }
+
+func (loginOnly) Login() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+}
+func (loginOnly) LoginForm() http.Handler { return http.NotFoundHandler() }
+func (loginOnly) Logout() http.Handler    { return http.NotFoundHandler() }
+func (loginOnly) Assets() http.Handler    { return http.NotFoundHandler() }
+func (loginOnly) Overview() http.Handler  { return http.NotFoundHandler() }
+func (loginOnly) Queue() http.Handler     { return http.NotFoundHandler() }
+func (loginOnly) Job() http.Handler       { return http.NotFoundHandler() }
+func (loginOnly) QueueAction() http.Handler {
+	return http.NotFoundHandler()
+}
+func (loginOnly) JobAction() http.Handler { return http.NotFoundHandler() }
+
+// TestFailedDashboardLoginsAreRateLimited: wrong tokens typed into the
+// dashboard's login form count like wrong Bearer tokens. The form's
+// answer is sent before its failure is counted, so the 21st wrong token
+// still gets its 401 (the 21st wrong Bearer token gets 429: either way 21
+// guesses are checked) and the 22nd attempt is refused unchecked.
+func TestFailedDashboardLoginsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	h, err := NewHandler(Deps{Store: &fakeStore{}, Registry: prometheus.NewRegistry(), AdminToken: "right-token", Dashboard: loginOnly{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 22 {
+		req := httptest.NewRequest("POST", "/admin/login", strings.NewReader("token=guess"))
+		req.RemoteAddr = "203.0.113.20:5000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		want := 401
+		if i == 21 {
+			want = 429
+		}
+		if rec.Code != want {
+			t.Fatalf("login %d: %d, want %d", i+1, rec.Code, want)
+		}
 	}
 }

@@ -35,7 +35,7 @@ func closedWithin(conn net.Conn, d time.Duration) bool {
 func TestServerClosesIdleAndSlowConnections(t *testing.T) {
 	t.Parallel()
 	_, base, cancel, done := startRun(t, app.Config{DataDir: storetest.TempDataDir(t), HTTP: true, AdminToken: "srv-tok",
-		Server: app.ServerConfig{IdleTimeout: 300 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, MaxConns: 2}}, nil)
+		Server: app.ServerConfig{IdleTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, MaxConns: 2}}, nil)
 	t.Cleanup(func() { cancel(); <-done })
 	addr := strings.TrimPrefix(base, "http://")
 
@@ -67,17 +67,17 @@ func TestServerClosesIdleAndSlowConnections(t *testing.T) {
 	}
 	defer third.Close()
 	io.WriteString(third, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	third.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+	third.SetReadDeadline(time.Now().Add(500 * time.Millisecond)) // well inside the 2s timeouts
 	if n, _ := third.Read(make([]byte, 1)); n > 0 {
 		t.Error("a third connection was served while MaxConns=2 were open")
 	}
 
 	start := time.Now()
-	if !closedWithin(idle, 3*time.Second) {
-		t.Error("idle keep-alive connection still open 3s after a 300ms IdleTimeout")
+	if !closedWithin(idle, 6*time.Second) {
+		t.Error("idle keep-alive connection still open 6s after a 2s IdleTimeout")
 	}
-	if !closedWithin(slow, 3*time.Second) {
-		t.Error("stalled request body still open 3s after a 500ms ReadTimeout")
+	if !closedWithin(slow, 6*time.Second) {
+		t.Error("stalled request body still open 6s after a 2s ReadTimeout")
 	}
 	// With the two closed, the third is served.
 	third.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -106,8 +106,8 @@ func TestShutdownCutIsCountedAndClean(t *testing.T) {
 	logs := newSyncLog()
 	ev := &events{}
 	a, base, cancel, done := startRun(t, app.Config{DataDir: storetest.TempDataDir(t), HTTP: true, Workers: true,
-		ShutdownTimeout: 600 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))},
-		&app.Hooks{Components: []app.Component{blockingComponent{}}, Checks: []httpapi.Check{slowCheck(ev, 2*time.Second)}})
+		ShutdownTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))},
+		&app.Hooks{Components: []app.Component{blockingComponent{}}, Checks: []httpapi.Check{slowCheck(ev, 3500*time.Millisecond)}})
 	defer cancel()
 	go func() {
 		if resp, err := http.Get(base + "/readyz"); err == nil {
@@ -123,12 +123,12 @@ func TestShutdownCutIsCountedAndClean(t *testing.T) {
 		t.Errorf("Run = %v, want nil: a cut shutdown is still a clean exit", err)
 	}
 	if d := time.Since(start); d > 5*time.Second { // generous: CI machines are busy
-		t.Errorf("shutdown took %s with a 600ms budget", d)
+		t.Errorf("shutdown took %s with a 2s budget", d)
 	}
 	// The handler finishes after the cut (its check ignores the context);
 	// wait for it to be counted.
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(ev.String(), "request done") && time.Now().Before(deadline) {
+	for !strings.Contains(ev.String(), "request done") && time.Now().Before(deadline.Add(3*time.Second)) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond)

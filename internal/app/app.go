@@ -299,12 +299,28 @@ func (a *App) Close(ctx context.Context) error {
 }
 
 func (a *App) closeAll(ctx context.Context) error {
+	return errors.Join(a.closePhased(ctx, ctx)...)
+}
+
+// closePhased is closeAll with two budgets: work (queue workers,
+// schedulers, hooks) stops within workCtx; the outbox relay and the
+// closers (image engine, temp dir, queue backend), which come after it,
+// get finalCtx, so slow workers cannot take the relay's time.
+func (a *App) closePhased(workCtx, finalCtx context.Context) []error {
+	if a.closed {
+		return nil
+	}
 	a.closed = true
 	var errs []error
 	for i := len(a.components) - 1; i >= 0; i-- {
 		c := a.components[i]
-		if _, onlyCloses := c.(closer); !onlyCloses && !slices.Contains(a.started, c) {
+		_, onlyCloses := c.(closer)
+		if !onlyCloses && !slices.Contains(a.started, c) {
 			continue // never started: nothing to stop
+		}
+		ctx := workCtx
+		if _, relay := c.(*outbox.Relay); relay || onlyCloses {
+			ctx = finalCtx
 		}
 		if err := c.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", c.Name(), err))
@@ -315,25 +331,26 @@ func (a *App) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close database: %w", err))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // Run serves HTTP on Config.Addr (when Config.HTTP) and runs every
 // component until ctx is cancelled, then drains requests and stops the
-// components within ShutdownTimeout, and closes the App. It owns every
+// components within ShutdownTimeout, in phases with their own budgets
+// (server.go), and closes the App. It owns every
 // goroutine of the process through one errgroup and returns nil after a
 // clean shutdown.
 func (a *App) Run(ctx context.Context) error {
 	var srv *http.Server
 	var ln net.Listener
+	cut := context.CancelCauseFunc(func(error) {})
 	if a.handler != nil {
 		var err error
-		if ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
+		if ln, srv, cut, err = a.listen(); err != nil {
 			a.Close(context.Background())
 			return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
 		}
-		srv = &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		defer cut(nil)
 	}
 	if a.cfg.Workers && len(a.components) == 0 {
 		fmt.Fprintln(a.cfg.Stdout, "no queue has job handlers yet; workers idle until SIGINT/SIGTERM")
@@ -359,19 +376,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
-		defer cancel()
-		var errs []error
-		if srv != nil {
-			if err := srv.Shutdown(sctx); err != nil {
-				errs = append(errs, fmt.Errorf("drain http: %w", err))
-				srv.Close()
-			}
-		}
-		if err := a.Close(sctx); err != nil {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
+		return a.shutdown(context.WithoutCancel(ctx), srv, cut)
 	})
 	if err := g.Wait(); err != nil {
 		return err

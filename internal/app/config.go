@@ -37,11 +37,14 @@ type Config struct {
 	// AdminToken authenticates as admin (Bearer, dashboard login); empty
 	// disables admin access.
 	AdminToken string
-	// ShutdownTimeout bounds Run's drain and Close; default 30s.
+	// ShutdownTimeout bounds Run's drain and Close; default 30s. It is
+	// split into phase budgets (server.go): HTTP drain, workers, relay.
 	ShutdownTimeout time.Duration
 	// Alerts are the dashboard's alert thresholds per queue ("" for every
 	// queue without its own); nil: no alerts.
 	Alerts map[string]dashboard.Thresholds
+	// Server holds the HTTP timeouts and connection cap.
+	Server ServerConfig
 	// Demo seeds demo data on first start (when there are no cities) and
 	// builds the first sitemap before serving.
 	Demo bool

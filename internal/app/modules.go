@@ -199,6 +199,8 @@ func (a *App) wireMedia(ctx context.Context, shadow rollout.Comparer) error {
 	if err != nil {
 		return err
 	}
+	// Closed before the engine: removes this process's temp directory.
+	a.components = append(a.components, closer{name: "media temp dir", close: func(context.Context) error { return svc.Close() }})
 	svc.Register(a.registry)
 	a.mods.media, a.mods.mediaFiles, a.mods.storage = svc, files, st
 	a.log.Info("media", "engine", engine.Name(), "storage", a.storageLabel(), "mode", svc.Mode())
@@ -254,13 +256,22 @@ func (a *App) newHandler() (http.Handler, error) {
 	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
 		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
 		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies, Cache: m.cache,
-		Views: m.views}
+		Views: m.views, LongTimeout: a.cfg.Server.withDefaults().LongTimeout}
 	if a.cfg.CacheTTL != 0 {
 		ttl := max(a.cfg.CacheTTL, 0) // 0: httpapi reads without the cache
 		deps.CacheTTL = &ttl
 	}
+	if a.cfg.AdminToken == "" {
+		// No admin token, no dashboard: /admin/* is not mounted at all,
+		// so no cookie (forged or not) can reach it.
+		return httpapi.NewHandler(deps)
+	}
+	var cookies auth.CookieStore // nil: the dashboard keeps sessions in memory
+	if m.sessions != nil {
+		cookies = m.sessions // in the database: logout ends a session in every process
+	}
 	dash, err := dashboard.New(dashboard.Config{Backend: a.backend, Modules: Modules(), Modes: a.cfg.Modes,
-		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow, Alerts: a.cfg.Alerts})
+		AdminToken: a.cfg.AdminToken, Logger: a.log, Outbox: a.outbox, Shadow: a.shadow, Alerts: a.cfg.Alerts, Sessions: cookies})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,8 @@
 //     POST /auth/logout) provides. With no SessionLookup only the admin
 //     token authenticates.
 //   - The dashboard's admin session cookie and its CSRF token (cookie.go),
-//     bought by typing the admin token into /admin/login.
+//     bought by typing the admin token into /admin/login. Sessions are
+//     kept server-side (CookieStore), so logout ends them at once.
 //
 // Authenticator.Middleware is the one authenticate middleware: it puts the
 // request's Identity in its context, where handlers find it with
@@ -87,6 +88,10 @@ type Config struct {
 	Sessions SessionLookup
 	// CookieTTL is how long an admin session cookie lasts. Default: 12h.
 	CookieTTL time.Duration
+	// Cookies keeps the live cookie sessions (logout revokes them).
+	// Default: NewMemoryCookies, one process's memory; pass
+	// auth.Sessions to share them through the database.
+	Cookies CookieStore
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -100,18 +105,22 @@ type Authenticator struct {
 	// every cookie session.
 	cookieKey [sha256.Size]byte
 	sessions  SessionLookup
+	cookies   CookieStore
 	cookieTTL time.Duration
 	now       func() time.Time
 }
 
 // New returns an Authenticator for cfg.
 func New(cfg Config) *Authenticator {
-	a := &Authenticator{sessions: cfg.Sessions, cookieTTL: cfg.CookieTTL, now: cfg.Now}
+	a := &Authenticator{sessions: cfg.Sessions, cookies: cfg.Cookies, cookieTTL: cfg.CookieTTL, now: cfg.Now}
 	if a.cookieTTL <= 0 {
 		a.cookieTTL = 12 * time.Hour
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.cookies == nil {
+		a.cookies = NewMemoryCookies(a.now)
 	}
 	if cfg.AdminToken != "" {
 		a.adminOn = true

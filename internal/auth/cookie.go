@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,9 +22,25 @@ const (
 	CookiePath = "/admin"
 )
 
-// The cookie's value is "v1.<expiry unix>.<mac>": an expiry and an HMAC
-// keyed by (a digest of) the admin token, never the token.
-const cookieVersion = "v1"
+// The cookie's value is "v2.<expiry unix>.<id>.<mac>": an expiry, a random
+// session id and an HMAC keyed by (a digest of) the admin token, never the
+// token. The MAC makes forged values cheap to refuse; the id must also be
+// live in the CookieStore, so logout (RevokeCookie) ends the session at
+// once, in every process that shares the store.
+const cookieVersion = "v2"
+
+// CookieStore keeps the dashboard's live cookie sessions server-side.
+// auth.Sessions implements it on the database (shared by every process);
+// NewMemoryCookies keeps them in one process.
+type CookieStore interface {
+	// AddCookie records a new session id, live until expires.
+	AddCookie(ctx context.Context, id string, expires time.Time) error
+	// CookieLive reports whether id was added, has not expired and was
+	// not revoked.
+	CookieLive(ctx context.Context, id string) (bool, error)
+	// RevokeCookie ends id's session; an unknown id is not an error.
+	RevokeCookie(ctx context.Context, id string) error
+}
 
 // mac returns base64url(HMAC-SHA256(cookieKey, msg)).
 func (a *Authenticator) mac(msg string) string {
@@ -30,18 +49,40 @@ func (a *Authenticator) mac(msg string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-// NewCookie returns a fresh admin session cookie for r, a request that has
-// just shown the admin token: HttpOnly, SameSite=Strict, on CookiePath,
-// Secure over TLS (or X-Forwarded-Proto: https), lasting CookieTTL.
-func (a *Authenticator) NewCookie(r *http.Request) *http.Cookie {
-	exp := strconv.FormatInt(a.now().Add(a.cookieTTL).Truncate(time.Second).Unix(), 10)
-	v := cookieVersion + "." + exp + "." + a.mac("session|"+cookieVersion+"|"+exp)
-	return cookie(r, v, int(a.cookieTTL/time.Second))
+// NewCookie starts a dashboard session for r, a request that has just
+// shown the admin token, and returns its cookie: HttpOnly,
+// SameSite=Strict, on CookiePath, Secure over TLS (or X-Forwarded-Proto:
+// https), lasting CookieTTL. The session is recorded in the CookieStore.
+func (a *Authenticator) NewCookie(r *http.Request) (*http.Cookie, error) {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("cookie session id: %w", err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw[:])
+	expires := a.now().Add(a.cookieTTL).Truncate(time.Second)
+	exp := strconv.FormatInt(expires.Unix(), 10)
+	if err := a.cookies.AddCookie(r.Context(), id, expires); err != nil {
+		return nil, fmt.Errorf("start dashboard session: %w", err)
+	}
+	v := cookieVersion + "." + exp + "." + id + "." + a.mac("session|"+cookieVersion+"|"+exp+"|"+id)
+	return cookie(r, v, int(a.cookieTTL/time.Second)), nil
 }
 
-// ClearCookie returns the cookie that ends r's admin session (logout).
+// ClearCookie returns the cookie that clears r's admin session cookie in
+// the browser; RevokeCookie ends the session itself.
 func (a *Authenticator) ClearCookie(r *http.Request) *http.Cookie {
 	return cookie(r, "", -1)
+}
+
+// RevokeCookie ends the session of cookie value v (logout): the value no
+// longer verifies anywhere the CookieStore is shared. An invalid value is
+// not an error.
+func (a *Authenticator) RevokeCookie(ctx context.Context, v string) error {
+	id, ok := a.parseCookie(v)
+	if !ok {
+		return nil
+	}
+	return a.cookies.RevokeCookie(ctx, id)
 }
 
 func cookie(r *http.Request, value string, maxAge int) *http.Cookie {
@@ -56,32 +97,49 @@ func cookie(r *http.Request, value string, maxAge int) *http.Cookie {
 // valid (VerifyCookie).
 func (a *Authenticator) CookieSession(r *http.Request) (string, bool) {
 	c, err := r.Cookie(CookieName)
-	if err != nil || !a.VerifyCookie(c.Value) {
+	if err != nil || !a.VerifyCookieContext(r.Context(), c.Value) {
 		return "", false
 	}
 	return c.Value, true
 }
 
-// VerifyCookie reports whether value is an admin session cookie this admin
-// token issued and that has not expired. With admin access off it is always
-// false.
+// VerifyCookie is VerifyCookieContext without a deadline.
 func (a *Authenticator) VerifyCookie(value string) bool {
-	if !a.adminOn {
-		return false
-	}
-	ver, rest, ok := strings.Cut(value, ".")
-	if !ok || ver != cookieVersion {
-		return false
-	}
-	e, sig, ok := strings.Cut(rest, ".")
+	return a.VerifyCookieContext(context.Background(), value)
+}
+
+// VerifyCookieContext reports whether value is an admin session cookie
+// this admin token issued, that has not expired and whose session is live
+// in the CookieStore (not logged out). With admin access off, or when the
+// store cannot answer, it is false.
+func (a *Authenticator) VerifyCookieContext(ctx context.Context, value string) bool {
+	id, ok := a.parseCookie(value)
 	if !ok {
 		return false
 	}
-	exp, err := strconv.ParseInt(e, 10, 64)
-	if err != nil || a.now().Unix() >= exp {
-		return false
+	live, err := a.cookies.CookieLive(ctx, id)
+	return err == nil && live
+}
+
+// parseCookie checks value's form, expiry and MAC and returns its session
+// id.
+func (a *Authenticator) parseCookie(value string) (string, bool) {
+	if !a.adminOn {
+		return "", false
 	}
-	return hmac.Equal([]byte(sig), []byte(a.mac("session|"+cookieVersion+"|"+e)))
+	parts := strings.Split(value, ".")
+	if len(parts) != 4 || parts[0] != cookieVersion {
+		return "", false
+	}
+	e, id, sig := parts[1], parts[2], parts[3]
+	exp, err := strconv.ParseInt(e, 10, 64)
+	if err != nil || a.now().Unix() >= exp || id == "" {
+		return "", false
+	}
+	if !hmac.Equal([]byte(sig), []byte(a.mac("session|"+cookieVersion+"|"+e+"|"+id))) {
+		return "", false
+	}
+	return id, true
 }
 
 // CSRFToken returns the CSRF token that forms posted with the admin session

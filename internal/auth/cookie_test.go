@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
@@ -27,11 +28,11 @@ func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 func TestNewCookie(t *testing.T) {
 	t.Parallel()
 	a := New(Config{AdminToken: testToken, CookieTTL: time.Hour})
-	c := a.NewCookie(httptest.NewRequest("POST", "/admin/login", nil))
+	c := mustCookie(t, a, httptest.NewRequest("POST", "/admin/login", nil))
 	if c.Name != "atlas_admin" || c.Path != "/admin" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.MaxAge != 3600 {
 		t.Fatalf("cookie %+v", c)
 	}
-	if !strings.HasPrefix(c.Value, "v1.") || strings.Contains(c.Value, testToken) {
+	if !strings.HasPrefix(c.Value, "v2.") || strings.Contains(c.Value, testToken) {
 		t.Fatalf("cookie value %q", c.Value)
 	}
 	if !a.VerifyCookie(c.Value) {
@@ -41,12 +42,12 @@ func TestNewCookie(t *testing.T) {
 	// Secure over TLS or behind a TLS-terminating proxy.
 	r := httptest.NewRequest("POST", "/admin/login", nil)
 	r.TLS = &tls.ConnectionState{}
-	if !a.NewCookie(r).Secure {
+	if !mustCookie(t, a, r).Secure {
 		t.Fatal("TLS cookie is not Secure")
 	}
 	r = httptest.NewRequest("POST", "/admin/login", nil)
 	r.Header.Set("X-Forwarded-Proto", "https")
-	if !a.NewCookie(r).Secure || !a.ClearCookie(r).Secure {
+	if !mustCookie(t, a, r).Secure || !a.ClearCookie(r).Secure {
 		t.Fatal("X-Forwarded-Proto: https cookie is not Secure")
 	}
 
@@ -58,7 +59,7 @@ func TestNewCookie(t *testing.T) {
 
 func TestDefaultCookieTTL(t *testing.T) {
 	t.Parallel()
-	if c := New(Config{AdminToken: testToken}).NewCookie(httptest.NewRequest("POST", "/", nil)); c.MaxAge != 12*3600 {
+	if c := mustCookie(t, New(Config{AdminToken: testToken}), httptest.NewRequest("POST", "/", nil)); c.MaxAge != 12*3600 {
 		t.Fatalf("MaxAge %d, want 12h", c.MaxAge)
 	}
 }
@@ -67,11 +68,12 @@ func TestVerifyCookie(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
 	a := New(Config{AdminToken: testToken, CookieTTL: time.Hour, Now: clk.now})
-	v := a.NewCookie(httptest.NewRequest("POST", "/", nil)).Value
+	v := mustCookie(t, a, httptest.NewRequest("POST", "/", nil)).Value
 	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
+	if len(parts) != 4 {
 		t.Fatalf("cookie value %q", v)
 	}
+	j := func(p ...string) string { return strings.Join(p, ".") }
 	flip := func(s string) string {
 		b := []byte(s)
 		b[len(b)/2] ^= 1
@@ -82,12 +84,14 @@ func TestVerifyCookie(t *testing.T) {
 		want        bool
 	}{
 		{"issued", v, true},
-		{"tampered mac", parts[0] + "." + parts[1] + "." + flip(parts[2]), false},
-		{"later expiry, same mac", parts[0] + ".99999999999." + parts[2], false},
-		{"other version", "v2." + parts[1] + "." + parts[2], false},
-		{"no mac", parts[0] + "." + parts[1], false},
-		{"empty mac", parts[0] + "." + parts[1] + ".", false},
-		{"not a number", parts[0] + ".soon." + parts[2], false},
+		{"tampered mac", j(parts[0], parts[1], parts[2], flip(parts[3])), false},
+		{"tampered id", j(parts[0], parts[1], flip(parts[2]), parts[3]), false},
+		{"later expiry, same mac", j(parts[0], "99999999999", parts[2], parts[3]), false},
+		{"other version", j("v1", parts[1], parts[2], parts[3]), false},
+		{"v1 form", j("v1", parts[1], parts[3]), false},
+		{"no mac", j(parts[0], parts[1], parts[2]), false},
+		{"empty mac", j(parts[0], parts[1], parts[2], ""), false},
+		{"not a number", j(parts[0], "soon", parts[2], parts[3]), false},
 		{"the token itself", testToken, false},
 		{"empty", "", false},
 		{"trailing junk", v + "x", false},
@@ -117,10 +121,35 @@ func TestVerifyCookie(t *testing.T) {
 	}
 }
 
+// TestRevokeCookie: a revoked session's cookie, MAC and expiry intact,
+// is refused (logout); a MAC-valid value whose id the store never issued
+// (a forged session) is refused too; other sessions live on.
+func TestRevokeCookie(t *testing.T) {
+	t.Parallel()
+	a := New(Config{AdminToken: testToken})
+	v1 := mustCookie(t, a, httptest.NewRequest("POST", "/", nil)).Value
+	v2 := mustCookie(t, a, httptest.NewRequest("POST", "/", nil)).Value
+	if err := a.RevokeCookie(context.Background(), v1); err != nil {
+		t.Fatal(err)
+	}
+	if a.VerifyCookie(v1) || !a.VerifyCookie(v2) {
+		t.Fatalf("after revoking the first: %v %v, want false true", a.VerifyCookie(v1), a.VerifyCookie(v2))
+	}
+	parts := strings.Split(v2, ".")
+	id := "forgedid"
+	forged := strings.Join([]string{parts[0], parts[1], id, a.mac("session|" + parts[0] + "|" + parts[1] + "|" + id)}, ".")
+	if a.VerifyCookie(forged) {
+		t.Error("a session id the store never issued verified")
+	}
+	if err := a.RevokeCookie(context.Background(), "junk"); err != nil {
+		t.Errorf("revoking junk: %v", err)
+	}
+}
+
 func TestCookieSession(t *testing.T) {
 	t.Parallel()
 	a := New(Config{AdminToken: testToken})
-	v := a.NewCookie(httptest.NewRequest("POST", "/", nil)).Value
+	v := mustCookie(t, a, httptest.NewRequest("POST", "/", nil)).Value
 	for _, tc := range []struct {
 		name, cookie string
 		ok           bool
@@ -144,9 +173,9 @@ func TestCSRF(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
 	a := New(Config{AdminToken: testToken, Now: clk.now})
-	s1 := a.NewCookie(httptest.NewRequest("POST", "/", nil)).Value
+	s1 := mustCookie(t, a, httptest.NewRequest("POST", "/", nil)).Value
 	clk.advance(time.Second)
-	s2 := a.NewCookie(httptest.NewRequest("POST", "/", nil)).Value
+	s2 := mustCookie(t, a, httptest.NewRequest("POST", "/", nil)).Value
 	c1, c2 := a.CSRFToken(s1), a.CSRFToken(s2)
 	if c1 == "" || c1 == c2 || c1 == s1 || strings.Contains(c1, testToken) {
 		t.Fatalf("CSRF tokens %q %q for sessions %q %q", c1, c2, s1, s2)
@@ -211,8 +240,12 @@ func TestSameOrigin(t *testing.T) {
 func FuzzVerifyCookie(f *testing.F) {
 	clk := newClock()
 	a := New(Config{AdminToken: testToken, Now: clk.now})
-	v := a.NewCookie(httptest.NewRequest("POST", "/", nil)).Value
-	for _, s := range []string{v, "", "v1.", "v1.1.", "v1.-1.x", "v1.99999999999999999999.x", testToken} {
+	c, err := a.NewCookie(httptest.NewRequest("POST", "/", nil))
+	if err != nil {
+		f.Fatal(err)
+	}
+	v := c.Value
+	for _, s := range []string{v, "", "v2.", "v2.1.", "v2.-1.x.y", "v2.99999999999999999999.x.y", testToken} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
@@ -220,4 +253,13 @@ func FuzzVerifyCookie(f *testing.F) {
 			t.Fatalf("VerifyCookie accepted a forged value %q", value)
 		}
 	})
+}
+
+func mustCookie(t testing.TB, a *Authenticator, r *http.Request) *http.Cookie {
+	t.Helper()
+	c, err := a.NewCookie(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -88,3 +88,55 @@ func testSessions(t *testing.T, st *store.Store) {
 		t.Fatalf("revoking one session ended another: %v", err)
 	}
 }
+
+// TestSessionsCookieStore: dashboard cookie sessions in the sessions
+// table are live until revoked or expired, on both engines, and a cookie
+// session id is not a Bearer token.
+func TestSessionsCookieStore(t *testing.T) {
+	t.Parallel()
+	for _, d := range []struct {
+		name string
+		open storetest.Opener
+	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			st := d.open(t)
+			ctx := context.Background()
+			clock := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+			s := auth.NewSessions(st, time.Hour, func() time.Time { return clock })
+			if err := s.AddCookie(ctx, "id-1", clock.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AddCookie(ctx, "id-2", clock.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			live := func(id string) bool {
+				ok, err := s.CookieLive(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			if !live("id-1") || !live("id-2") || live("id-3") {
+				t.Fatal("live: want id-1 and id-2, not id-3")
+			}
+			if err := s.RevokeCookie(ctx, "id-1"); err != nil {
+				t.Fatal(err)
+			}
+			if live("id-1") || !live("id-2") {
+				t.Fatal("after revoking id-1: want only id-2 live")
+			}
+			var revoked int
+			if err := st.DB().QueryRow("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").Scan(&revoked); err != nil || revoked != 1 {
+				t.Fatalf("revoked rows: %d %v, want 1", revoked, err)
+			}
+			if _, err := s.LookupSession(ctx, "id-2"); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Errorf("a cookie id as a Bearer token: %v", err)
+			}
+			clock = clock.Add(time.Hour)
+			if live("id-2") {
+				t.Error("id-2 outlived its expiry")
+			}
+		})
+	}
+}

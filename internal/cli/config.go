@@ -17,6 +17,10 @@ import (
 type Config struct {
 	app.Config
 	LogLevel string
+	// MemoryLimit is the Go runtime's soft memory limit for run, serve
+	// and worker (debug.SetMemoryLimit); 0 leaves the runtime's default
+	// (or GOMEMLIMIT, which wins when set).
+	MemoryLimit int64
 
 	SeedCities, SeedSalons, SeedReviews, SeedPosts int
 	SeedValue                                      uint64
@@ -117,13 +121,37 @@ func modeSetting(c *Config, m rollout.Module) setting {
 		}}
 }
 
+// memorySetting is ATLAS_MEMORY_LIMIT.
+func (c *Config) memorySetting() setting {
+	return setting{flag: "memory-limit", env: "ATLAS_MEMORY_LIMIT", def: "200MiB",
+		usage: "Go soft memory limit (bytes, or with KiB/MiB/GiB): the garbage collector works harder near it, so decoded images are freed before new ones grow the heap; 0 = none; GOMEMLIMIT wins when set",
+		set: func(v string) (err error) {
+			if strings.TrimSpace(v) == "0" {
+				c.MemoryLimit = 0
+				return nil
+			}
+			c.MemoryLimit, err = parseByteSize(v)
+			return err
+		}}
+}
+
 func (c *Config) serverSettings() []setting {
-	return append(append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
+	return append(append(append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...), c.memorySetting()),
 		stringSetting(&c.Addr, "addr", "ATLAS_ADDR", ":8080", "HTTP listen address; port 0 picks a free port"),
 		stringSetting(&c.AdminToken, "admin-token", "ATLAS_ADMIN_TOKEN", "",
 			"Bearer token that acts as admin; empty disables admin access"),
 		durationSetting(&c.ShutdownTimeout, "shutdown-timeout", "ATLAS_SHUTDOWN_TIMEOUT", 30*time.Second,
-			"how long to drain requests and stop components on SIGINT/SIGTERM"),
+			"how long to drain requests and stop components on SIGINT/SIGTERM (50% HTTP drain, then workers to 85%, then the outbox relay)"),
+		durationSetting(&c.Server.ReadTimeout, "http-read-timeout", "ATLAS_HTTP_READ_TIMEOUT", 30*time.Second,
+			"longest time to read a request, body included"),
+		durationSetting(&c.Server.WriteTimeout, "http-write-timeout", "ATLAS_HTTP_WRITE_TIMEOUT", 60*time.Second,
+			"longest time from a request's headers to the end of its answer"),
+		durationSetting(&c.Server.LongTimeout, "http-long-timeout", "ATLAS_HTTP_LONG_TIMEOUT", 5*time.Minute,
+			"read and write deadline of uploads and the sitemap rebuild (authenticated)"),
+		durationSetting(&c.Server.IdleTimeout, "http-idle-timeout", "ATLAS_HTTP_IDLE_TIMEOUT", 60*time.Second,
+			"close keep-alive connections idle this long"),
+		intSetting(&c.Server.MaxConns, "http-max-conns", "ATLAS_HTTP_MAX_CONNS", 1024,
+			"most open HTTP connections; more wait to be accepted"),
 	), c.alertSettings()...)
 }
 
@@ -135,7 +163,7 @@ func (c *Config) runSettings() []setting {
 }
 
 func (c *Config) workerSettings() []setting {
-	return append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...),
+	return append(append(append(append(append(c.queueSettings(), c.moduleSettings()...), c.mediaSettings()...), c.otpSettings()...), c.memorySetting()),
 		setting{flag: "queues", env: "ATLAS_WORKER_QUEUES", def: "",
 			usage: "comma-separated queues to work (" + strings.Join(queues.Queues, ", ") + "); empty = all",
 			set:   func(v string) error { c.WorkerQueues = splitList(v); return nil }},

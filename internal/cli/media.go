@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/sevra/atlas/internal/media/storage"
 )
 
@@ -23,9 +25,16 @@ func (c *Config) mediaSettings() []setting {
 		{flag: "media-max-bytes", env: "ATLAS_MEDIA_MAX_BYTES", def: "20MiB",
 			usage: "largest accepted upload (bytes, or with KB/MB/GB or KiB/MiB/GiB)",
 			set:   func(v string) (err error) { m.MaxBytes, err = parseByteSize(v); return err }},
-		{flag: "media-max-pixels", env: "ATLAS_MEDIA_MAX_PIXELS", def: "50MP",
-			usage: "largest accepted width×height, read from the header before decoding (pixels, or with MP)",
-			set:   func(v string) (err error) { m.MaxPixels, err = parsePixels(v); return err }},
+		{flag: "media-max-pixels", env: "ATLAS_MEDIA_MAX_PIXELS", def: "",
+			usage: "largest accepted width×height, read from the header before decoding (pixels, or with MP); default 50MP with libvips, 16MP with the pure-Go engine (which decodes whole images)",
+			set: func(v string) (err error) {
+				if strings.TrimSpace(v) == "" {
+					m.MaxPixels = 0 // the engine's default
+					return nil
+				}
+				m.MaxPixels, err = parsePixels(v)
+				return err
+			}},
 		{flag: "media-widths", env: "ATLAS_MEDIA_WIDTHS", def: "320,640,960,1280,1920",
 			usage: "variant widths; each as WebP and JPEG (plus AVIF for the two smallest with libvips), never upscaled",
 			set:   func(v string) (err error) { m.Widths, err = parseWidths(v); return err }},

@@ -20,7 +20,7 @@ func TestMediaSettings(t *testing.T) {
 	if _, err := parseSettings("worker", d.workerSettings(), nil, mapEnv(nil)); err != nil {
 		t.Fatal(err)
 	}
-	if d.Media.MaxBytes != 20<<20 || d.Media.MaxPixels != 50_000_000 || len(d.Media.Widths) != 5 {
+	if d.Media.MaxBytes != 20<<20 || d.Media.MaxPixels != 0 || len(d.Media.Widths) != 5 { // 0: the engine's default (50 MP libvips, 16 MP pure)
 		t.Fatalf("defaults %+v", d.Media)
 	}
 	for _, bad := range [][]string{{"--media-max-bytes", "0"}, {"--media-max-bytes", "1TB"}, {"--media-widths", "320,320"},

@@ -3,7 +3,9 @@ package dashboard
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"unicode"
 
 	atlasauth "github.com/sevra/atlas/internal/auth"
 )
@@ -73,14 +75,21 @@ func loginNext(r *http.Request) string {
 	return "/admin/jobs"
 }
 
-// safeNext keeps redirects after login inside the dashboard.
+// safeNext keeps redirects after login inside the dashboard: the path is
+// decoded and cleaned ("/admin/jobs/../../api" is "/api") before it is
+// checked, and anything that is not a path under /admin/jobs, or holds a
+// control character, gives the overview.
 func safeNext(next string) string {
+	const home = "/admin/jobs"
 	u, err := url.Parse(next)
-	if err != nil || u.IsAbs() || u.Host != "" || strings.Contains(next, `\`) ||
-		(u.Path != "/admin/jobs" && !strings.HasPrefix(u.Path, "/admin/jobs/")) {
-		return "/admin/jobs"
+	if err != nil || u.IsAbs() || u.Host != "" || u.Opaque != "" || strings.Contains(next, `\`) {
+		return home
 	}
-	return u.RequestURI()
+	p := path.Clean("/" + u.Path)
+	if strings.IndexFunc(p, unicode.IsControl) >= 0 || (p != home && !strings.HasPrefix(p, home+"/")) {
+		return home
+	}
+	return (&url.URL{Path: p, RawQuery: u.RawQuery}).RequestURI()
 }
 
 type loginView struct {
@@ -120,15 +129,30 @@ func (s *Server) Login() http.Handler {
 			s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Log in", Body: loginView{Next: next, Error: "Wrong token."}})
 			return
 		}
-		http.SetCookie(w, s.auth.NewCookie(r))
+		c, err := s.auth.NewCookie(r)
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "dashboard login", "err", err)
+			s.errorPage(w, r, auth{}, http.StatusServiceUnavailable, "The session could not be started; try again.")
+			return
+		}
+		http.SetCookie(w, c)
 		s.log.InfoContext(r.Context(), "dashboard login", "remote", r.RemoteAddr)
 		http.Redirect(w, r, next, http.StatusSeeOther)
 	})
 }
 
-// Logout serves POST /admin/logout.
+// Logout serves POST /admin/logout: it ends the cookie session
+// server-side (a copy of the cookie stops working at once) and clears the
+// cookie.
 func (s *Server) Logout() http.Handler {
-	return s.requireAdmin(func(w http.ResponseWriter, r *http.Request, _ auth) {
+	return s.requireAdmin(func(w http.ResponseWriter, r *http.Request, a auth) {
+		if a.Via == "cookie" {
+			if err := s.auth.RevokeCookie(r.Context(), a.session); err != nil {
+				s.log.ErrorContext(r.Context(), "dashboard logout", "err", err)
+				s.errorPage(w, r, a, http.StatusServiceUnavailable, "The session could not be ended; try again.")
+				return
+			}
+		}
 		http.SetCookie(w, s.auth.ClearCookie(r))
 		http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 	})

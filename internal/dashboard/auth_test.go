@@ -106,14 +106,21 @@ func TestLogin(t *testing.T) {
 func TestSafeNext(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"":                             "/admin/jobs",
-		"/admin/jobs/media?state=done": "/admin/jobs/media?state=done",
-		"https://evil.example/":        "/admin/jobs",
-		"//evil.example/admin/jobs":    "/admin/jobs",
-		`/\evil.example`:               "/admin/jobs",
-		"/api/v1/salons":               "/admin/jobs",
-		"/admin/jobsx":                 "/admin/jobs",
-		"javascript:alert(1)":          "/admin/jobs",
+		"":                              "/admin/jobs",
+		"/admin/jobs/media?state=done":  "/admin/jobs/media?state=done",
+		"https://evil.example/":         "/admin/jobs",
+		"//evil.example/admin/jobs":     "/admin/jobs",
+		`/\evil.example`:                "/admin/jobs",
+		"/api/v1/salons":                "/admin/jobs",
+		"/admin/jobsx":                  "/admin/jobs",
+		"javascript:alert(1)":           "/admin/jobs",
+		"/admin/jobs/../../api":         "/admin/jobs",
+		"/admin/jobs/../login":          "/admin/jobs",
+		"/admin/jobs/%2e%2e/%2e%2e/api": "/admin/jobs",
+		"/admin/jobs/./media/../media":  "/admin/jobs/media",
+		"/admin/jobs/media/..":          "/admin/jobs",
+		"/admin/jobs//media":            "/admin/jobs/media",
+		"/admin/jobs/media%0d%0aX: y":   "/admin/jobs",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

@@ -11,8 +11,9 @@
 // Access needs the admin token: as "Authorization: Bearer <token>", or as
 // the session cookie that /admin/login sets after the token was typed into
 // its form. internal/auth checks the token and issues and verifies the
-// cookie and its CSRF token: the cookie holds an expiry and an HMAC keyed
-// by a digest of the token, never the token; changing the token ends every
+// cookie and its CSRF token: the cookie holds an expiry, a session id and
+// an HMAC keyed by a digest of the token, never the token; the session is
+// kept server-side, so logout ends it; changing the token ends every
 // session. Every POST must be same-origin (Origin / Referer /
 // Sec-Fetch-Site) and, with the cookie, carry the session's CSRF token.
 package dashboard
@@ -65,6 +66,10 @@ type Config struct {
 	AdminToken string
 	// SessionTTL is how long a login lasts. Default: 12h.
 	SessionTTL time.Duration
+	// Sessions keeps the live login sessions server-side, so logout ends
+	// them (auth.Sessions: in the database, shared by every process).
+	// Default: this process's memory.
+	Sessions atlasauth.CookieStore
 	// PageSize is the number of jobs per page. Default: 25.
 	PageSize int
 	// Logger receives action logs and errors. Default: discarding.
@@ -137,7 +142,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := atlasauth.New(atlasauth.Config{AdminToken: cfg.AdminToken, CookieTTL: cfg.SessionTTL, Now: cfg.Now})
+	a := atlasauth.New(atlasauth.Config{AdminToken: cfg.AdminToken, CookieTTL: cfg.SessionTTL, Now: cfg.Now,
+		Cookies: cfg.Sessions})
 	cfg.AdminToken = "" // a keeps its digest; the token itself is not kept
 	return &Server{cfg: cfg, log: cfg.Logger, auth: a, pages: pages, cache: newLiveCache(cfg.LiveInterval/2, cfg.Now),
 		chartCache: newLiveCache(chartsTTL, cfg.Now)}, nil

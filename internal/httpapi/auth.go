@@ -14,16 +14,6 @@ type Users interface {
 	SystemUserID(ctx context.Context) (int64, error)
 }
 
-// authenticate is the one authenticate middleware (auth.Authenticator):
-// it puts the caller's auth.Identity (admin token or user session) in the
-// request context and refuses nothing; requireAdmin and actingUser do. A
-// failed session lookup is answered as an error (500).
-func authenticate(log *slog.Logger, a *auth.Authenticator, next http.Handler) http.Handler {
-	return a.Middleware(next, func(w http.ResponseWriter, r *http.Request, err error) {
-		writeError(w, r, log, err)
-	})
-}
-
 // requireAdmin lets only admin identities (the admin token, or an admin's
 // session) through to next; others get a JSON 401.
 func requireAdmin(log *slog.Logger, next http.Handler) http.Handler {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -83,7 +84,7 @@ func TestUserSessions(t *testing.T) {
 func TestRequireAdminSessions(t *testing.T) {
 	t.Parallel()
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	h := authenticate(nil, auth.New(auth.Config{AdminToken: "s3cret", Sessions: fakeSessions{}}), requireAdmin(nil, next))
+	h := authenticate(nil, auth.New(auth.Config{AdminToken: "s3cret", Sessions: fakeSessions{}}), newAuthGuard(Deps{Now: time.Now}), requireAdmin(nil, next))
 	for bearer, want := range map[string]int{"s3cret": 204, "admin-8": 204, "user-7": 401, "nope": 401} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("POST", "/api/v1/admin/x", nil)

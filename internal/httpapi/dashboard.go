@@ -20,13 +20,13 @@ type Dashboard interface {
 }
 
 // addDashboardRoutes mounts the dashboard under /admin (nil: routes off).
-func addDashboardRoutes(mux *http.ServeMux, d Deps) {
+func addDashboardRoutes(mux *http.ServeMux, d Deps, guard *authGuard) {
 	if d.Dashboard == nil {
 		return
 	}
 	db := d.Dashboard
 	mux.Handle("GET /admin/login", db.LoginForm())
-	mux.Handle("POST /admin/login", db.Login())
+	mux.Handle("POST /admin/login", guardLogin(d.Logger, guard, db.Login()))
 	mux.Handle("POST /admin/logout", db.Logout())
 	mux.Handle("GET /admin/assets/dashboard.css", db.Assets())
 	mux.Handle("GET /admin/assets/live.js", db.Script())

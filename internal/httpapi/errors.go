@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -14,6 +15,11 @@ import (
 var (
 	ErrUnauthorized = errors.New("authentication required")
 	ErrForbidden    = errors.New("forbidden")
+	// ErrShutdown is the cause with which the server cancels the
+	// requests still running when its shutdown drain runs out of time:
+	// they answer 503 shutting_down, are logged as cut (not as failures)
+	// and counted by atlas_http_shutdown_cut_total.
+	ErrShutdown = errors.New("server shutting down")
 )
 
 // RequestError is a client mistake (400) with a machine-readable code.
@@ -56,6 +62,8 @@ func statusOf(err error) (int, string, string) {
 	var ce *ConflictError
 	var se *statusError
 	switch {
+	case errors.Is(err, ErrShutdown):
+		return http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; retry"
 	case errors.As(err, &se):
 		return se.status, se.code, se.msg
 	case errors.As(err, &re):
@@ -80,13 +88,24 @@ func statusOf(err error) (int, string, string) {
 // writeError sends err as JSON with the status statusOf gives it, logging
 // server-side failures.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if cutByShutdown(r) {
+		err = fmt.Errorf("%w: %w", ErrShutdown, err)
+	}
 	status, code, msg := statusOf(err)
-	if status >= 500 {
+	if errors.Is(err, ErrShutdown) {
+		log.WarnContext(r.Context(), "request cut by shutdown", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if status >= 500 {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = code, msg
 	writeJSON(w, status, body)
+}
+
+// cutByShutdown reports whether r's context was cancelled by the server's
+// shutdown running out of time.
+func cutByShutdown(r *http.Request) bool {
+	return errors.Is(context.Cause(r.Context()), ErrShutdown)
 }
 
 // writeJSON sends v as JSON with status. HTML-significant characters are

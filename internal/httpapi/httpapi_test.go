@@ -256,7 +256,7 @@ func TestRequireAdmin(t *testing.T) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("POST", "/api/v1/admin/x", nil)
 		req.Header.Set("Authorization", tc.header)
-		authenticate(nil, auth.New(auth.Config{AdminToken: tc.token}), requireAdmin(nil, next)).ServeHTTP(rec, req)
+		authenticate(nil, auth.New(auth.Config{AdminToken: tc.token}), newAuthGuard(Deps{Now: time.Now}), requireAdmin(nil, next)).ServeHTTP(rec, req)
 		if rec.Code != tc.status {
 			t.Errorf("token %q header %q: %d, want %d", tc.token, tc.header, rec.Code, tc.status)
 		}

@@ -29,7 +29,7 @@ const multipartSlack = 64 << 10
 // /media/* (the stored files).
 func addMediaRoutes(mux *http.ServeMux, d Deps) {
 	if d.Media != nil {
-		mux.Handle("POST /api/v1/media", uploadMedia(d.Logger, d))
+		mux.Handle("POST /api/v1/media", longDeadline(d.LongTimeout, uploadMedia(d.Logger, d)))
 		mux.Handle("GET /api/v1/media/{id}", getMedia(d.Logger, d.Media))
 	}
 	if d.MediaFiles != nil {

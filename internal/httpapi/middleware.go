@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sevra/atlas/internal/auth"
 )
 
 // statusWriter records the status and size of a response.
@@ -75,6 +77,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	cut      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -86,8 +89,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "atlas_http_request_duration_seconds", Help: "HTTP request latency, by method and route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route"}),
+		cut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atlas_http_shutdown_cut_total",
+			Help: "Requests still running when the shutdown drain ran out of time, cut (answered 503 shutting_down), by route pattern.",
+		}, []string{"route"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.cut} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register http metrics: %w", err)
 		}
@@ -106,7 +113,36 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(r.Method, route, fmt.Sprint(sw.code())).Inc()
+		code := sw.code()
+		if cutByShutdown(r) {
+			// Cut: its connection was closed, so the client got nothing,
+			// whatever the handler wrote afterwards.
+			m.cut.WithLabelValues(route).Inc()
+			code = http.StatusServiceUnavailable
+		}
+		m.requests.WithLabelValues(r.Method, route, fmt.Sprint(code)).Inc()
 		m.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// longDeadline gives next's requests d to be read and answered, past the
+// server's ReadTimeout and WriteTimeout (uploads, the sitemap rebuild);
+// d <= 0 leaves the server's deadlines. Only authenticated requests get
+// the longer time. Writers that cannot set deadlines (tests' recorders)
+// are served as they are.
+func longDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := auth.FromContext(r.Context()); !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		end := time.Now().Add(d)
+		_ = rc.SetReadDeadline(end)
+		_ = rc.SetWriteDeadline(end)
+		next.ServeHTTP(w, r)
 	})
 }

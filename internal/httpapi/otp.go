@@ -3,10 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -44,7 +42,7 @@ func requestOTP(log *slog.Logger, svc OTPService, trusted []netip.Prefix) http.H
 		var in struct {
 			Phone string `json:"phone"`
 		}
-		if err := readAuthJSON(w, r, &in); err != nil {
+		if err := decodeJSON(w, r, maxAuthBody, &in); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -66,7 +64,7 @@ func verifyOTP(log *slog.Logger, svc OTPService, trusted []netip.Prefix) http.Ha
 			ChallengeID string `json:"challenge_id"`
 			Code        string `json:"code"`
 		}
-		if err := readAuthJSON(w, r, &in); err != nil {
+		if err := decodeJSON(w, r, maxAuthBody, &in); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -102,35 +100,6 @@ func logout(log *slog.Logger, rev SessionRevoker) http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// readAuthJSON decodes a small JSON object body into v: 415 unless the
-// body is JSON, 413 when too large, 400 when malformed.
-func readAuthJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := splitMediaType(ct); mt != "application/json" {
-			return &statusError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
-				msg: "send the body as application/json"}
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAuthBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &statusError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", msg: "request body is larger than 4 KiB"}
-		}
-		return badRequest("invalid_json", "request body could not be read")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badRequest("invalid_json", "request body must be a JSON object with the documented fields")
-	}
-	// One object, then only white space: `{…} {…}` or `{…}x` is malformed.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return badRequest("invalid_json", "request body must be one JSON object, with nothing after it")
-	}
-	return nil
 }
 
 // splitMediaType returns the media type of a Content-Type value.

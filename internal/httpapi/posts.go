@@ -44,10 +44,13 @@ func postKey(slug string) string { return postKeyPrefix + slug }
 // a 200 counts a view.
 func getPost(log *slog.Logger, s Store, c ReadCache, ttl time.Duration, now func() time.Time, posts PostSlugs, views ViewRecorder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := r.PathValue("slug")
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		load := func(ctx context.Context) ([]byte, error) { return loadPost(ctx, s, posts, now(), slug) }
 		var ans []byte
-		var err error
 		if key := postKey(slug); c != nil && ttl > 0 && len(key) <= cache.MaxKeyLen {
 			ans, err = c.GetOrLoad(r.Context(), key, ttl, load)
 		} else {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/sevra/atlas/internal/slug"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -25,7 +26,11 @@ func listCities(log *slog.Logger, s Store) http.Handler {
 
 func getCity(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := r.PathValue("slug")
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		city, err := readThrough(r.Context(), c, cityKey(slug), ttl, func(ctx context.Context) (store.City, error) {
 			return s.CityBySlug(ctx, slug)
 		})
@@ -44,6 +49,9 @@ func parseSalonFilter(q url.Values) (store.SalonFilter, error) {
 		return store.SalonFilter{}, err
 	}
 	f := store.SalonFilter{CitySlug: q.Get("city"), Sort: store.SortRating, Page: p.Page, PerPage: p.PerPage}
+	if f.CitySlug != "" && !slug.Valid(f.CitySlug) {
+		return store.SalonFilter{}, badRequest("invalid_city", "city must be a city slug")
+	}
 	switch sort := q.Get("sort"); sort {
 	case "":
 	case string(store.SortRating), string(store.SortName), string(store.SortNewest):
@@ -92,7 +100,11 @@ func listSalons(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.
 
 func getSalon(log *slog.Logger, s Store, c ReadCache, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := r.PathValue("slug")
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		hit, err := readThrough(r.Context(), c, salonKey(slug), ttl, func(ctx context.Context) (cachedSalon, error) {
 			x, moved, err := s.ResolveSalonSlug(ctx, slug)
 			return cachedSalon{Salon: x, Moved: moved}, err

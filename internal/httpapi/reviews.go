@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -26,14 +25,14 @@ func createReview(log *slog.Logger, d Deps) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, review.MaxRequestBytes))
+		slug, err := slugParam(r)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeError(w, r, log, badRequest("body_too_large", "request body is larger than 16 KiB"))
-				return
-			}
-			writeError(w, r, log, badRequest("invalid_json", "request body could not be read"))
+			writeError(w, r, log, err)
+			return
+		}
+		body, err := readJSON(w, r, review.MaxRequestBytes)
+		if err != nil {
+			writeError(w, r, log, err)
 			return
 		}
 		in, err := review.ParseInput(body)
@@ -45,7 +44,7 @@ func createReview(log *slog.Logger, d Deps) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		rv, err := d.Reviews.Create(r.Context(), r.PathValue("slug"), userID, in)
+		rv, err := d.Reviews.Create(r.Context(), slug, userID, in)
 		if errors.Is(err, review.ErrAlreadyReviewed) {
 			err = &ConflictError{Code: "already_reviewed", Message: err.Error()}
 		}

@@ -49,7 +49,7 @@ func TestCreateReviewRoute(t *testing.T) {
 		{"wrong token", "rose", "Bearer nope", `{"rating":5}`, 401, "unauthorized"},
 		{"bad rating", "rose", "Bearer tok", `{"rating":9}`, 400, "invalid_rating"},
 		{"bad json", "rose", "Bearer tok", `{`, 400, "invalid_json"},
-		{"too large", "rose", "Bearer tok", `{"rating":5,"body":"` + strings.Repeat("x", review.MaxRequestBytes) + `"}`, 400, "body_too_large"},
+		{"too large", "rose", "Bearer tok", `{"rating":5,"body":"` + strings.Repeat("x", review.MaxRequestBytes) + `"}`, 413, "body_too_large"},
 		{"unknown salon", "nope", "Bearer tok", `{"rating":5}`, 404, "not_found"},
 	}
 	for _, tc := range tests {

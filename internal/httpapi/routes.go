@@ -16,6 +16,7 @@ import (
 
 	"github.com/sevra/atlas/internal/auth"
 	"github.com/sevra/atlas/internal/cache"
+	"github.com/sevra/atlas/internal/ratelimit"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -47,6 +48,15 @@ type Deps struct {
 	// /api/v1/auth/logout (nil: routes off).
 	OTP    OTPService
 	Logout SessionRevoker
+	// LongTimeout is the read and write deadline of uploads and the
+	// sitemap rebuild, past the server's ReadTimeout/WriteTimeout (zero:
+	// the server's own deadlines stay).
+	LongTimeout time.Duration
+	// AuthFailures limits failed authentications per client address
+	// (zero: DefaultAuthFailures), counted in AuthLimiter (nil: in this
+	// process); see authguard.go.
+	AuthFailures ratelimit.Rule
+	AuthLimiter  ratelimit.Limiter
 	// TrustedProxies are the load balancers and proxies whose
 	// X-Forwarded-For names the client for rate limits (none: the TCP
 	// peer is the client).
@@ -118,16 +128,17 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 	authn := auth.New(auth.Config{AdminToken: d.AdminToken, Sessions: d.Sessions})
 	d.AdminToken = "" // authn keeps its digest; no handler needs the token
+	guard := newAuthGuard(d)
 	mux := http.NewServeMux()
-	addRoutes(mux, d)
+	addRoutes(mux, d, guard)
 	// authenticate sits outside instrument and logRequests: its
 	// r.WithContext copy must be the request the mux records r.Pattern on.
-	h := m.instrument(logRequests(d.Logger, mux))
-	return traceRequests(recoverPanics(d.Logger, authenticate(d.Logger, authn, h))), nil
+	h := m.instrument(logRequests(d.Logger, checkRequestText(d.Logger, mux)))
+	return traceRequests(recoverPanics(d.Logger, authenticate(d.Logger, authn, guard, h))), nil
 }
 
 // addRoutes lists every route Atlas serves.
-func addRoutes(mux *http.ServeMux, d Deps) {
+func addRoutes(mux *http.ServeMux, d Deps, guard *authGuard) {
 	ttl := time.Minute
 	if d.CacheTTL != nil {
 		ttl = *d.CacheTTL
@@ -153,7 +164,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	// GET/POST /admin/login, POST /admin/logout, GET /admin/assets/dashboard.css, GET /admin/assets/live.js,
 	// GET /admin/jobs, GET /admin/jobs/{queue}, GET /admin/jobs/{queue}/{id},
 	// POST /admin/jobs/{queue}/{action}, POST /admin/jobs/{queue}/{id}/{action}
-	addDashboardRoutes(mux, d) // (dashboard.go)
+	addDashboardRoutes(mux, d, guard) // (dashboard.go)
 	// GET /, /cities/{slug}, /salons/{slug}, /posts, /posts/{slug}, /favicon.svg, the HTML 404 (/);
 	// POST /api/v1/salons/{slug}/media, /api/v1/posts/{slug}/media,
 	// /api/v1/salons/{slug}/verification-requests; DELETE /api/v1/salons/{slug}

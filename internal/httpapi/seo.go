@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -56,7 +55,7 @@ func addSEORoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /sitemap.xml", files)
 	mux.Handle("GET /sitemaps/{file}", files)
 	mux.Handle("GET /robots.txt", files)
-	mux.Handle("POST /api/v1/admin/sitemap/rebuild", requireAdmin(d.Logger, rebuildSitemap(d.Logger, svc)))
+	mux.Handle("POST /api/v1/admin/sitemap/rebuild", requireAdmin(d.Logger, longDeadline(d.LongTimeout, rebuildSitemap(d.Logger, svc))))
 	if w := d.SEO.Salons; w != nil {
 		mux.Handle("POST /api/v1/admin/verifications/{id}/approve", requireAdmin(d.Logger, approveVerification(d.Logger, d, w)))
 		mux.Handle("PATCH /api/v1/salons/{slug}", requireAdmin(d.Logger, patchSalon(d.Logger, w)))
@@ -124,9 +123,14 @@ func approveVerification(log *slog.Logger, d Deps, svc SalonWriter) http.Handler
 // patchSalon is PATCH /api/v1/salons/{slug} {name?, slug?, verified?}.
 func patchSalon(log *slog.Logger, svc SalonWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, salon.MaxPatchBytes))
+		slug, err := slugParam(r)
 		if err != nil {
-			writeError(w, r, log, badRequest("invalid_json", "request body could not be read or is larger than 4 KiB"))
+			writeError(w, r, log, err)
+			return
+		}
+		body, err := readJSON(w, r, salon.MaxPatchBytes)
+		if err != nil {
+			writeError(w, r, log, err)
 			return
 		}
 		p, err := salon.ParsePatch(body)
@@ -134,7 +138,7 @@ func patchSalon(log *slog.Logger, svc SalonWriter) http.Handler {
 			writeError(w, r, log, seoError(err))
 			return
 		}
-		s, err := svc.Update(r.Context(), r.PathValue("slug"), p)
+		s, err := svc.Update(r.Context(), slug, p)
 		if err != nil {
 			writeError(w, r, log, seoError(err))
 			return

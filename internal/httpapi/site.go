@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -94,10 +92,17 @@ func attachMedia(log *slog.Logger, d Deps, w SiteWriter, post bool) http.Handler
 			MediaID int64  `json:"media_id"`
 			Role    string `json:"role"`
 		}
-		dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil || in.MediaID <= 0 {
+		if err := decodeJSON(rw, r, 4096, &in); err != nil {
+			writeError(rw, r, log, err)
+			return
+		}
+		if in.MediaID <= 0 {
 			writeError(rw, r, log, badRequest("invalid_json", `body must be {"media_id": <positive id>, "role": "gallery"|"cover"}`))
+			return
+		}
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(rw, r, log, err)
 			return
 		}
 		var at site.Attachment
@@ -106,12 +111,12 @@ func attachMedia(log *slog.Logger, d Deps, w SiteWriter, post bool) http.Handler
 				writeError(rw, r, log, badRequest("invalid_role", "a post's media is its cover"))
 				return
 			}
-			at, err = w.AttachToPost(r.Context(), a, r.PathValue("slug"), in.MediaID)
+			at, err = w.AttachToPost(r.Context(), a, slug, in.MediaID)
 		} else {
 			if in.Role == "" {
 				in.Role = "gallery"
 			}
-			at, err = w.AttachToSalon(r.Context(), a, r.PathValue("slug"), in.MediaID, in.Role)
+			at, err = w.AttachToSalon(r.Context(), a, slug, in.MediaID, in.Role)
 		}
 		if err != nil {
 			writeError(rw, r, log, siteError(err))
@@ -134,7 +139,12 @@ func requestVerification(log *slog.Logger, d Deps, w SiteWriter) http.Handler {
 			writeError(rw, r, log, err)
 			return
 		}
-		v, err := w.RequestVerification(r.Context(), a, r.PathValue("slug"))
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(rw, r, log, err)
+			return
+		}
+		v, err := w.RequestVerification(r.Context(), a, slug)
 		if err != nil {
 			writeError(rw, r, log, siteError(err))
 			return
@@ -147,7 +157,12 @@ func requestVerification(log *slog.Logger, d Deps, w SiteWriter) http.Handler {
 // answers 410 Gone.
 func removeSalon(log *slog.Logger, w SiteWriter) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if err := w.RemoveSalon(r.Context(), r.PathValue("slug")); err != nil {
+		slug, err := slugParam(r)
+		if err != nil {
+			writeError(rw, r, log, err)
+			return
+		}
+		if err := w.RemoveSalon(r.Context(), slug); err != nil {
 			writeError(rw, r, log, siteError(err))
 			return
 		}

@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sevra/atlas/internal/media/imaging"
 )
@@ -42,3 +43,51 @@ func permanent(err error) error {
 	}
 	return fmt.Errorf("%w: %w", ErrPermanent, err)
 }
+
+// The failure reasons GET /api/v1/media/{id} may show. They are fixed
+// sentences: an engine's error text can hold file paths, library
+// internals or a stack trace, which belong in the logs and the failed job
+// (the dashboard), never in a public answer.
+const (
+	reasonCorrupt     = "corrupt image: the file is truncated or malformed"
+	reasonUnsupported = "unsupported format: the file is not an accepted image"
+	reasonTooMany     = "too many pixels: the image is larger than allowed"
+	reasonTooLarge    = "too large: the file is larger than allowed"
+	reasonGeneric     = "processing failed"
+)
+
+// publicReason is the fixed sentence for a permanent failure's cause.
+func publicReason(cause error) string {
+	switch {
+	case errors.Is(cause, ErrCorrupt):
+		return reasonCorrupt
+	case errors.Is(cause, ErrUnsupportedFormat):
+		return reasonUnsupported
+	case errors.Is(cause, ErrTooManyPixels):
+		return reasonTooMany
+	case errors.Is(cause, ErrTooLarge):
+		return reasonTooLarge
+	}
+	return reasonGeneric
+}
+
+// publicText returns a stored failure reason when it is one of the public
+// sentences (those above, or the queue adapter's "processing failed after
+// N attempts" and the sync path's "processing failed; upload the file
+// again"), else the generic one: rows written by older versions or by
+// other callers of MarkFailed never leak their text.
+func publicText(stored string) string {
+	switch stored {
+	case "", reasonCorrupt, reasonUnsupported, reasonTooMany, reasonTooLarge, reasonGeneric, reasonRetryUpload:
+		return stored
+	}
+	if n, ok := strings.CutPrefix(stored, "processing failed after "); ok {
+		if d, ok := strings.CutSuffix(n, " attempts"); ok && len(d) <= 4 && strings.Trim(d, "0123456789") == "" && d != "" {
+			return stored
+		}
+	}
+	return reasonGeneric
+}
+
+// reasonRetryUpload is recorded when in-request processing fails.
+const reasonRetryUpload = "processing failed; upload the file again"

@@ -119,12 +119,12 @@ func (s *Service) generate(ctx context.Context, mediaID int64, storageKey string
 	return res, nil
 }
 
-// fail records a permanent failure: the row is marked failed with cause's
-// message, and the original (unless keepOriginal) and any variants already
+// fail records a permanent failure: the row is marked failed with the
+// public sentence for cause (publicReason; cause itself is logged), and the original (unless keepOriginal) and any variants already
 // written are deleted.
 func (s *Service) fail(ctx context.Context, id int64, storageKey string, cause error, keepOriginal bool) error {
 	s.log.WarnContext(ctx, "media failed permanently", "media_id", id, "err", cause)
-	if err := s.repo.SetFailed(ctx, id, cause.Error()); err != nil {
+	if err := s.repo.SetFailed(ctx, id, publicReason(cause)); err != nil {
 		return fmt.Errorf("record failure (%v): %w", cause, err) // transient: retry to record it
 	}
 	if err := s.removeStrays(ctx, id, nil); err != nil {

@@ -16,7 +16,8 @@ type Limits struct {
 	// MaxBytes is the largest accepted upload. Default 20 MiB.
 	MaxBytes int64
 	// MaxPixels caps width×height as declared by the header. Default
-	// 50,000,000; negative disables.
+	// 50,000,000, or the engine's own default when it has one (the pure
+	// engine: imaging.PureMaxPixels, 16,000,000); negative disables.
 	MaxPixels int64
 }
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"sync"
 
 	"github.com/sevra/atlas/internal/media/imaging"
 	"github.com/sevra/atlas/internal/media/storage"
@@ -30,7 +32,9 @@ type Config struct {
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// TempDir receives uploads while they are checked, and originals
-	// downloaded from remote storage. Default os.TempDir().
+	// downloaded from remote storage, each Service in its own locked
+	// subdirectory; what stopped processes left is removed at start
+	// (tempdir.go). Default <os.TempDir()>/atlas-media.
 	TempDir string
 	// Limits bound uploads (default 20 MiB, 50 MP).
 	Limits Limits
@@ -65,7 +69,8 @@ type Service struct {
 	engine  imaging.Engine
 	repo    Repo
 	log     *slog.Logger
-	tempDir string
+	tempDir string // this Service's own directory (tempdir.go)
+	release func() error
 	limits  Limits
 	spec    imaging.Spec
 	mode    rollout.Mode
@@ -77,6 +82,13 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Storage == nil || cfg.Engine == nil || cfg.Repo == nil {
 		return nil, errors.New("media: Storage, Engine and Repo are required")
+	}
+	if cfg.Limits.MaxPixels == 0 {
+		// An engine that decodes whole images (the pure engine) sets a
+		// lower default pixel limit: memory follows pixels.
+		if d, ok := cfg.Engine.(interface{ DefaultMaxPixels() int64 }); ok {
+			cfg.Limits.MaxPixels = d.DefaultMaxPixels()
+		}
 	}
 	s := &Service{
 		store: cfg.Storage, engine: cfg.Engine, repo: cfg.Repo, log: cfg.Logger,
@@ -90,14 +102,23 @@ func New(cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.tempDir == "" {
-		s.tempDir = os.TempDir()
+		s.tempDir = filepath.Join(os.TempDir(), "atlas-media") // swept at start: never the bare /tmp
 	}
-	if err := os.MkdirAll(s.tempDir, 0o700); err != nil {
-		return nil, fmt.Errorf("media temp dir: %w", err)
+	dir, release, removed, err := claimTempDir(s.tempDir)
+	if err != nil {
+		return nil, err
 	}
+	if removed > 0 {
+		s.log.Info("media: removed temp files left by stopped processes", "dir", s.tempDir, "removed", removed)
+	}
+	s.tempDir, s.release = dir, sync.OnceValue(release)
 	s.spec.MaxPixels = s.limits.MaxPixels
 	return s, nil
 }
+
+// Close removes the Service's temp directory (and any file left in it)
+// and releases its lock. Call it once nothing uses the Service.
+func (s *Service) Close() error { return s.release() }
 
 // Accepted is Accept's answer: the HTTP layer replies 202 {id, status}
 // (201 with the view when the variants were made in the request).
@@ -171,7 +192,7 @@ func (s *Service) Accept(ctx context.Context, owner Owner, part io.Reader) (Acce
 			return acc, err // recorded on the row by generate
 		}
 		ctx := context.WithoutCancel(ctx)
-		if ferr := s.repo.SetFailed(ctx, id, "processing failed; upload the file again"); ferr != nil {
+		if ferr := s.repo.SetFailed(ctx, id, reasonRetryUpload); ferr != nil {
 			s.log.ErrorContext(ctx, "media: record failure", "media_id", id, "err", ferr)
 		}
 		if !keep {
@@ -242,7 +263,7 @@ func (s *Service) Get(ctx context.Context, id int64) (View, error) {
 		return View{}, err
 	}
 	v := View{ID: rec.ID, Status: rec.Status, Width: rec.Width, Height: rec.Height,
-		Placeholder: rec.Placeholder, Error: rec.Error, Variants: []VariantView{}}
+		Placeholder: rec.Placeholder, Error: publicText(rec.Error), Variants: []VariantView{}}
 	for _, vr := range sortedVariants(rec.Variants) {
 		v.Variants = append(v.Variants, VariantView{URL: s.store.URL(vr.Key), Width: vr.Width,
 			Height: vr.Height, Format: vr.Format, Bytes: vr.Bytes})

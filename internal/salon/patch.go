@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sevra/atlas/internal/geo"
 	"github.com/sevra/atlas/internal/outbox"
 	"github.com/sevra/atlas/internal/seo"
+	"github.com/sevra/atlas/internal/slug"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -33,8 +35,8 @@ type Patch struct {
 }
 
 // ParsePatch decodes and validates a patch: a JSON object with at least
-// one of name (1–200 characters), slug (a URL segment of 1–200 bytes, the
-// rule of post slugs too, see seo.Redirects.RenamePost) and verified, and
+// one of name (1–200 characters, no control characters), slug (the
+// alphabet of internal/slug, the rule of post slugs too) and verified, and
 // nothing else.
 func ParsePatch(data []byte) (Patch, error) {
 	var p Patch
@@ -51,22 +53,24 @@ func ParsePatch(data []byte) (Patch, error) {
 	}
 	if p.Name != nil {
 		n := strings.TrimSpace(*p.Name)
-		if n == "" || utf8.RuneCountInString(n) > 200 || !utf8.ValidString(n) {
+		if n == "" || utf8.RuneCountInString(n) > 200 || !utf8.ValidString(n) || hasControl(n) {
 			return Patch{}, &InputError{"invalid_name", "name must be 1 to 200 characters"}
 		}
 		p.Name = &n
 	}
 	if p.Slug != nil {
-		if !validSlug(*p.Slug) || !utf8.ValidString(*p.Slug) {
-			return Patch{}, &InputError{"invalid_slug", "slug must be a URL segment of 1 to 200 bytes"}
+		if !slug.Valid(*p.Slug) {
+			return Patch{}, &InputError{"invalid_slug",
+				"slug must be 1 to 200 bytes of lower-case a-z, digits, '-', Persian letters and digits"}
 		}
 	}
 	return p, nil
 }
 
-// validSlug accepts a non-empty URL segment of at most 200 bytes.
-func validSlug(s string) bool {
-	return s != "" && len(s) <= 200 && !strings.ContainsAny(s, "/?#% \t\r\n") && s != "." && s != ".."
+// hasControl reports whether s holds a control character (NUL included),
+// which no name needs and PostgreSQL text cannot always store.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // Update applies p to the salon at slug (current or old). In one

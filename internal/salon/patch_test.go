@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sevra/atlas/internal/slug"
 )
 
 func TestParsePatch(t *testing.T) {
@@ -17,6 +19,15 @@ func TestParsePatch(t *testing.T) {
 		{`{}`, "empty_patch"},
 		{`{"slug":"a/b"}`, "invalid_slug"},
 		{`{"slug":""}`, "invalid_slug"},
+		{`{"slug":"a\u0000b"}`, "invalid_slug"},
+		{`{"slug":"Rose"}`, "invalid_slug"},
+		{`{"slug":"a<b>"}`, "invalid_slug"},
+		{`{"slug":"a&b"}`, "invalid_slug"},
+		{`{"slug":"a\u202eb"}`, "invalid_slug"},
+		{`{"slug":"a\u0007b"}`, "invalid_slug"},
+		{`{"slug":"سالن-رز-۲"}`, ""},
+		{`{"name":"a\u0000b"}`, "invalid_name"},
+		{`{"name":"a\u0001b"}`, "invalid_name"},
 		{`{"name":"   "}`, "invalid_name"},
 		{`{"other":1}`, "invalid_json"},
 		{`{"name":"a"} {}`, "invalid_json"},
@@ -48,7 +59,7 @@ func FuzzParsePatch(f *testing.F) {
 		if p.Name == nil && p.Slug == nil && p.Verified == nil {
 			t.Fatal("accepted an empty patch")
 		}
-		if p.Slug != nil && (!validSlug(*p.Slug) || !utf8.ValidString(*p.Slug)) {
+		if p.Slug != nil && (!slug.Valid(*p.Slug) || !utf8.ValidString(*p.Slug)) {
 			t.Fatalf("accepted slug %q", *p.Slug)
 		}
 		if p.Name != nil && (*p.Name == "" || !utf8.ValidString(*p.Name)) {

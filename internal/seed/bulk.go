@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sevra/atlas/internal/slug"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -47,6 +48,13 @@ func (in *inserter) query(n int) string {
 
 // add queues one row, whose values must match cols.
 func (in *inserter) add(ctx context.Context, vals ...any) error {
+	for i, c := range in.cols {
+		if s, ok := vals[i].(string); ok && c == "slug" {
+			if err := slug.Check(s); err != nil { // the one slug alphabet, on create too
+				return fmt.Errorf("insert into %s: %w", in.table, err)
+			}
+		}
+	}
 	in.buf = append(in.buf, vals...)
 	if len(in.buf) < in.perStmt*len(in.cols) {
 		return nil

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/sevra/atlas/internal/slug"
 	"github.com/sevra/atlas/internal/store"
 )
 
@@ -119,13 +119,10 @@ func (r *Redirects) ResolvePostSlug(ctx context.Context, slug string) (string, b
 	return cur, true, nil
 }
 
-// checkSlug accepts a non-empty URL segment of at most 200 bytes.
+// checkSlug accepts the slug alphabet of internal/slug.
 func checkSlug(s string) error {
-	switch {
-	case s == "" || len(s) > 200:
-		return fmt.Errorf("%w: %.40q: want 1 to 200 bytes", ErrBadSlug, s)
-	case strings.ContainsAny(s, "/?#% \t\r\n") || s == "." || s == "..":
-		return fmt.Errorf("%w: %.40q: not a URL segment", ErrBadSlug, s)
+	if err := slug.Check(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSlug, err)
 	}
 	return nil
 }

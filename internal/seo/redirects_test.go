@@ -66,6 +66,11 @@ func testRenamePostErrors(t *testing.T, s *store.Store) {
 		{"empty slug", 1, "", ErrBadSlug},
 		{"slash", 1, "a/b", ErrBadSlug},
 		{"dot dot", 1, "..", ErrBadSlug},
+		{"NUL", 1, "a\x00b", ErrBadSlug},
+		{"upper case", 1, "Post", ErrBadSlug},
+		{"html", 1, "a<script>", ErrBadSlug},
+		{"rtl override", 1, "a\u202eb", ErrBadSlug},
+		{"invalid utf-8", 1, "a\xffb", ErrBadSlug},
 	}
 	for _, tc := range tests {
 		if err := r.RenamePost(ctx, tc.id, tc.slug, fixedNow); !errors.Is(err, tc.err) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	slugs "github.com/sevra/atlas/internal/slug"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -122,6 +123,10 @@ func (s *Server) Home() http.Handler {
 func (s *Server) City() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := r.PathValue("slug")
+		if !slugs.Valid(slug) {
+			s.notFound(w, r)
+			return
+		}
 		n, err := pageParam(r)
 		if err != nil {
 			s.fail(w, r, err)
@@ -184,6 +189,10 @@ func (s *Server) City() http.Handler {
 func (s *Server) Salon() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := r.PathValue("slug")
+		if !slugs.Valid(slug) {
+			s.notFound(w, r)
+			return
+		}
 		n, err := pageParam(r)
 		if err != nil {
 			s.fail(w, r, err)
@@ -280,6 +289,10 @@ func (s *Server) Posts() http.Handler {
 func (s *Server) Post() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := r.PathValue("slug")
+		if !slugs.Valid(slug) {
+			s.notFound(w, r)
+			return
+		}
 		now := s.cfg.Now()
 		p, err := s.cfg.Store.PostBySlug(r.Context(), now, slug)
 		if errors.Is(err, store.ErrNotFound) && s.cfg.Posts != nil {

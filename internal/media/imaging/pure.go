@@ -17,6 +17,7 @@ import (
 	"github.com/gen2brain/webp"
 	"golang.org/x/image/draw"
 	xwebp "golang.org/x/image/webp"
+	"golang.org/x/sync/semaphore"
 )
 
 // PureEngine is the pure-Go engine: no cgo, no system libraries. It decodes
@@ -30,11 +31,13 @@ import (
 //
 // Known gaps compared with the libvips engine: there is no shrink-on-load
 // (the full image is decoded, then scaled, which is several times slower
-// on large JPEGs), and embedded ICC profiles are ignored (pixels are taken
+// on large JPEGs and takes memory by the pixel: see budget.go for the
+// bounds), and embedded ICC profiles are ignored (pixels are taken
 // as sRGB). Metadata is stripped because every variant is re-encoded from
 // pixels.
 type PureEngine struct {
 	log *slog.Logger
+	mem *semaphore.Weighted // PureDecodeBudget (budget.go)
 }
 
 // NewPureEngine returns a pure-Go engine. A nil logger discards.
@@ -42,7 +45,7 @@ func NewPureEngine(log *slog.Logger) *PureEngine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &PureEngine{log: log}
+	return &PureEngine{log: log, mem: semaphore.NewWeighted(PureDecodeBudget)}
 }
 
 // Name implements Engine.
@@ -76,6 +79,14 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 	if err := CheckPixels(hdr.Width, hdr.Height, spec.MaxPixels); err != nil {
 		return Result{}, err
 	}
+	// Held for the whole call: the decoded pixels, the kernel's scratch
+	// and the WebP encoder's working memory for the largest variant
+	// (budget.go).
+	release, err := acquire(ctx, e.mem, decodeBytes(f, hdr)+maxKernelTemp+webpEncodeBytes(hdr, spec))
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 	img, err := decode(io.NewSectionReader(f, 0, st.Size()), hdr.Format)
 	if err != nil {
 		return Result{}, err
@@ -96,10 +107,19 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 		if swap {
 			sw, sh = h, w
 		}
+		if k := cur.Bounds().Dx() / sw; k >= 2 {
+			// Shrink on load: average k×k blocks first, so the kernel
+			// scale below reads at most 2× its output and the full-size
+			// decode can be freed.
+			cur, img = boxShrink(cur, k), nil
+		}
 		scaled := image.NewRGBA(image.Rect(0, 0, sw, sh))
-		if cb := cur.Bounds(); cb.Dx() == sw && cb.Dy() == sh {
+		switch cb := cur.Bounds(); {
+		case cb.Dx() == sw && cb.Dy() == sh:
 			draw.Draw(scaled, scaled.Bounds(), cur, cb.Min, draw.Src)
-		} else {
+		case kernelTemp(sw, cb.Dy()) > maxKernelTemp:
+			draw.ApproxBiLinear.Scale(scaled, scaled.Bounds(), cur, cb, draw.Src, nil)
+		default:
 			draw.CatmullRom.Scale(scaled, scaled.Bounds(), cur, cb, draw.Src, nil)
 		}
 		cur = scaled // the next, smaller width scales from this one

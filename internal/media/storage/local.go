@@ -161,7 +161,8 @@ func (l *Local) URL(key string) string { return l.baseURL + "/" + key }
 // the key "media/12/320w.webp". Responses carry CacheControl, the
 // Content-Type of the extension and X-Content-Type-Options: nosniff; Range
 // and conditional requests are handled by http.ServeContent. Directories,
-// temporary files, keys outside prefix and invalid keys are 404.
+// temporary files, symbolic links (anywhere below the root), keys outside
+// prefix and invalid keys are 404.
 func (l *Local) Handler(prefix string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -175,24 +176,56 @@ func (l *Local) Handler(prefix string) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		p, _ := l.Path(key)
-		f, err := os.Open(p)
+		f, st, err := l.openNoLinks(key)
 		if err != nil {
 			http.NotFound(w, r)
 			return
 		}
 		defer f.Close()
-		st, err := f.Stat()
-		if err != nil || !st.Mode().IsRegular() {
-			http.NotFound(w, r)
-			return
-		}
 		h := w.Header()
 		h.Set("Content-Type", ContentType(key))
 		h.Set("Cache-Control", CacheControl)
 		h.Set("X-Content-Type-Options", "nosniff")
 		http.ServeContent(w, r, name, st.ModTime().Truncate(time.Second), f)
 	})
+}
+
+// errNotServed is returned by openNoLinks for what the handler never
+// serves: symbolic links and anything but a regular file.
+var errNotServed = errors.New("storage: not a regular file")
+
+// openNoLinks opens the regular file of key, refusing a symbolic link at
+// any step below the root (a link there was not written by Put: it could
+// lead outside the store or to an upload not yet public). Every component
+// is checked with Lstat, and the opened file must be the one checked, so a
+// link swapped in between is refused too.
+func (l *Local) openNoLinks(key string) (*os.File, fs.FileInfo, error) {
+	p := l.root
+	var last fs.FileInfo
+	for _, part := range strings.Split(key, "/") {
+		p = filepath.Join(p, part)
+		st, err := os.Lstat(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return nil, nil, errNotServed
+		}
+		last = st
+	}
+	if !last.Mode().IsRegular() {
+		return nil, nil, errNotServed
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil || !os.SameFile(st, last) {
+		f.Close()
+		return nil, nil, errNotServed
+	}
+	return f, st, nil
 }
 
 // ContextReader returns a reader of r that fails with ctx's error once

@@ -196,3 +196,46 @@ func FuzzValidKey(f *testing.F) {
 		}
 	})
 }
+
+// TestLocalHandlerRefusesSymlinks: a symbolic link inside the store, to a
+// file or a directory, inside or outside the root, is never followed: 404.
+func TestLocalHandlerRefusesSymlinks(t *testing.T) {
+	t.Parallel()
+	root, outside := t.TempDir(), t.TempDir()
+	l, _ := NewLocal(root, "")
+	ctx := context.Background()
+	l.Put(ctx, "media/1/320w.jpg", strings.NewReader("real"), "image/jpeg")
+	l.Put(ctx, "incoming/private.jpg", strings.NewReader("private upload"), "image/jpeg")
+	os.WriteFile(filepath.Join(outside, "secret.jpg"), []byte("secret"), 0o644)
+	os.MkdirAll(filepath.Join(root, "media", "2"), 0o755)
+	links := map[string]string{
+		"media/2/out.jpg":   filepath.Join(outside, "secret.jpg"),           // a file outside the root
+		"media/2/in.jpg":    filepath.Join(root, "incoming", "private.jpg"), // a file inside the root
+		"media/2/rel.jpg":   "../1/320w.jpg",                                // relative, inside media/
+		"media/3":           outside,                                        // a directory outside
+		"media/4":           filepath.Join(root, "media", "1"),              // a directory inside
+		"media/1/alias.jpg": "320w.jpg",                                     // same directory
+	}
+	for link, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(l.Handler("media/"))
+	defer srv.Close()
+	for _, path := range []string{"/media/2/out.jpg", "/media/2/in.jpg", "/media/2/rel.jpg", "/media/3/secret.jpg",
+		"/media/4/320w.jpg", "/media/1/alias.jpg"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("GET %s through a symlink: %d %q, want 404", path, resp.StatusCode, body)
+		}
+	}
+	if resp, err := http.Get(srv.URL + "/media/1/320w.jpg"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("the real file: %v %v", resp, err)
+	}
+}

@@ -1,0 +1,121 @@
+package imaging
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"io"
+
+	"golang.org/x/image/draw"
+	"golang.org/x/sync/semaphore"
+)
+
+// The pure engine decodes the whole image into memory (Go's decoders have
+// no shrink-on-load), so its memory follows the pixels, not the file
+// size: a 143 KB PNG of 7000×7000 16-bit pixels decodes to 392 MB. Two
+// bounds keep a process within a fixed budget whatever is uploaded:
+//
+//   - PureMaxPixels, the pure engine's default pixel limit (the libvips
+//     engine keeps media.DefaultMaxPixels, 50 MP): 24 MP, a 6000×4000
+//     photo. media.New applies it when no limit is configured.
+//   - PureDecodeBudget, the decoded bytes that may be held at once by all
+//     the engine's Process calls together: a call waits until its
+//     estimate fits, so concurrency (media workers, shadow runs) cannot
+//     multiply the peak. An image larger than the whole budget runs alone.
+//
+// Measured with these defaults (TestUploadPeakMemory, docs/BENCHMARKS.md).
+const (
+	PureMaxPixels    = 16_000_000
+	PureDecodeBudget = 200 << 20
+)
+
+// DefaultMaxPixels is the pixel limit media.New uses with this engine
+// when none is configured: PureMaxPixels.
+func (e *PureEngine) DefaultMaxPixels() int64 { return PureMaxPixels }
+
+// decodeBytes estimates the memory a decode of hdr's image takes: 8 bytes
+// a pixel for 16-bit PNGs (RGBA64), else 4 (RGBA, or less).
+func decodeBytes(r io.ReaderAt, hdr Header) int64 {
+	per := int64(4)
+	if hdr.Format == PNG {
+		var ihdr [2]byte // bit depth, colour type: bytes 24 and 25 of the file
+		if _, err := r.ReadAt(ihdr[:], 24); err != nil || ihdr[0] == 16 {
+			per = 8
+		}
+	}
+	return per * int64(hdr.Width) * int64(hdr.Height)
+}
+
+// acquire waits until n decoded bytes fit in the budget (at most the whole
+// budget: a larger image runs alone) and returns the release func.
+func acquire(ctx context.Context, sem *semaphore.Weighted, n int64) (func(), error) {
+	n = min(max(n, 1), PureDecodeBudget)
+	if err := sem.Acquire(ctx, n); err != nil {
+		return nil, fmt.Errorf("wait for decode memory: %w", err)
+	}
+	return func() { sem.Release(n) }, nil
+}
+
+// maxKernelTemp bounds the scratch a Catmull-Rom scale may allocate:
+// x/image/draw's separable kernels keep a float64 RGBA (32 bytes) for
+// every destination column of every source row (123 MB for a 1920-wide
+// variant of a 2000-row image). Past it the step scales with
+// ApproxBiLinear, which needs none; after boxShrink the remaining ratio is
+// under 2, where bilinear sampling loses little (the box already
+// averaged). In practice the largest default width (1920) of a large
+// photo takes this path; smaller widths keep Catmull-Rom.
+const maxKernelTemp = 48 << 20
+
+// kernelTemp is the scratch a kernel scale from src rows to dw columns
+// takes.
+func kernelTemp(dw, srcRows int) int64 { return 32 * int64(dw) * int64(srcRows) }
+
+// boxShrink averages k×k blocks of src into a new RGBA image (the
+// shrink-on-load that Go's decoders lack, done right after decoding): the
+// source is read k rows at a time through a small buffer, so it costs the
+// output plus one band. Edge pixels that do not fill a block are dropped
+// (at most k−1 rows and columns of a much larger image).
+func boxShrink(src image.Image, k int) *image.RGBA {
+	b := src.Bounds()
+	ow, oh := b.Dx()/k, b.Dy()/k
+	out := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	band := image.NewRGBA(image.Rect(0, 0, ow*k, k))
+	sums := make([]uint32, 4*ow)
+	n := uint32(k * k)
+	for oy := range oh {
+		draw.Draw(band, band.Bounds(), src, image.Pt(b.Min.X, b.Min.Y+oy*k), draw.Src)
+		clear(sums)
+		for y := range k {
+			row := band.Pix[y*band.Stride : y*band.Stride+4*ow*k]
+			for x := range ow * k {
+				o := 4 * (x / k)
+				sums[o] += uint32(row[4*x])
+				sums[o+1] += uint32(row[4*x+1])
+				sums[o+2] += uint32(row[4*x+2])
+				sums[o+3] += uint32(row[4*x+3])
+			}
+		}
+		dst := out.Pix[oy*out.Stride : oy*out.Stride+4*ow]
+		for i, s := range sums {
+			dst[i] = uint8((s + n/2) / n)
+		}
+	}
+	return out
+}
+
+// webpEncodeBytes estimates the working memory of the WebP encoder
+// (libwebp in WebAssembly) for hdr's largest variant: about 30 bytes a
+// pixel, measured (a 1920×1920 encode peaks 108 MB above its input).
+func webpEncodeBytes(hdr Header, spec Spec) int64 {
+	w, h := hdr.Oriented()
+	top := 0
+	for _, t := range spec.Widths {
+		if t <= w && t > top {
+			top = t
+		}
+	}
+	if top == 0 || w == 0 {
+		return 0
+	}
+	return 30 * int64(top) * int64(max(1, h*top/w))
+}

@@ -196,7 +196,11 @@ func TestMediaHostileUploads(t *testing.T) {
 		}, 400, "missing_file"},
 		{"not multipart", func() (int, map[string]any) {
 			return post(strings.NewReader("{}"), "application/json", "Bearer tok")
-		}, 400, "not_multipart"},
+		}, 415, "not_multipart"},
+		{"truncated multipart", func() (int, map[string]any) {
+			b, c := mp("a.jpg", big[:5000])
+			return post(bytes.NewReader(b.Bytes()[:b.Len()-100]), c, "Bearer tok") // no closing boundary
+		}, 400, "bad_multipart"},
 		{"unauthenticated", func() (int, map[string]any) { b, c := mp("a.jpg", big[:1000]); return post(b, c, "") }, 401, "unauthorized"},
 		{"wrong token", func() (int, map[string]any) { b, c := mp("a.jpg", big[:1000]); return post(b, c, "Bearer x") }, 401, "unauthorized"},
 	}

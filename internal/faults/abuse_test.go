@@ -73,6 +73,29 @@ var routeTable = []routeCase{
 	{"POST /admin/jobs/{queue}/{action}", "POST", fixed("/admin/jobs/maintenance/pause"), "", nil, [4]int{303, 401, 401, 303}},
 	{"POST /admin/jobs/{queue}/{id}/{action}", "POST", fixed("/admin/jobs/media/none/retry"), "", nil, [4]int{303, 401, 401, 404}},
 	{"/api/", "GET", fixed("/api/v1/no-such-route"), "", nil, [4]int{404, 404, 404, 404}},
+	// The public HTML pages (internal/site): everyone reads them; an
+	// unknown path is the HTML 404.
+	{"GET /{$}", "GET", fixed("/"), "", nil, [4]int{200, 200, 200, 200}},
+	{"GET /cities/{slug}", "GET", func(r *abuseRig) string { return "/cities/" + r.city }, "", nil, [4]int{200, 200, 200, 200}},
+	{"GET /salons/{slug}", "GET", func(r *abuseRig) string { return "/salons/" + r.salon }, "", nil, [4]int{200, 200, 200, 200}},
+	{"GET /posts", "GET", fixed("/posts"), "", nil, [4]int{200, 200, 200, 200}},
+	{"GET /posts/{slug}", "GET", func(r *abuseRig) string { return "/posts/" + r.post }, "", nil, [4]int{200, 200, 200, 200}},
+	{"GET /favicon.svg", "GET", fixed("/favicon.svg"), "", nil, [4]int{200, 200, 200, 200}},
+	{"/", "GET", fixed("/no-such-page"), "", nil, [4]int{404, 404, 404, 404}},
+	{"GET /admin/assets/live.js", "GET", fixed("/admin/assets/live.js"), "", nil, [4]int{200, 200, 200, 200}},
+	// Owner-or-admin writes: the plain user owns nothing (403); the admin
+	// names a media item that does not exist (400: the salon or post in the
+	// path exists, the body's reference is wrong) or files a request (201).
+	{"POST /api/v1/salons/{slug}/media", "POST", func(r *abuseRig) string { return "/api/v1/salons/" + r.salon + "/media" },
+		"application/json", jsonBody(`{"media_id":999999,"role":"gallery"}`), [4]int{401, 401, 403, 400}},
+	{"POST /api/v1/posts/{slug}/media", "POST", func(r *abuseRig) string { return "/api/v1/posts/" + r.post + "/media" },
+		"application/json", jsonBody(`{"media_id":999999}`), [4]int{401, 401, 403, 400}},
+	{"POST /api/v1/salons/{slug}/verification-requests", "POST",
+		func(r *abuseRig) string { return "/api/v1/salons/" + r.nextSalon(r.t) + "/verification-requests" },
+		"", nil, [4]int{401, 401, 403, 201}},
+	// Admin only; each caller aims at a salon of its own.
+	{"DELETE /api/v1/salons/{slug}", "DELETE", func(r *abuseRig) string { return "/api/v1/salons/" + r.nextSalon(r.t) }, "", nil,
+		[4]int{401, 401, 401, 204}},
 	{"GET /healthz", "GET", fixed("/healthz"), "", nil, [4]int{200, 200, 200, 200}},
 	{"GET /readyz", "GET", fixed("/readyz"), "", nil, [4]int{200, 200, 200, 200}},
 	{"GET /metrics", "GET", fixed("/metrics"), "", nil, [4]int{200, 200, 200, 200}},

@@ -74,6 +74,7 @@ func (loginOnly) Login() http.Handler {
 func (loginOnly) LoginForm() http.Handler { return http.NotFoundHandler() }
 func (loginOnly) Logout() http.Handler    { return http.NotFoundHandler() }
 func (loginOnly) Assets() http.Handler    { return http.NotFoundHandler() }
+func (loginOnly) Script() http.Handler    { return http.NotFoundHandler() }
 func (loginOnly) Overview() http.Handler  { return http.NotFoundHandler() }
 func (loginOnly) Queue() http.Handler     { return http.NotFoundHandler() }
 func (loginOnly) Job() http.Handler       { return http.NotFoundHandler() }

@@ -59,9 +59,14 @@ func uploadMedia(log *slog.Logger, d Deps) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if mt, _, _ := splitMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+			writeError(w, r, log, &statusError{status: http.StatusUnsupportedMediaType, code: "not_multipart",
+				msg: "send the image as multipart/form-data with a \"file\" part"})
+			return
+		}
 		mr, err := r.MultipartReader()
 		if err != nil {
-			writeError(w, r, log, badRequest("not_multipart", "send the image as multipart/form-data with a \"file\" part"))
+			writeError(w, r, log, badRequest("bad_multipart", "the multipart/form-data header has no usable boundary"))
 			return
 		}
 		for {
@@ -146,6 +151,8 @@ func mediaStatusOf(err error) (int, string, string, bool) {
 		return http.StatusUnprocessableEntity, "corrupt_image", "the image is truncated or malformed", true
 	case errors.Is(err, media.ErrNotFound):
 		return http.StatusNotFound, "not_found", "not found", true
+	case errors.Is(err, media.ErrIncomplete):
+		return http.StatusBadRequest, "bad_multipart", "the multipart body could not be read to its end", true
 	}
 	return 0, "", "", false
 }

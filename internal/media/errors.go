@@ -10,7 +10,7 @@ import (
 
 // Errors the HTTP layer maps to statuses (suggested: ErrTooLarge 413,
 // ErrUnsupportedFormat 415, ErrTooManyPixels and ErrCorrupt 422,
-// ErrNotFound 404).
+// ErrNotFound 404, ErrIncomplete 400).
 var (
 	// ErrTooLarge reports an upload over the configured byte limit.
 	ErrTooLarge = errors.New("upload too large")
@@ -20,6 +20,10 @@ var (
 	ErrTooManyPixels = imaging.ErrTooManyPixels
 	// ErrCorrupt is imaging.ErrCorrupt.
 	ErrCorrupt = imaging.ErrCorrupt
+	// ErrIncomplete reports an upload whose body could not be read to its
+	// end (a truncated or malformed multipart body, a client that went
+	// away): the client's fault, 400.
+	ErrIncomplete = errors.New("upload body incomplete")
 	// ErrNotFound reports an unknown media id.
 	ErrNotFound = errors.New("media not found")
 	// ErrPermanent marks a GenerateVariants failure that no retry can fix

@@ -62,9 +62,10 @@ type Upload struct {
 func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Upload, err error) {
 	lim = lim.withDefaults()
 	head := make([]byte, imaging.SniffLen)
-	n, err := io.ReadFull(r, head)
+	src := &readErrs{r: r}
+	n, err := io.ReadFull(src, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return Upload{}, fmt.Errorf("read upload: %w", err)
+		return Upload{}, fmt.Errorf("%w: %w", ErrIncomplete, err)
 	}
 	head = head[:n]
 	if n == 0 {
@@ -89,9 +90,12 @@ func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Uploa
 		return Upload{}, fmt.Errorf("write temp file: %w", err)
 	}
 	// One byte past the limit tells an oversized body from one exactly at it.
-	rest := io.LimitReader(storage.ContextReader(ctx, r), lim.MaxBytes-int64(n)+1)
+	rest := io.LimitReader(storage.ContextReader(ctx, src), lim.MaxBytes-int64(n)+1)
 	copied, err := io.Copy(f, rest)
 	if err != nil {
+		if src.err != nil { // the body, not the disk
+			return Upload{}, fmt.Errorf("%w: %w", ErrIncomplete, src.err)
+		}
 		return Upload{}, fmt.Errorf("write temp file: %w", err)
 	}
 	size := int64(n) + copied
@@ -106,4 +110,19 @@ func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Uploa
 		return Upload{}, err
 	}
 	return Upload{TempPath: f.Name(), Format: h.Format, Width: h.Width, Height: h.Height, Bytes: size}, nil
+}
+
+// readErrs remembers the first read error of r other than io.EOF, so a
+// failed copy can tell a broken request body from a failed disk write.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrs) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -51,7 +51,8 @@ type Driver struct {
 	failover *redis.FailoverOptions
 
 	mu       sync.Mutex
-	metaDone map[string]bool // queues whose meta version was written
+	metaDone map[string]bool       // queues whose meta version was written
+	clocks   map[string]*wakeClock // per marker key: the waiters' shared wake clock
 }
 
 var _ jobqdriver.Driver = (*Driver)(nil)

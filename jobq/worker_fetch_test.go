@@ -40,13 +40,13 @@ func TestWorkerNoFetchAfterEmptyFetchNext(t *testing.T) {
 		done <- j.Name
 		return nil, nil
 	}, &jobq.WorkerConfig{Concurrency: 1, DrainDelay: time.Minute})
+	if err == nil {
+		err = w.Start(ctx)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close(ctx)
+	t.Cleanup(func() { _ = w.Close(ctx) })
 	q := jobq.NewQueue("nf", d, nil)
 	waitFor := func(name string) {
 		t.Helper()

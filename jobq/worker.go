@@ -105,6 +105,13 @@ type Worker struct {
 	bgWG    sync.WaitGroup
 	finish  chan finishReq
 	waiter  jobqdriver.Waiter
+	// emptyFetch is the result of the last completion's fetch-next that
+	// got fewer jobs than it asked for: the queue had no ready job then.
+	// The fetch loop, on taking the slots that completion freed, uses it
+	// instead of fetching again (one script call less per job when the
+	// queue runs dry) and waits; a job added after that fetch left a
+	// marker the wait sees. A wait discards it.
+	emptyFetch atomic.Pointer[jobqdriver.FetchResult]
 }
 
 type activeJob struct {

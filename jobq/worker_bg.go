@@ -74,6 +74,11 @@ func (w *Worker) completeLoop(fetchCtx context.Context) {
 			w.reportErr(fmt.Errorf("jobq: finish %d jobs: %w", len(items), err))
 			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 		}
+		if err == nil && next != nil && len(fetched.Jobs) < len(next.Tokens) {
+			h := fetched
+			h.Jobs = nil
+			w.emptyFetch.Store(&h)
+		}
 		// Hand the slots of committed completions to the fetched jobs;
 		// fetched jobs beyond that wait for a slot of their own.
 		handed := 0

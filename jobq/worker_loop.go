@@ -32,6 +32,15 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 				break more
 			}
 		}
+		// A completion's fetch-next that found the queue empty stands for
+		// this fetch: go straight to waiting (see Worker.emptyFetch).
+		if h := w.emptyFetch.Swap(nil); h != nil {
+			w.release(n)
+			if !w.idle(ctx, *h, &errDelay) {
+				return
+			}
+			continue
+		}
 		res, err := w.drv.Fetch(ctx, w.fetchParams(n))
 		if err != nil {
 			w.release(n)
@@ -53,29 +62,36 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 		if len(res.Jobs) > 0 {
 			continue
 		}
-		switch {
-		case res.RateLimitDelay > 0:
-			if !sleep(ctx, min(time.Duration(res.RateLimitDelay)*time.Millisecond, 30*time.Second)) {
-				return
-			}
-		default:
-			timeout := w.cfg.DrainDelay
-			if res.NextDelayed > 0 {
-				until := time.Duration(res.NextDelayed-w.now()) * time.Millisecond
-				timeout = max(min(timeout, until), time.Millisecond)
-			}
-			if err := w.waiter.Wait(ctx, timeout); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				w.reportErr(fmt.Errorf("jobq: wait on %s: %w", w.queue, err))
-				if !sleep(ctx, errDelay) {
-					return
-				}
-				errDelay = min(errDelay*2, 5*time.Second)
-			}
+		if !w.idle(ctx, res, &errDelay) {
+			return
 		}
 	}
+}
+
+// idle waits after a fetch that returned no job: out the rate limit, or on
+// the waiter until work may be ready (at the latest the next delayed job
+// or DrainDelay). It returns false when ctx ends.
+func (w *Worker) idle(ctx context.Context, res jobqdriver.FetchResult, errDelay *time.Duration) bool {
+	defer w.emptyFetch.Store(nil) // a hint from before the wait is stale
+	if res.RateLimitDelay > 0 {
+		return sleep(ctx, min(time.Duration(res.RateLimitDelay)*time.Millisecond, 30*time.Second))
+	}
+	timeout := w.cfg.DrainDelay
+	if res.NextDelayed > 0 {
+		until := time.Duration(res.NextDelayed-w.now()) * time.Millisecond
+		timeout = max(min(timeout, until), time.Millisecond)
+	}
+	if err := w.waiter.Wait(ctx, timeout); err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		w.reportErr(fmt.Errorf("jobq: wait on %s: %w", w.queue, err))
+		if !sleep(ctx, *errDelay) {
+			return false
+		}
+		*errDelay = min(*errDelay*2, 5*time.Second)
+	}
+	return true
 }
 
 // fetchParams asks for up to n jobs.

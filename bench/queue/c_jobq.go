@@ -19,7 +19,7 @@ type jobqC struct {
 	s    *Spec
 	drv  jobq.Backend
 	q    *jobq.Queue
-	w    *jobq.Worker
+	ws   []*jobq.Worker
 	opts *jobq.JobOptions
 }
 
@@ -70,19 +70,26 @@ func (c *jobqC) addBulk(ctx context.Context, ps []payload) error {
 	return err
 }
 
+// startWorker starts Spec.Workers workers (at least one) of concurrency
+// conc on the queue, all on the one driver (one process).
 func (c *jobqC) startWorker(ctx context.Context, conc int, h handler) error {
-	w, err := jobq.NewWorker(c.s.Queue, c.drv, func(ctx context.Context, j *jobq.Job) (any, error) {
-		var p payload
-		if err := json.Unmarshal(j.Data, &p); err != nil {
-			return nil, jobq.Unrecoverable(err)
+	for range max(c.s.Workers, 1) {
+		w, err := jobq.NewWorker(c.s.Queue, c.drv, func(ctx context.Context, j *jobq.Job) (any, error) {
+			var p payload
+			if err := json.Unmarshal(j.Data, &p); err != nil {
+				return nil, jobq.Unrecoverable(err)
+			}
+			return nil, h(p, j.AttemptsMade+1)
+		}, &jobq.WorkerConfig{Concurrency: conc, OnError: func(err error) { fmt.Fprintln(os.Stderr, "jobq worker:", err) }})
+		if err != nil {
+			return err
 		}
-		return nil, h(p, j.AttemptsMade+1)
-	}, &jobq.WorkerConfig{Concurrency: conc, OnError: func(err error) { fmt.Fprintln(os.Stderr, "jobq worker:", err) }})
-	if err != nil {
-		return err
+		c.ws = append(c.ws, w)
+		if err := w.Start(ctx); err != nil {
+			return err
+		}
 	}
-	c.w = w
-	return w.Start(ctx)
+	return nil
 }
 
 func (c *jobqC) settle(ctx context.Context) error {
@@ -101,9 +108,9 @@ func (c *jobqC) settle(ctx context.Context) error {
 }
 
 func (c *jobqC) close() {
-	if c.w != nil {
+	for _, w := range c.ws {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.w.Close(ctx)
+		_ = w.Close(ctx)
 		cancel()
 	}
 	if c.drv != nil {

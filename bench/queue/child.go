@@ -28,10 +28,14 @@ import (
 
 // Spec tells a child what to run. It is passed as JSON in argv.
 type Spec struct {
-	Contender string  `json:"contender"`
-	Scenario  string  `json:"scenario"` // add, bulk, burn, steady, delayed, retry
-	N         int     `json:"n"`
-	Conc      int     `json:"conc"`
+	Contender string `json:"contender"`
+	Scenario  string `json:"scenario"` // add, bulk, burn, steady, delayed, idle, retry
+	N         int    `json:"n"`
+	Conc      int    `json:"conc"`
+	// Workers is how many separate workers (each with concurrency Conc)
+	// the scenario starts on the queue; 0 means 1. The "idle" scenario
+	// (delayed jobs, 8 idle workers) sets it.
+	Workers   int     `json:"workers,omitempty"`
 	Keep      bool    `json:"keep"` // keep completed jobs (retention) instead of removing them
 	Rate      int     `json:"rate"` // steady: offered jobs/s
 	Seconds   float64 `json:"seconds"`
@@ -156,7 +160,7 @@ func runChild(s *Spec) (res Result) {
 		res, err = runBurn(pctx, c, s)
 	case "steady":
 		res, err = runSteady(pctx, c, s)
-	case "delayed":
+	case "delayed", "idle":
 		res, err = runDelayed(pctx, c, s)
 	case "retry":
 		res, err = runRetry(pctx, c, s)
@@ -379,7 +383,10 @@ func runSteady(ctx context.Context, c contender, s *Spec) (Result, error) {
 }
 
 // runDelayed: N jobs with delays uniform in [DelayMin, DelayMax] ms;
-// lateness = handler start − due time.
+// lateness = handler start − due time. The "idle" scenario runs it with
+// Workers workers of concurrency 1 and few jobs, so the workers are idle
+// between due times and the Redis script calls per job show whether every
+// idle worker wakes for each due time.
 func runDelayed(ctx context.Context, c contender, s *Spec) (Result, error) {
 	lat := &latencies{}
 	cnt := newCounter(s.N)

@@ -42,7 +42,7 @@ func main() {
 	flag.Float64Var(&cfg.SteadySecs, "steady", 60, "steady run length, seconds")
 	flag.StringVar(&cfg.Rates, "rate", "half,1000", `steady offered rates, jobs/s, comma-separated; "half" = half of jobq-redis's burn-down peak (c=max, removed) in this run; every contender gets the same rate`)
 	flag.StringVar(&cfg.Contenders, "contenders", strings.Join(allContenders, ","), "comma-separated contenders")
-	flag.StringVar(&cfg.Scenarios, "scenarios", "add,bulk,burn,steady,delayed,retry", "comma-separated scenarios")
+	flag.StringVar(&cfg.Scenarios, "scenarios", "add,bulk,burn,steady,delayed,idle,retry", "comma-separated scenarios")
 	flag.StringVar(&cfg.Concs, "conc", "1,10,100", "concurrencies for add, bulk and burn")
 	flag.StringVar(&cfg.Redis, "redis", "own", `"own": start a redis-server with AOF everysec on a free port; else host:port of a running one (its DBs are FLUSHed)`)
 	flag.IntVar(&cfg.RedisDB, "redis-db", 0, "Redis DB to use (with -redis host:port)")
@@ -294,6 +294,12 @@ func (e *env) plan(sc string, concs []int, maxConc int) []Spec {
 		s := base
 		s.Conc, s.N, s.DelayMin, s.DelayMax = min(10, maxConc), c.NSmall, c.DelayMin, c.DelayMax
 		out = append(out, s)
+	case "idle":
+		// Few delayed jobs, spread over the delay window, for 8 idle
+		// workers of concurrency 1: counts Redis script calls per job.
+		s := base
+		s.Conc, s.Workers, s.N, s.DelayMin, s.DelayMax = 1, 8, max(c.NSmall/10, 20), c.DelayMin, c.DelayMax
+		out = append(out, s)
 	case "retry":
 		s := base
 		s.Conc, s.N, s.Attempts, s.BackoffMS = min(10, maxConc), c.NSmall, c.Attempts, c.BackoffMS
@@ -316,6 +322,11 @@ func (e *env) runOne(s Spec) *Run {
 	if strings.HasPrefix(s.Contender, "river") && s.Scenario == "burn" && !s.Keep {
 		r.Res = Result{Note: "n/a"}
 		logf("%-12s %-7s c=%-3d keep=%-5v n/a (River always retains completed jobs)", s.Contender, s.Scenario, s.Conc, s.Keep)
+		return r
+	}
+	if s.Scenario == "idle" && s.Contender != "jobq-redis" && s.Contender != "bullmq" {
+		r.Res = Result{Note: "n/a"}
+		logf("%-12s %-7s n/a (the idle-workers scenario compares jobq Redis with BullMQ)", s.Contender, s.Scenario)
 		return r
 	}
 	if s.Contender == "asynq" && s.Scenario == "bulk" {

@@ -80,6 +80,8 @@ func (k rowKey) label(e *env) string {
 		return fmt.Sprintf("steady %d/s%s for %gs, c=%d: enqueue→start p50 / p99 / p999 ms (done/s)", rate, how, e.cfg.SteadySecs, k.conc)
 	case "delayed":
 		return fmt.Sprintf("delayed %d–%d ms, c=%d: lateness p50 / p99 ms", e.cfg.DelayMin, e.cfg.DelayMax, k.conc)
+	case "idle":
+		return fmt.Sprintf("delayed %d–%d ms, 8 idle workers (c=1 each): Redis script calls (EVALSHA/FCALL) per job; lateness p99 ms", e.cfg.DelayMin, e.cfg.DelayMax)
 	case "retry":
 		return fmt.Sprintf("retries: %d attempts, fixed %d ms backoff, c=%d: jobs/s; retry lateness p50 / p99 ms", e.cfg.Attempts, e.cfg.BackoffMS, k.conc)
 	}
@@ -122,6 +124,15 @@ func (r *Run) cell() string {
 			return "failed¹"
 		}
 		return fmt.Sprintf("%s / %s%s", num(r.Res.Lat["p50"]), num(r.Res.Lat["p99"]), mark)
+	case "idle":
+		if r.Cmds < 0 || r.Res.Jobs == 0 {
+			return "failed¹"
+		}
+		s := fmt.Sprintf("%.2f", r.scriptCallsPerJob())
+		if r.Res.Lat != nil {
+			s += fmt.Sprintf("; %s", num(r.Res.Lat["p99"]))
+		}
+		return s + mark
 	case "retry":
 		s := fmt.Sprintf("%.0f", r.rate())
 		if r.Res.Lat != nil {
@@ -132,12 +143,46 @@ func (r *Run) cell() string {
 	return fmt.Sprintf("%.0f%s", r.rate(), mark)
 }
 
-// ratio is a's throughput ÷ b's, for throughput rows.
+// scriptCalls sums the Lua script and function calls of r's phase.
+func (r *Run) scriptCalls() (calls, usec int64) {
+	for _, k := range []string{"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro"} {
+		calls += r.CmdStats[k]
+		usec += r.CmdStats["usec:"+k]
+	}
+	return calls, usec
+}
+
+func (r *Run) scriptCallsPerJob() float64 {
+	c, _ := r.scriptCalls()
+	return float64(c) / float64(r.Res.Jobs)
+}
+
+// ratio is a's throughput ÷ b's, for throughput rows, and a's script calls
+// per job ÷ b's for the idle-workers row.
 func ratio(a, b *Run) string {
 	if a == nil || b == nil || !a.ok() || !b.ok() || b.rate() == 0 || a.Scenario == "steady" || a.Scenario == "delayed" {
 		return "—"
 	}
+	if a.Scenario == "idle" {
+		if b.Cmds < 0 || b.scriptCallsPerJob() == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f×", a.scriptCallsPerJob()/b.scriptCallsPerJob())
+	}
 	return fmt.Sprintf("%.2f×", a.rate()/b.rate())
+}
+
+// lifeCost is the server CPU seconds per 10,000 jobs over a job's whole
+// life: single add at c=100 plus burn-down at c=100, removed on complete
+// (-1 when either run is missing or failed, or has no server).
+func (e *env) lifeCost(contender string) float64 {
+	add := e.find(contender, rowKey{sc: "add", conc: 100})
+	burn := e.find(contender, rowKey{sc: "burn", conc: 100})
+	if add == nil || burn == nil || !add.ok() || !burn.ok() || add.ServerCPU < 0 || burn.ServerCPU < 0 ||
+		add.Res.Jobs == 0 || burn.Res.Jobs == 0 {
+		return -1
+	}
+	return 10000 * (add.ServerCPU/float64(add.Res.Jobs) + burn.ServerCPU/float64(burn.Res.Jobs))
 }
 
 func (e *env) report(contenders []string, loadEnd string) string {
@@ -202,6 +247,27 @@ func (e *env) report(contenders []string, loadEnd string) string {
 		}
 		w("\n")
 	}
+	// A job's whole life: the Redis CPU of one single add (c=100) plus one
+	// burn-down completion (c=100, removed on complete), per 10k jobs.
+	if slicesContains(contenders, "jobq-redis") && e.lifeCost("jobq-redis") >= 0 {
+		w("| whole life: Redis CPU s per 10k (single add c=100 + burn-down c=100 removed; lower is better) |")
+		for _, c := range contenders {
+			if v := e.lifeCost(c); v >= 0 {
+				w(" %.2f |", v)
+			} else {
+				w(" — |")
+			}
+		}
+		for _, p := range ratios {
+			a, bb := e.lifeCost(p.a), e.lifeCost(p.b)
+			if a >= 0 && bb > 0 {
+				w(" %.2f× |", a/bb)
+			} else {
+				w(" — |")
+			}
+		}
+		w("\n")
+	}
 	w("\n")
 	var errs []string
 	for _, r := range e.runs {
@@ -236,11 +302,7 @@ func (e *env) report(contenders []string, loadEnd string) string {
 		}
 		if r.Cmds >= 0 {
 			cmds = fmt.Sprintf("%.1f", float64(r.Cmds)/float64(r.Res.Jobs))
-			var calls, us int64
-			for _, k := range []string{"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall"} {
-				calls += r.CmdStats[k]
-				us += r.CmdStats["usec:"+k]
-			}
+			calls, us := r.scriptCalls()
 			lua = fmt.Sprintf("%.2f", float64(calls)/float64(r.Res.Jobs))
 			luaUS = fmt.Sprintf("%.1f", float64(us)/float64(r.Res.Jobs))
 		}

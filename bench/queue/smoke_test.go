@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	cfg.DelayMin, cfg.DelayMax = 200, 1000
 	cfg.Timeout = 60
 	cfg.Contenders = "jobq-redis,jobq-sqlite,bullmq,asynq,river-pg,river-sqlite"
-	cfg.Scenarios = "add,bulk,burn,steady,delayed,retry"
+	cfg.Scenarios = "add,bulk,burn,steady,delayed,idle,retry"
 	cfg.Redis = "own"
 	cfg.PG = "postgres://postgres@127.0.0.1:5432/atlas_bench"
 	if err := run(cfg); err != nil {

@@ -159,7 +159,10 @@ type Driver interface {
 
 // Waiter blocks until a queue may have work.
 type Waiter interface {
-	// Wait returns when a job may be ready, at the latest after timeout.
+	// Wait returns when a job may be ready, at the latest after timeout,
+	// except that a backend may keep a waiter waiting past timeout when
+	// another waiter of the same queue in the process woke for that moment
+	// (its fetch covers both; jobqredis does so to avoid a wake-up storm).
 	Wait(ctx context.Context, timeout time.Duration) error
 	// Close releases the waiter.
 	Close() error

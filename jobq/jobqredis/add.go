@@ -115,7 +115,11 @@ func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, 
 		}
 		calls[i] = &pipedCall{name: "add", queue: queue, args: args}
 	}
-	if err := d.runPiped(ctx, calls); err != nil {
+	if len(calls) == 1 {
+		if err := d.submitAdd(ctx, calls[0]); err != nil {
+			return nil, err
+		}
+	} else if err := d.runPiped(ctx, calls); err != nil {
 		return nil, err
 	}
 	res := make([]jobqdriver.AddResult, len(jobs))

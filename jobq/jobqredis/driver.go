@@ -53,7 +53,10 @@ type Driver struct {
 	addrs string
 
 	mu       sync.Mutex
-	metaDone map[string]bool // queues whose meta version was written
+	metaDone map[string]bool       // queues whose meta version was written
+	clocks   map[string]*wakeClock // per marker key: the waiters' shared wake clock
+
+	adds addBatcher // single adds, pipelined together (addbatch.go)
 }
 
 var _ jobqdriver.Driver = (*Driver)(nil)
@@ -229,6 +232,7 @@ func (d *Driver) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
+	d.closeAdds()
 	if d.ownsCli {
 		if err := d.client.Close(); err != nil {
 			return fmt.Errorf("jobqredis: close: %w", err)

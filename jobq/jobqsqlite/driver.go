@@ -72,6 +72,7 @@ type Driver struct {
 	watchers atomic.Int64 // waiters and event readers blocked now
 	stopPoll context.CancelFunc
 	pollDone chan struct{}
+	ckptDone chan struct{} // closed when the checkpointer has stopped
 }
 
 var _ jobqdriver.Driver = (*Driver)(nil)
@@ -137,6 +138,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*Driver, error) {
 		evtsN:    newNotifier(),
 		known:    map[string]queueGen{},
 		pollDone: make(chan struct{}),
+		ckptDone: make(chan struct{}),
 	}
 	fail := func(err error) (*Driver, error) {
 		if d.wq.exited != nil {
@@ -160,9 +162,15 @@ func Open(ctx context.Context, path string, cfg *Config) (*Driver, error) {
 	if err != nil {
 		return fail(fmt.Errorf("jobqsqlite: open poll connection: %w", err))
 	}
+	ckptConn, err := rdb.Conn(ctx)
+	if err != nil {
+		pollConn.Close()
+		return fail(fmt.Errorf("jobqsqlite: open checkpoint connection: %w", err))
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	d.stopPoll = cancel
 	go d.poll(pctx, pollConn)
+	go d.checkpoint(pctx, ckptConn)
 	return d, nil
 }
 
@@ -172,6 +180,9 @@ func buildDSN(path string, c Config) string {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", c.Synchronous)
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// No checkpoint inside a commit: the checkpointer goroutine runs them
+	// beside the writer (see Driver.checkpoint).
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	return "file:" + path + "?" + q.Encode()
 }
 
@@ -196,6 +207,7 @@ func (d *Driver) Close() error {
 	close(d.closing)
 	d.stopPoll()
 	<-d.pollDone
+	<-d.ckptDone
 	d.stopWriter()
 	for _, s := range d.stmts {
 		s.Close()
@@ -210,4 +222,35 @@ func (d *Driver) Close() error {
 		return fmt.Errorf("jobqsqlite: close: %w", err)
 	}
 	return nil
+}
+
+// checkpointEvery is how often the checkpointer copies the WAL into the
+// database file.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpoint runs WAL checkpoints on its own connection until ctx ends.
+// SQLite's automatic checkpoint (every 1,000 WAL pages) runs inside the
+// COMMIT that crosses the threshold, on the writer: that commit, and every
+// caller queued behind it, waited for the copy and its fsync of the
+// database file (a steady 1,000 jobs/s saw enqueue→start p999 of 86 ms in
+// 20 s with FULL, and 1.9 s in a longer, loaded run). A PASSIVE checkpoint
+// here runs beside the writer (WAL mode lets a checkpoint and a write
+// transaction proceed together), so commits wait only for their own WAL
+// fsync.
+func (d *Driver) checkpoint(ctx context.Context, conn *sql.Conn) {
+	defer close(d.ckptDone)
+	defer conn.Close()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var busy, logPages, done int
+		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done); err != nil && ctx.Err() == nil {
+			d.log.Warn("jobqsqlite: wal checkpoint", "err", err)
+		}
+	}
 }

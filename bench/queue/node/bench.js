@@ -55,12 +55,16 @@ class Counter {
 async function main() {
   const queue = new Queue(spec.queue, { connection });
   await queue.waitUntilReady();
-  let worker = null;
+  const workers = [];
+  // spec.workers separate Workers (at least one), each of concurrency conc.
   const startWorker = async (conc, h) => {
-    worker = new Worker(spec.queue, async (job) => h(job.data, job.attemptsMade + 1),
-      { connection, concurrency: conc });
-    worker.on('error', (e) => console.error('bullmq worker:', e.message));
-    await worker.waitUntilReady();
+    for (let k = 0; k < Math.max(spec.workers || 0, 1); k++) {
+      const worker = new Worker(spec.queue, async (job) => h(job.data, job.attemptsMade + 1),
+        { connection, concurrency: conc });
+      worker.on('error', (e) => console.error('bullmq worker:', e.message));
+      workers.push(worker);
+      await worker.waitUntilReady();
+    }
   };
   const add = (p, delay) => queue.add('bench', p, jobOpts(delay));
   const addBulk = (ps) => queue.addBulk(ps.map((p) => ({ name: 'bench', data: p, opts: jobOpts(0) })));
@@ -150,7 +154,8 @@ async function main() {
         if (offered < 0.99 * total) res.note = `producers fell behind: offered ${offered} of ${total} in ${spec.seconds}s`;
         break;
       }
-      case 'delayed': {
+      case 'delayed':
+      case 'idle': {
         const cnt = new Counter(spec.n);
         const lat = [];
         await startWorker(spec.conc, async (p) => { lat.push(nowNs() - p.d); cnt.inc(); });
@@ -188,7 +193,7 @@ async function main() {
   }
   console.log('DONE ' + JSON.stringify(res));
   await nextLine();
-  if (worker) await worker.close(true).catch(() => {});
+  for (const worker of workers) await worker.close(true).catch(() => {});
   await queue.close().catch(() => {});
   process.exit(0);
 }

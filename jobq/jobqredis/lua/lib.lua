@@ -177,6 +177,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
   local checkLimiter = true
   local jobs = {}
   local ttl = 0
+  local empty = false -- wait and prioritized ran out
   for i = 1, #tokens do
     if checkLimiter then
       local used = tonumber(rcall("GET", kLimiter))
@@ -195,6 +196,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
       local p = rcall("ZPOPMIN", kPrio)
       if not p[1] then
         rcall("DEL", kPc)
+        empty = true
         break
       end
       id = p[1]
@@ -216,8 +218,21 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
     emit("active", "jobId", id, "prev", "waiting")
     jobs[#jobs + 1] = {id, rcall("HGETALL", jk), tokens[i]}
   end
-  if #jobs > 0 then rcall("ZADD", kMarker, 0, "0") end
+  -- A fetch that took jobs wakes another worker only when ready jobs
+  -- remain (BullMQ 6.7 re-adds the "0" marker after every activation, and
+  -- keeps the one its promotion of due jobs set, which makes an idle worker
+  -- run a fetch for nothing); else it clears the "0" marker and hands the
+  -- next delayed time to an idle worker (a "1" marker), as this worker is
+  -- now busy: one idle worker then arms a timer for it.
   local nd = nextDelayedOf(kDelayed)
+  if #jobs > 0 then
+    if not empty and (rcall("LLEN", kWait) > 0 or rcall("ZCARD", kPrio) > 0) then
+      rcall("ZADD", kMarker, 0, "0")
+    else
+      rcall("ZREM", kMarker, "0")
+      if nd then rcall("ZADD", kMarker, nd, "1") end
+    end
+  end
   local paused = 0
   if meta[1] then paused = 1 end
   return {jobs, ttl, nd and tostring(nd) or "0", paused}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,6 +149,19 @@ func (p recordingPointer) SwapSitemapLive(ctx context.Context, gen string, now t
 	return prev, nil
 }
 
+// logOpsOnFailure logs the recorded operations, numbered, if t failed.
+func logOpsOnFailure(t *testing.T, ops []op) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	var b strings.Builder
+	for i, o := range ops {
+		fmt.Fprintf(&b, "\n%3d %-10s %s", i, o.kind, o.path)
+	}
+	t.Logf("recorded operations:%s", b.String())
+}
+
 // checkFileSynced fails unless path was written, then fsynced after its
 // last write, before position before; it returns the position of that
 // fsync.
@@ -164,8 +178,7 @@ func checkFileSynced(t *testing.T, ops []op, path string, before int, what strin
 			return s
 		}
 	}
-	t.Errorf("%s: not fsynced after its last write (op %d) and before %s (op %d); ops: %v",
-		path, last, what, before, ops)
+	t.Errorf("%s: not fsynced after its last write (op %d) and before %s (op %d)", path, last, what, before)
 	return -1
 }
 
@@ -184,8 +197,8 @@ func checkDirSynced(t *testing.T, ops []op, dir string, before int, what string)
 			return
 		}
 	}
-	t.Errorf("directory %s: not fsynced after its last new file (op %d) and before %s (op %d); ops: %v",
-		dir, lastCreate, what, before, ops)
+	t.Errorf("directory %s: not fsynced after its last new file (op %d) and before %s (op %d)",
+		dir, lastCreate, what, before)
 }
 
 // TestCommitSyncsBeforeSwitch rebuilds through a file system that records
@@ -225,8 +238,9 @@ func TestCommitSyncsBeforeSwitch(t *testing.T) {
 	checkDirSynced(t, ops, live.Dir, sw, "the pointer rename")
 	checkFileSynced(t, ops, filepath.Join(pub.Dir(), pointerTmp), sw, "the pointer rename")
 	if s := indexes(ops, "syncdir", pub.Dir()); len(s) == 0 || s[len(s)-1] < sw {
-		t.Errorf("data dir %s not fsynced after the pointer rename (op %d); ops: %v", pub.Dir(), sw, ops)
+		t.Errorf("data dir %s not fsynced after the pointer rename (op %d)", pub.Dir(), sw)
 	}
+	logOpsOnFailure(t, ops)
 }
 
 // TestSharedCommitUploadsBeforeSwitch publishes to shared storage through
@@ -273,9 +287,9 @@ func TestSharedCommitUploadsBeforeSwitch(t *testing.T) {
 		firstPut = min(firstPut, starts[0])
 		checkFileSynced(t, ops, filepath.Join(genDir, name), starts[0], fmt.Sprintf("its upload (%s)", key))
 		if dones[0] > sw {
-			t.Errorf("upload of %s completed at op %d, after the pointer row started moving (op %d); ops: %v",
-				key, dones[0], sw, ops)
+			t.Errorf("upload of %s completed at op %d, after the pointer row started moving (op %d)", key, dones[0], sw)
 		}
 	}
 	checkDirSynced(t, ops, genDir, firstPut, "the first upload")
+	logOpsOnFailure(t, ops)
 }

@@ -62,6 +62,8 @@ type Publisher struct {
 	rand io.Reader
 	// shared is nil for a single node.
 	shared *Shared
+	// fs creates, fsyncs and renames the local files; osFS but in tests.
+	fs fileSystem
 
 	mu       sync.Mutex // serialises switches and GC, guards building
 	building map[string]bool
@@ -94,7 +96,7 @@ func NewPublisher(dataDir string, o *PublisherOptions) (*Publisher, error) {
 		return nil, fmt.Errorf("sitemap publisher: %w", err)
 	}
 	return &Publisher{dir: dir, log: opts.Logger, now: opts.Now, rand: opts.Rand, shared: opts.Shared,
-		building: map[string]bool{}}, nil
+		fs: osFS{}, building: map[string]bool{}}, nil
 }
 
 // Dir returns the local directory holding the generations (with Shared,
@@ -185,7 +187,7 @@ func (g *Generation) Create(name string) (io.WriteCloser, error) {
 	if !fileNameRE.MatchString(name) {
 		return nil, fmt.Errorf("sitemap generation: bad file name %q", name)
 	}
-	f, err := os.OpenFile(filepath.Join(g.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := g.p.fs.OpenFile(filepath.Join(g.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("sitemap generation: %w", err)
 	}
@@ -211,7 +213,7 @@ func (g *Generation) Commit(ctx context.Context, writeIndex func(io.Writer) erro
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("sitemap index: %w", err)
 	}
-	if err := syncDir(g.dir); err != nil {
+	if err := g.p.syncDir(g.dir); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -267,7 +269,7 @@ func (g *Generation) Seal(writeIndex func(io.Writer) error) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("sitemap index: %w", err)
 	}
-	return syncDir(g.dir)
+	return g.p.syncDir(g.dir)
 }
 
 // Abort removes the unpublished generation. It is safe to call after
@@ -294,11 +296,11 @@ func (p *Publisher) writePointer(live, prev string) error {
 	if prev != "" && prev != live {
 		content += prev + "\n"
 	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := p.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("sitemap pointer: %w", err)
 	}
-	_, err = f.WriteString(content)
+	_, err = io.WriteString(f, content)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -306,12 +308,12 @@ func (p *Publisher) writePointer(live, prev string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(p.dir, pointerFile))
+		err = p.fs.Rename(tmp, filepath.Join(p.dir, pointerFile))
 	}
 	if err != nil {
 		return fmt.Errorf("sitemap pointer: %w", err)
 	}
-	return syncDir(p.dir)
+	return p.syncDir(p.dir)
 }
 
 // GC removes every generation directory other than the live one, the
@@ -362,7 +364,7 @@ func (p *Publisher) gcLocked() ([]string, error) {
 
 // syncFile buffers writes and fsyncs the file on Close.
 type syncFile struct {
-	f *os.File
+	f syncWriter
 	w *bufio.Writer
 }
 
@@ -383,8 +385,8 @@ func (s *syncFile) Close() error {
 }
 
 // syncDir fsyncs a directory so renames and new entries in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+func (p *Publisher) syncDir(dir string) error {
+	d, err := p.fs.OpenDir(dir)
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}

@@ -3,6 +3,7 @@ package jobqredis
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/sevra/atlas/jobq/jobqdriver"
 )
@@ -66,8 +67,16 @@ func (d *Driver) submitAdd(ctx context.Context, call *pipedCall) error {
 		return ctx.Err()
 	}
 	b.mu.RUnlock()
-	// Every queued request is answered: by a runner, or by closeAdds.
-	return <-r.done
+	// Every queued request is answered, by a runner or by closeAdds (done
+	// is buffered, so nobody blocks on a caller that left). A caller whose
+	// context ends first returns at once, as with any Redis command that
+	// timed out: the add may still have landed (its job id decides).
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // runAdds is one runner: it takes the queued adds and pipelines them.
@@ -107,7 +116,9 @@ func (d *Driver) runAdds() {
 		if len(calls) == 0 {
 			continue
 		}
-		err := d.runPiped(context.Background(), calls)
+		ctx, cancel := batchContext(live)
+		err := d.runPiped(ctx, calls)
+		cancel()
 		for _, r := range live {
 			r.done <- err
 		}
@@ -134,4 +145,21 @@ func (d *Driver) closeAdds() {
 			return
 		}
 	}
+}
+
+// batchContext bounds a batch's round trip by its callers' deadlines: the
+// latest of them, or none when any caller has none. A stalled Redis then
+// holds a runner no longer than its last caller waits.
+func batchContext(batch []*addReq) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, r := range batch {
+		d, ok := r.ctx.Deadline()
+		if !ok {
+			return context.WithCancel(context.Background())
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
 }

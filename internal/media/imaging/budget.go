@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"runtime/debug"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/sync/semaphore"
@@ -118,4 +119,20 @@ func webpEncodeBytes(hdr Header, spec Spec) int64 {
 		return 0
 	}
 	return 30 * int64(top) * int64(max(1, h*top/w))
+}
+
+// freeAbove is the decode size past which releaseDecode returns the
+// freed pages to the OS at once.
+const freeAbove = 32 << 20
+
+// releaseDecode returns the memory of a dropped decode of n bytes to the
+// OS when it is large: otherwise the garbage collector keeps the freed
+// pages resident for a while (under the soft memory limit), and the WebP
+// encoder's C allocations, which the Go heap cannot reuse, would come on
+// top of them. The cost, a forced collection, is small next to decoding
+// such an image.
+func releaseDecode(n int64) {
+	if n > freeAbove {
+		debug.FreeOSMemory()
+	}
 }

@@ -87,6 +87,7 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 		return Result{}, err
 	}
 	defer release()
+	releaseDecode(decodeBytes(f, hdr)) // what earlier calls left resident, before this one's decode
 	img, err := decode(io.NewSectionReader(f, 0, st.Size()), hdr.Format)
 	if err != nil {
 		return Result{}, err
@@ -111,7 +112,7 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 			// Shrink on load: average k×k blocks first, so the kernel
 			// scale below reads at most 2× its output and the full-size
 			// decode can be freed.
-			cur, img = boxShrink(cur, k), nil
+			cur = boxShrink(cur, k)
 		}
 		scaled := image.NewRGBA(image.Rect(0, 0, sw, sh))
 		switch cb := cur.Bounds(); {
@@ -123,6 +124,13 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 			draw.CatmullRom.Scale(scaled, scaled.Bounds(), cur, cb, draw.Src, nil)
 		}
 		cur = scaled // the next, smaller width scales from this one
+		if img != nil {
+			// The full-size decode is garbage from here on; hand its
+			// pages back before the encoders (libwebp allocates outside
+			// the Go heap) add their own (budget.go).
+			img = nil
+			releaseDecode(decodeBytes(f, hdr))
+		}
 		disp := orient(scaled, hdr.Orientation)
 		smallest = disp
 		for ; i < len(targets) && targets[i].Width == w; i++ {

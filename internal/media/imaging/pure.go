@@ -45,6 +45,7 @@ func NewPureEngine(log *slog.Logger) *PureEngine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	tuneWebPMalloc()
 	return &PureEngine{log: log, mem: semaphore.NewWeighted(PureDecodeBudget)}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"runtime/debug"
 
 	"golang.org/x/image/draw"
@@ -104,21 +105,68 @@ func boxShrink(src image.Image, k int) *image.RGBA {
 	return out
 }
 
-// webpEncodeBytes estimates the working memory of the WebP encoder
-// (libwebp in WebAssembly) for hdr's largest variant: about 30 bytes a
-// pixel, measured (a 1920×1920 encode peaks 108 MB above its input).
-func webpEncodeBytes(hdr Header, spec Spec) int64 {
-	w, h := hdr.Oriented()
-	top := 0
-	for _, t := range spec.Widths {
-		if t <= w && t > top {
-			top = t
+// PureMaxVariantPixels bounds the area of one variant the pure engine
+// makes: 1920×2880, the largest default width of a 2:3 portrait. The
+// encoders' memory follows the variant's area (the WebP encoder, for a
+// translucent image, about 25 bytes a pixel at its peak), and a tall
+// image would otherwise make a variant as large as itself (a 1920×8333
+// PNG, within the pixel limit, peaked at 325 MB). Widths whose variant
+// is larger are not made; when none fits, one variant is made at the
+// widest width that does (capTargets). The libvips engine has no such cap.
+const PureMaxVariantPixels = 1920 * 2880
+
+// variantHeight is the height of the w-wide variant of an ow×oh image.
+func variantHeight(w, ow, oh int) int { return max(1, (oh*w+ow/2)/ow) }
+
+// capTargets drops the targets whose variant of an ow×oh image exceeds
+// PureMaxVariantPixels; when that drops them all, it makes the smallest
+// width's formats at the widest width that fits instead.
+func capTargets(targets []Target, ow, oh int) []Target {
+	var out []Target
+	for _, t := range targets {
+		if int64(t.Width)*int64(variantHeight(t.Width, ow, oh)) <= PureMaxVariantPixels {
+			out = append(out, t)
 		}
 	}
-	if top == 0 || w == 0 {
+	if len(out) > 0 || len(targets) == 0 {
+		return out
+	}
+	w := max(1, int(isqrt(int64(PureMaxVariantPixels)*int64(ow)/int64(oh))))
+	for w > 1 && int64(w)*int64(variantHeight(w, ow, oh)) > PureMaxVariantPixels {
+		w--
+	}
+	last := targets[len(targets)-1].Width
+	for _, t := range targets {
+		if t.Width == last {
+			out = append(out, Target{Width: w, Format: t.Format})
+		}
+	}
+	return out
+}
+
+// isqrt is the integer square root of n ≥ 0.
+func isqrt(n int64) int64 {
+	r := int64(math.Sqrt(float64(n)))
+	for r*r > n {
+		r--
+	}
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
+}
+
+// webpEncodeBytes estimates the working memory of the WebP encoder for
+// the largest of targets (of an ow×oh image): 30 bytes a pixel, above the
+// measured 25 for a translucent image through the system's libwebp (a
+// 1920×1920 encode peaks about 93 MB above its input; 108 MB through the
+// WebAssembly build).
+func webpEncodeBytes(targets []Target, ow, oh int) int64 {
+	if len(targets) == 0 || ow == 0 {
 		return 0
 	}
-	return 30 * int64(top) * int64(max(1, h*top/w))
+	w := targets[0].Width // descending
+	return 30 * int64(w) * int64(variantHeight(w, ow, oh))
 }
 
 // freeAbove is the decode size past which releaseDecode returns the

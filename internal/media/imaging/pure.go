@@ -83,7 +83,9 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 	// Held for the whole call: the decoded pixels, the kernel's scratch
 	// and the WebP encoder's working memory for the largest variant
 	// (budget.go).
-	release, err := acquire(ctx, e.mem, decodeBytes(f, hdr)+maxKernelTemp+webpEncodeBytes(hdr, spec))
+	ow, oh := hdr.Oriented()
+	targets := capTargets(spec.Targets(ow, e.CanEncode), ow, oh)
+	release, err := acquire(ctx, e.mem, decodeBytes(f, hdr)+maxKernelTemp+webpEncodeBytes(targets, ow, oh))
 	if err != nil {
 		return Result{}, err
 	}
@@ -96,15 +98,13 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	ow, oh := hdr.Oriented()
 	res := Result{Width: ow, Height: oh}
-	targets := spec.Targets(ow, e.CanEncode)
 	swap := hdr.Orientation >= 5
 	var cur image.Image = img
 	var smallest *image.RGBA
 	for i := 0; i < len(targets); {
 		w := targets[i].Width
-		h := max(1, (oh*w+ow/2)/ow)
+		h := variantHeight(w, ow, oh)
 		sw, sh := w, h // stored (pre-orientation) dimensions
 		if swap {
 			sw, sh = h, w

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,8 +114,9 @@ func vmHWM(pid int) (int64, error) {
 // once, waits until each is processed, and reads the child's peak RSS
 // (VmHWM) against the target, 300 MB (docs/BENCHMARKS.md has the
 // figures; before the pure engine's bounds: 3,042 MB for the 49 MP images
-// the old default accepted). Set ATLAS_TEST_MEM_PIXELS and
-// ATLAS_TEST_MEM_FILES to measure other cases.
+// the old default accepted). Set ATLAS_TEST_MEM_PIXELS,
+// ATLAS_TEST_MEM_FILES and ATLAS_TEST_MEM_EXTRA (a file uploaded as well)
+// to measure other cases.
 func TestUploadPeakMemory(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("needs /proc (Linux)")
@@ -173,6 +175,13 @@ func TestUploadPeakMemory(t *testing.T) {
 		// 1920 wide and as tall as the limit allows: its 1920-wide
 		// variant would be as large as itself (PureMaxVariantPixels).
 		"tall.png": pngOf(1920, int(maxPixels/1920), 8),
+	}
+	if extra := os.Getenv("ATLAS_TEST_MEM_EXTRA"); extra != "" { // a file of your own, e.g. a progressive JPEG
+		data, err := os.ReadFile(extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["extra"+filepath.Ext(extra)] = data
 	}
 	if only := os.Getenv("ATLAS_TEST_MEM_FILES"); only != "" { // e.g. rgba16.png, to see one kind's share
 		for name := range files {

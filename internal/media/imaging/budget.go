@@ -36,17 +36,65 @@ const (
 func (e *PureEngine) DefaultMaxPixels() int64 { return PureMaxPixels }
 
 // decodeBytes estimates the memory a decode of hdr's image takes: 8 bytes
-// a pixel for 16-bit PNGs (RGBA64), else 4 (RGBA, or less).
+// a pixel for 16-bit PNGs (RGBA64), jpegDecodeBytes for JPEGs, else 4
+// (RGBA, or less).
 func decodeBytes(r io.ReaderAt, hdr Header) int64 {
 	per := int64(4)
-	if hdr.Format == PNG {
+	switch hdr.Format {
+	case PNG:
 		var ihdr [2]byte // bit depth, colour type: bytes 24 and 25 of the file
 		if _, err := r.ReadAt(ihdr[:], 24); err != nil || ihdr[0] == 16 {
 			per = 8
 		}
+	case JPEG:
+		if n := jpegDecodeBytes(io.NewSectionReader(r, 0, 1<<62)); n > 0 {
+			return n
+		}
 	}
 	return per * int64(hdr.Width) * int64(hdr.Height)
 }
+
+// jpegDecodeBytes is what image/jpeg allocates to decode the JPEG stream
+// r, from its frame header (0 when there is none): 64 bytes for each 8×8
+// block of each component's plane, and for a progressive JPEG another 256
+// for the block's coefficients, which it keeps for the whole image until
+// the last scan. A 16 MP progressive JPEG without chroma subsampling takes
+// 240 MB that way, a baseline one 48 MB.
+func jpegDecodeBytes(r io.Reader) int64 {
+	var n int64
+	jpegSegments(r, func(marker byte, seg []byte) bool {
+		if marker < 0xC0 || marker > 0xCF || marker == 0xC4 || marker == 0xC8 || marker == 0xCC || len(seg) < 6 {
+			return true // not a start of frame
+		}
+		h, w, nc := int64(seg[1])<<8|int64(seg[2]), int64(seg[3])<<8|int64(seg[4]), int(seg[5])
+		if len(seg) < 6+3*nc || nc == 0 {
+			return false
+		}
+		var hmax, vmax int64 = 1, 1
+		for i := range nc {
+			hmax = max(hmax, int64(seg[7+3*i]>>4))
+			vmax = max(vmax, int64(seg[7+3*i]&15))
+		}
+		mcux, mcuy := (w+8*hmax-1)/(8*hmax), (h+8*vmax-1)/(8*vmax)
+		per := int64(64)
+		if marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE { // progressive
+			per += 256
+		}
+		for i := range nc {
+			n += mcux * mcuy * int64(seg[7+3*i]>>4) * int64(seg[7+3*i]&15) * per
+		}
+		return false
+	})
+	return n
+}
+
+// PureMaxDecodeBytes is the most memory one decode may take in the pure
+// engine (decodeBytes): 128 MiB, which a 16-bit PNG at the 16 MP pixel
+// limit fits (128 MB). Only progressive JPEGs with little or no chroma
+// subsampling reach it within the pixel limit (Go's decoder keeps every
+// coefficient: 15 bytes a pixel at 4:4:4, so about 8.9 MP); the engine
+// refuses them with ErrTooManyPixels rather than exceed its budget.
+const PureMaxDecodeBytes = 128 << 20
 
 // acquire waits until n decoded bytes fit in the budget (at most the whole
 // budget: a larger image runs alone) and returns the release func.
@@ -183,4 +231,16 @@ func releaseDecode(n int64) {
 	if n > freeAbove {
 		debug.FreeOSMemory()
 	}
+}
+
+// CheckDecode refuses, with an error wrapping ErrTooManyPixels, an image
+// whose decode would take more than PureMaxDecodeBytes (decodeBytes);
+// r holds the whole file. media.Receive calls it at upload time, and
+// Process again before decoding.
+func (e *PureEngine) CheckDecode(r io.ReaderAt, hdr Header) error {
+	if n := decodeBytes(r, hdr); n > PureMaxDecodeBytes {
+		return fmt.Errorf("%w: this %d×%d %s takes %d MB to decode with the pure-Go engine, over its %d MB (a progressive JPEG keeps every coefficient; build with -tags vips, or save it as baseline)",
+			ErrTooManyPixels, hdr.Width, hdr.Height, hdr.Format, n>>20, PureMaxDecodeBytes>>20)
+	}
+	return nil
 }

@@ -1,6 +1,10 @@
 package imaging
 
 import (
+	"bytes"
+	"errors"
+	"image"
+	"image/jpeg"
 	"slices"
 	"testing"
 )
@@ -31,6 +35,53 @@ func TestCapTargetsBoundsTheVariantArea(t *testing.T) {
 		}
 		if len(got) != 2*len(c.widths) {
 			t.Errorf("%s: %d targets for %d widths, want 2 each", c.name, len(got), len(c.widths))
+		}
+	}
+}
+
+// jpegFrameOnly is a JPEG stream of a start-of-frame segment (marker sof,
+// 3 components with the given sampling factors) and an empty scan: enough
+// for headers and decode estimates, not for decoding.
+func jpegFrameOnly(sof byte, w, h int, sampling ...byte) []byte {
+	b := []byte{0xFF, 0xD8, 0xFF, sof, 0, 17, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 3}
+	for i, s := range sampling {
+		b = append(b, byte(i+1), s, 0)
+	}
+	b = append(b, 0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 63, 0) // start of scan, no data
+	return append(b, 0xFF, 0xD9)
+}
+
+func TestJPEGDecodeBytes(t *testing.T) {
+	var baseline bytes.Buffer // Go's encoder: baseline, 4:2:0
+	if err := jpeg.Encode(&baseline, image.NewRGBA(image.Rect(0, 0, 100, 100)), nil); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		data    []byte
+		want    int64
+		refused bool
+	}{
+		// 7×7 MCUs of 16×16: 4 Y blocks and 1 each of Cb and Cr, 64 bytes a block.
+		{"baseline 4:2:0 100×100", baseline.Bytes(), 7 * 7 * 6 * 64, false},
+		// 500×375 MCUs of 8×8, 3 blocks each, 64 + 256 bytes a block.
+		{"progressive 4:4:4 4000×3000", jpegFrameOnly(0xC2, 4000, 3000, 0x11, 0x11, 0x11), 500 * 375 * 3 * 320, true},
+		{"progressive 4:2:0 4000×4000", jpegFrameOnly(0xC2, 4000, 4000, 0x22, 0x11, 0x11), 250 * 250 * 6 * 320, false},
+		{"baseline 4:4:4 4000×4000", jpegFrameOnly(0xC0, 4000, 4000, 0x11, 0x11, 0x11), 500 * 500 * 3 * 64, false},
+	}
+	e := NewPureEngine(nil)
+	for _, c := range cases {
+		if got := jpegDecodeBytes(bytes.NewReader(c.data)); got != c.want {
+			t.Errorf("%s: %d bytes, want %d", c.name, got, c.want)
+		}
+		r := bytes.NewReader(c.data)
+		hdr, err := ReadHeader(r, int64(len(c.data)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		err = e.CheckDecode(r, hdr)
+		if refused := errors.Is(err, ErrTooManyPixels); refused != c.refused || (err != nil && !refused) {
+			t.Errorf("%s: CheckDecode = %v, want refused %v", c.name, err, c.refused)
 		}
 	}
 }

@@ -80,6 +80,9 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 	if err := CheckPixels(hdr.Width, hdr.Height, spec.MaxPixels); err != nil {
 		return Result{}, err
 	}
+	if err := e.CheckDecode(f, hdr); err != nil {
+		return Result{}, err
+	}
 	// Held for the whole call: the decoded pixels, the kernel's scratch
 	// and the WebP encoder's working memory for the largest variant
 	// (budget.go).

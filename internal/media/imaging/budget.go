@@ -14,18 +14,28 @@ import (
 
 // The pure engine decodes the whole image into memory (Go's decoders have
 // no shrink-on-load), so its memory follows the pixels, not the file
-// size: a 143 KB PNG of 7000×7000 16-bit pixels decodes to 392 MB. Two
+// size: a 143 KB PNG of 7000×7000 16-bit pixels decodes to 392 MB. These
 // bounds keep a process within a fixed budget whatever is uploaded:
 //
 //   - PureMaxPixels, the pure engine's default pixel limit (the libvips
-//     engine keeps media.DefaultMaxPixels, 50 MP): 24 MP, a 6000×4000
+//     engine keeps media.DefaultMaxPixels, 50 MP): 16 MP, a 4900×3265
 //     photo. media.New applies it when no limit is configured.
-//   - PureDecodeBudget, the decoded bytes that may be held at once by all
-//     the engine's Process calls together: a call waits until its
-//     estimate fits, so concurrency (media workers, shadow runs) cannot
-//     multiply the peak. An image larger than the whole budget runs alone.
+//   - PureMaxDecodeBytes (CheckDecode): an image whose decode alone would
+//     take more is refused at upload.
+//   - PureDecodeBudget, the memory that may be held at once by all the
+//     engine's Process calls together (the decode, the kernel's scratch,
+//     the WebP encoder's working memory): a call waits until its estimate
+//     fits, so concurrency (media workers, shadow runs) cannot multiply
+//     the peak. An image larger than the whole budget runs alone; with
+//     the default widths, any image with a 1920-wide variant does.
+//   - PureMaxVariantPixels: no variant larger than 1920×2880.
+//   - The decode is dropped after the first scale and, when large, its
+//     pages go back to the OS at once (releaseDecode), and glibc's malloc
+//     is tuned so the WebP encoder's freed C memory does too
+//     (malloc_linux.go).
 //
-// Measured with these defaults (TestUploadPeakMemory, docs/BENCHMARKS.md).
+// Measured with these defaults (TestUploadPeakMemory, docs/BENCHMARKS.md):
+// about 205 MB peak RSS from 49 MB idle.
 const (
 	PureMaxPixels    = 16_000_000
 	PureDecodeBudget = 200 << 20

@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime/debug"
 
+	"github.com/gen2brain/webp"
 	"golang.org/x/image/draw"
 	"golang.org/x/sync/semaphore"
 )
@@ -177,12 +178,14 @@ const PureMaxVariantPixels = 1920 * 2880
 func variantHeight(w, ow, oh int) int { return max(1, (oh*w+ow/2)/ow) }
 
 // capTargets drops the targets whose variant of an ow×oh image exceeds
-// PureMaxVariantPixels; when that drops them all, it makes the smallest
+// PureMaxVariantPixels (or, for WebP with the WebAssembly encoder,
+// wasmMaxWebPPixels); when that drops them all, it makes the smallest
 // width's formats at the widest width that fits instead.
 func capTargets(targets []Target, ow, oh int) []Target {
 	var out []Target
 	for _, t := range targets {
-		if int64(t.Width)*int64(variantHeight(t.Width, ow, oh)) <= PureMaxVariantPixels {
+		area := int64(t.Width) * int64(variantHeight(t.Width, ow, oh))
+		if area <= PureMaxVariantPixels && (t.Format != WebP || area <= wasmWebPPixels()) {
 			out = append(out, t)
 		}
 	}
@@ -195,7 +198,7 @@ func capTargets(targets []Target, ow, oh int) []Target {
 	}
 	last := targets[len(targets)-1].Width
 	for _, t := range targets {
-		if t.Width == last {
+		if t.Width == last && (t.Format != WebP || int64(w)*int64(variantHeight(w, ow, oh)) <= wasmWebPPixels()) {
 			out = append(out, Target{Width: w, Format: t.Format})
 		}
 	}
@@ -253,4 +256,20 @@ func (e *PureEngine) CheckDecode(r io.ReaderAt, hdr Header) error {
 			ErrTooManyPixels, hdr.Width, hdr.Height, hdr.Format, n>>20, PureMaxDecodeBytes>>20)
 	}
 	return nil
+}
+
+// wasmMaxWebPPixels bounds a WebP variant's area when the encoder is the
+// WebAssembly build of libwebp (no system libwebp, or -tags nodynamic):
+// its linear memory is a Go allocation that wazero grows by copying, so a
+// translucent 1920×1920 encode alone took the process to 265 MB. Larger
+// variants are made in JPEG only.
+const wasmMaxWebPPixels = 1280 * 1920
+
+// wasmWebPPixels is the WebP variant area bound in force:
+// wasmMaxWebPPixels with the WebAssembly encoder, else none.
+func wasmWebPPixels() int64 {
+	if webp.Dynamic() != nil {
+		return wasmMaxWebPPixels
+	}
+	return math.MaxInt64
 }

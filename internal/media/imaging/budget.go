@@ -29,14 +29,17 @@ import (
 //     fits, so concurrency (media workers, shadow runs) cannot multiply
 //     the peak. An image larger than the whole budget runs alone; with
 //     the default widths, any image with a 1920-wide variant does.
-//   - PureMaxVariantPixels: no variant larger than 1920×2880.
+//   - PureMaxVariantPixels: no variant larger than 1920×2880; with the
+//     WebAssembly libwebp, no WebP variant larger than 1280×1920
+//     (wasmMaxWebPPixels).
 //   - The decode is dropped after the first scale and, when large, its
 //     pages go back to the OS at once (releaseDecode), and glibc's malloc
 //     is tuned so the WebP encoder's freed C memory does too
 //     (malloc_linux.go).
 //
 // Measured with these defaults (TestUploadPeakMemory, docs/BENCHMARKS.md):
-// about 205 MB peak RSS from 49 MB idle.
+// about 205 MB peak RSS from 49 MB idle (217–237 MB with the WebAssembly
+// libwebp).
 const (
 	PureMaxPixels    = 16_000_000
 	PureDecodeBudget = 200 << 20

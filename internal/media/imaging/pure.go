@@ -32,7 +32,8 @@ import (
 // Known gaps compared with the libvips engine: there is no shrink-on-load
 // (the full image is decoded, then scaled, which is several times slower
 // on large JPEGs and takes memory by the pixel: see budget.go for the
-// bounds, which also make it skip variants over 1920×2880 and refuse
+// bounds, which also make it skip variants over 1920×2880 (WebP ones over
+// 1280×1920 with the WebAssembly libwebp) and refuse
 // progressive JPEGs without chroma subsampling over about 8.9 MP), and
 // embedded ICC profiles are ignored (pixels are taken
 // as sRGB). Metadata is stripped because every variant is re-encoded from

@@ -19,6 +19,10 @@ type Limits struct {
 	// 50,000,000, or the engine's own default when it has one (the pure
 	// engine: imaging.PureMaxPixels, 16,000,000); negative disables.
 	MaxPixels int64
+	// Check, when set, is the engine's own check of an upload within the
+	// limits above (the pure engine's CheckDecode refuses images it
+	// cannot decode within its memory budget); r holds the whole file.
+	Check func(r io.ReaderAt, h imaging.Header) error
 }
 
 // Default limits.
@@ -57,7 +61,8 @@ type Upload struct {
 //     bytes, whatever its name or Content-Type says: ErrUnsupportedFormat
 //     (judged from the first bytes, before the rest is read);
 //   - headers declaring more than lim.MaxPixels: ErrTooManyPixels, read
-//     from the header alone, before any decode;
+//     from the header alone, before any decode; so is what lim.Check
+//     refuses;
 //   - empty, truncated or malformed headers, zero dimensions: ErrCorrupt.
 func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Upload, err error) {
 	lim = lim.withDefaults()
@@ -108,6 +113,11 @@ func Receive(ctx context.Context, dir string, r io.Reader, lim Limits) (up Uploa
 	}
 	if err := imaging.CheckPixels(h.Width, h.Height, lim.MaxPixels); err != nil {
 		return Upload{}, err
+	}
+	if lim.Check != nil {
+		if err := lim.Check(f, h); err != nil {
+			return Upload{}, err
+		}
 	}
 	return Upload{TempPath: f.Name(), Format: h.Format, Width: h.Width, Height: h.Height, Bytes: size}, nil
 }

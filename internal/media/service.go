@@ -90,6 +90,11 @@ func New(cfg Config) (*Service, error) {
 			cfg.Limits.MaxPixels = d.DefaultMaxPixels()
 		}
 	}
+	if c, ok := cfg.Engine.(interface {
+		CheckDecode(io.ReaderAt, imaging.Header) error
+	}); ok && cfg.Limits.Check == nil {
+		cfg.Limits.Check = c.CheckDecode
+	}
 	s := &Service{
 		store: cfg.Storage, engine: cfg.Engine, repo: cfg.Repo, log: cfg.Logger,
 		tempDir: cfg.TempDir, limits: cfg.Limits.withDefaults(), spec: cfg.Spec,

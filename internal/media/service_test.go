@@ -264,6 +264,10 @@ func TestAcceptRejects(t *testing.T) {
 		{"bomb", pngHeader(9000, 9000), ErrTooManyPixels},
 		{"text", []byte("hello"), ErrUnsupportedFormat},
 		{"heic without libvips", heic, ErrUnsupportedFormat},
+		// A progressive (SOF2) 4:4:4 JPEG of 3500×3500, within the pixel
+		// limit, would take 184 MB to decode (imaging.PureMaxDecodeBytes).
+		{"progressive 4:4:4 JPEG", []byte{0xFF, 0xD8, 0xFF, 0xC2, 0, 17, 8, 0x0D, 0xAC, 0x0D, 0xAC, 3,
+			1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1, 0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 63, 0, 0xFF, 0xD9}, ErrTooManyPixels},
 	} {
 		if _, err := f.svc.Accept(ctx, Owner{Type: "salon", ID: 1}, bytes.NewReader(tc.body)); !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)

@@ -83,36 +83,51 @@ func ReadHeader(r io.ReaderAt, size int64) (Header, error) {
 // there is none or it cannot be read. A bad orientation never fails an
 // upload: it is advisory metadata.
 func jpegOrientation(r io.Reader) int {
+	o := 1
+	jpegSegments(r, func(marker byte, seg []byte) bool {
+		if marker == 0xE1 && len(seg) > 6 && string(seg[:6]) == "Exif\x00\x00" {
+			if v := exifOrientation(seg[6:]); v != 0 {
+				o = v
+				return false
+			}
+		}
+		return true
+	})
+	return o
+}
+
+// jpegSegments calls fn with each marker segment of a JPEG stream before
+// its first scan, until fn returns false or the stream ends or is
+// malformed.
+func jpegSegments(r io.Reader, fn func(marker byte, seg []byte) bool) {
 	var buf [4]byte
 	if _, err := io.ReadFull(r, buf[:2]); err != nil {
-		return 1
+		return
 	}
 	for {
 		if _, err := io.ReadFull(r, buf[:4]); err != nil {
-			return 1
+			return
 		}
 		for buf[1] == 0xFF { // fill bytes
 			buf[1], buf[2] = buf[2], buf[3]
 			if _, err := io.ReadFull(r, buf[3:4]); err != nil {
-				return 1
+				return
 			}
 		}
 		if buf[0] != 0xFF {
-			return 1
+			return
 		}
 		marker := buf[1]
 		n := int(buf[2])<<8 | int(buf[3])
 		if marker == 0xDA || marker == 0xD9 || n < 2 {
-			return 1 // start of scan or end of image: no Exif before pixels
+			return // start of scan or end of image
 		}
 		seg := make([]byte, n-2)
 		if _, err := io.ReadFull(r, seg); err != nil {
-			return 1
+			return
 		}
-		if marker == 0xE1 && len(seg) > 6 && string(seg[:6]) == "Exif\x00\x00" {
-			if o := exifOrientation(seg[6:]); o != 0 {
-				return o
-			}
+		if !fn(marker, seg) {
+			return
 		}
 	}
 }

@@ -32,7 +32,10 @@ import (
 // Known gaps compared with the libvips engine: there is no shrink-on-load
 // (the full image is decoded, then scaled, which is several times slower
 // on large JPEGs and takes memory by the pixel: see budget.go for the
-// bounds), and embedded ICC profiles are ignored (pixels are taken
+// bounds, which also make it skip variants over 1920×2880 (WebP ones over
+// 1280×1920 with the WebAssembly libwebp) and refuse
+// progressive JPEGs without chroma subsampling over about 8.9 MP), and
+// embedded ICC profiles are ignored (pixels are taken
 // as sRGB). Metadata is stripped because every variant is re-encoded from
 // pixels.
 type PureEngine struct {
@@ -45,6 +48,7 @@ func NewPureEngine(log *slog.Logger) *PureEngine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	tuneWebPMalloc()
 	return &PureEngine{log: log, mem: semaphore.NewWeighted(PureDecodeBudget)}
 }
 
@@ -79,14 +83,20 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 	if err := CheckPixels(hdr.Width, hdr.Height, spec.MaxPixels); err != nil {
 		return Result{}, err
 	}
+	if err := e.CheckDecode(f, hdr); err != nil {
+		return Result{}, err
+	}
 	// Held for the whole call: the decoded pixels, the kernel's scratch
 	// and the WebP encoder's working memory for the largest variant
 	// (budget.go).
-	release, err := acquire(ctx, e.mem, decodeBytes(f, hdr)+maxKernelTemp+webpEncodeBytes(hdr, spec))
+	ow, oh := hdr.Oriented()
+	targets := capTargets(spec.Targets(ow, e.CanEncode), ow, oh)
+	release, err := acquire(ctx, e.mem, decodeBytes(f, hdr)+maxKernelTemp+webpEncodeBytes(targets, ow, oh))
 	if err != nil {
 		return Result{}, err
 	}
 	defer release()
+	releaseDecode(decodeBytes(f, hdr)) // what earlier calls left resident, before this one's decode
 	img, err := decode(io.NewSectionReader(f, 0, st.Size()), hdr.Format)
 	if err != nil {
 		return Result{}, err
@@ -94,15 +104,13 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	ow, oh := hdr.Oriented()
 	res := Result{Width: ow, Height: oh}
-	targets := spec.Targets(ow, e.CanEncode)
 	swap := hdr.Orientation >= 5
 	var cur image.Image = img
 	var smallest *image.RGBA
 	for i := 0; i < len(targets); {
 		w := targets[i].Width
-		h := max(1, (oh*w+ow/2)/ow)
+		h := variantHeight(w, ow, oh)
 		sw, sh := w, h // stored (pre-orientation) dimensions
 		if swap {
 			sw, sh = h, w
@@ -111,7 +119,7 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 			// Shrink on load: average k×k blocks first, so the kernel
 			// scale below reads at most 2× its output and the full-size
 			// decode can be freed.
-			cur, img = boxShrink(cur, k), nil
+			cur = boxShrink(cur, k)
 		}
 		scaled := image.NewRGBA(image.Rect(0, 0, sw, sh))
 		switch cb := cur.Bounds(); {
@@ -123,6 +131,13 @@ func (e *PureEngine) Process(ctx context.Context, src string, spec Spec) (Result
 			draw.CatmullRom.Scale(scaled, scaled.Bounds(), cur, cb, draw.Src, nil)
 		}
 		cur = scaled // the next, smaller width scales from this one
+		if img != nil {
+			// The full-size decode is garbage from here on; hand its
+			// pages back before the encoders (libwebp allocates outside
+			// the Go heap) add their own (budget.go).
+			img = nil
+			releaseDecode(decodeBytes(f, hdr))
+		}
 		disp := orient(scaled, hdr.Orientation)
 		smallest = disp
 		for ; i < len(targets) && targets[i].Width == w; i++ {

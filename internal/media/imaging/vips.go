@@ -130,18 +130,12 @@ func NewVipsEngine(cfg Config) (*VipsEngine, error) {
 	return &VipsEngine{log: log}, nil
 }
 
-// tuneMalloc applies atlas_tune_malloc: 2 arenas and a fixed 128 KiB
-// mmap threshold (glibc's initial one), each unless the operator set it
-// through its MALLOC_* variable or GLIBC_TUNABLES.
+// tuneMalloc applies atlas_tune_malloc with mallocTuning (malloc.go): 2
+// arenas and a fixed 128 KiB mmap threshold (glibc's initial one), each
+// unless the operator set it through its MALLOC_* variable or
+// GLIBC_TUNABLES.
 func tuneMalloc() {
-	arenas, threshold := 2, 128<<10
-	tunables := os.Getenv("GLIBC_TUNABLES")
-	if os.Getenv("MALLOC_ARENA_MAX") != "" || strings.Contains(tunables, "glibc.malloc.arena_max") {
-		arenas = 0
-	}
-	if os.Getenv("MALLOC_MMAP_THRESHOLD_") != "" || strings.Contains(tunables, "glibc.malloc.mmap_threshold") {
-		threshold = 0
-	}
+	arenas, threshold := mallocTuning(os.Getenv)
 	C.atlas_tune_malloc(C.int(arenas), C.int(threshold))
 }
 

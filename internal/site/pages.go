@@ -122,14 +122,8 @@ func (s *Server) Home() http.Handler {
 // Bayesian rating (or ?sort=name|newest).
 func (s *Server) City() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := r.PathValue("slug")
-		if !slugs.Valid(slug) {
-			s.notFound(w, r)
-			return
-		}
-		n, err := pageParam(r)
-		if err != nil {
-			s.fail(w, r, err)
+		slug, n, ok := s.slugAndPage(w, r)
+		if !ok {
 			return
 		}
 		sort := store.SortRating
@@ -188,14 +182,8 @@ func (s *Server) City() http.Handler {
 // removed salon, else the salon with its photos and a page of reviews.
 func (s *Server) Salon() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := r.PathValue("slug")
-		if !slugs.Valid(slug) {
-			s.notFound(w, r)
-			return
-		}
-		n, err := pageParam(r)
-		if err != nil {
-			s.fail(w, r, err)
+		slug, n, ok := s.slugAndPage(w, r)
+		if !ok {
 			return
 		}
 		key := "salon:" + slug + ":" + strconv.Itoa(n)
@@ -289,7 +277,7 @@ func (s *Server) Posts() http.Handler {
 func (s *Server) Post() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := r.PathValue("slug")
-		if !slugs.Valid(slug) {
+		if !slugs.Valid(slug) { // cannot exist: no query
 			s.notFound(w, r)
 			return
 		}
@@ -391,4 +379,21 @@ func processing(ps []Photo) bool {
 		}
 	}
 	return false
+}
+
+// slugAndPage reads the {slug} path value and the ?page= parameter of a
+// paginated page; on a slug that cannot exist (the HTML 404) or a bad
+// page number it answers and reports false.
+func (s *Server) slugAndPage(w http.ResponseWriter, r *http.Request) (string, int, bool) {
+	slug := r.PathValue("slug")
+	if !slugs.Valid(slug) {
+		s.notFound(w, r)
+		return "", 0, false
+	}
+	n, err := pageParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return "", 0, false
+	}
+	return slug, n, true
 }

@@ -102,35 +102,38 @@ func (d *Driver) jobArgv(j *jobqdriver.Job, now int64) ([]any, error) {
 	}, nil
 }
 
-// Add stores jobs in one pipeline, each with its own atomic script call.
+// Add stores jobs: a single job through the driver's add batcher (see
+// addbatch.go), several in addmany calls of one pipeline. Each job is
+// stored as one add script would store it, with its own result.
 func (d *Driver) Add(ctx context.Context, queue string, jobs []*jobqdriver.Job, now int64) ([]jobqdriver.AddResult, error) {
 	if err := d.ensureMeta(ctx, queue); err != nil {
 		return nil, err
 	}
-	calls := make([]*pipedCall, len(jobs))
+	items := make([]*addItem, len(jobs))
 	for i, j := range jobs {
 		args, err := d.jobArgv(j, now)
 		if err != nil {
 			return nil, err
 		}
-		calls[i] = &pipedCall{name: "add", queue: queue, args: args}
+		items[i] = &addItem{queue: queue, args: args}
 	}
-	if len(calls) == 1 {
-		if err := d.submitAdd(ctx, calls[0]); err != nil {
+	if len(items) == 1 {
+		if err := d.submitAdd(ctx, items[0]); err != nil {
 			return nil, err
 		}
-	} else if err := d.runPiped(ctx, calls); err != nil {
+	} else if err := d.runAddItems(ctx, items); err != nil {
 		return nil, err
 	}
 	res := make([]jobqdriver.AddResult, len(jobs))
-	for i, c := range calls {
-		v, err := c.cmd.Slice()
-		if err != nil {
-			return res[:i], fmt.Errorf("jobqredis: add to %q: %w%s", queue, err, d.crossSlotHint(err))
+	for i, it := range items {
+		if it.err != nil {
+			return res[:i], fmt.Errorf("jobqredis: add to %q: %w%s", queue, it.err, d.crossSlotHint(it.err))
 		}
-		code, _ := v[0].(int64)
-		id, _ := v[1].(string)
+		code, _ := it.reply[0].(int64)
+		id, _ := it.reply[1].(string)
 		switch code {
+		case -100:
+			return res[:i], fmt.Errorf("jobqredis: add to %q: %s", queue, id)
 		case -5:
 			return res[:i], fmt.Errorf("jobqredis: add %q to %q: %w", jobs[i].ParentKey, queue, jobqdriver.ErrParentMissing)
 		case 1:

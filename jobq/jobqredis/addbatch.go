@@ -2,6 +2,8 @@ package jobqredis
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -11,25 +13,38 @@ import (
 // Auto-batching of single adds.
 //
 // Producers usually add one job per call from many goroutines. Each such
-// Add used to be one EVALSHA round trip on a connection of its own; Redis
-// then spends much of its time per add reading and answering one small
-// request. Instead, single adds go to a few batch runners owned by the
-// driver: a runner takes whatever adds are queued when it is free (it
-// never waits for more) and sends them as one pipeline, so concurrent
-// adds share a write and a read on the server, the way rueidis
-// auto-pipelines commands. Each add is still its own script call, with its
-// own result and error. The runners start with the first single add and
-// stop on Close.
+// Add used to be one EVALSHA round trip; Redis then spent most of its time
+// per add on the call itself: reading and answering a small request,
+// setting up the script's KEYS and ARGV, reading the queue's counter and
+// pause state, and setting the wake-up marker. Instead, single adds go to
+// a few batch runners owned by the driver: a runner takes whatever adds
+// are queued when it is free (it never waits for more) and stores the
+// adds of each queue with one addmany script call, which stores every job
+// exactly as the add script would, in order, with the per-queue reads and
+// writes done once per call (auto-batching at the script level, the way
+// rueidis auto-pipelines commands at the command level). Each add keeps
+// its own result and error. The runners start with the first single add
+// and stop on Close.
 
 const (
-	addRunners  = 4   // pipelines in flight at most
-	maxAddBatch = 256 // adds per pipeline at most
+	addRunners  = 2       // batches in flight at most
+	maxAddBatch = 256     // adds per batch (and per addmany call) at most
+	maxAddBytes = 1 << 20 // argument bytes per addmany call, about
 )
+
+// addItem is one job to add: its queue and its 13 script arguments, and
+// after the run its reply ({code, id, dedupBy}) or its own error.
+type addItem struct {
+	queue string
+	args  []any
+	reply []any
+	err   error
+}
 
 // addReq is one caller's single add.
 type addReq struct {
 	ctx  context.Context
-	call *pipedCall
+	item *addItem
 	done chan error
 }
 
@@ -43,8 +58,8 @@ type addBatcher struct {
 	wg     sync.WaitGroup
 }
 
-// submitAdd runs call in a batch and waits for it (or for ctx, or Close).
-func (d *Driver) submitAdd(ctx context.Context, call *pipedCall) error {
+// submitAdd runs item in a batch and waits for it (or for ctx, or Close).
+func (d *Driver) submitAdd(ctx context.Context, item *addItem) error {
 	b := &d.adds
 	b.start.Do(func() {
 		b.reqs = make(chan *addReq, maxAddBatch)
@@ -54,7 +69,7 @@ func (d *Driver) submitAdd(ctx context.Context, call *pipedCall) error {
 			go d.runAdds()
 		}
 	})
-	r := &addReq{ctx: ctx, call: call, done: make(chan error, 1)}
+	r := &addReq{ctx: ctx, item: item, done: make(chan error, 1)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -84,7 +99,7 @@ func (d *Driver) runAdds() {
 	b := &d.adds
 	defer b.wg.Done()
 	batch := make([]*addReq, 0, maxAddBatch)
-	calls := make([]*pipedCall, 0, maxAddBatch)
+	items := make([]*addItem, 0, maxAddBatch)
 	for {
 		var first *addReq
 		select {
@@ -102,7 +117,7 @@ func (d *Driver) runAdds() {
 				break more
 			}
 		}
-		calls = calls[:0]
+		items = items[:0]
 		live := batch[:0:0]
 		for _, r := range batch {
 			// an add whose caller gave up before it was sent is not sent
@@ -110,19 +125,89 @@ func (d *Driver) runAdds() {
 				r.done <- err
 				continue
 			}
-			calls = append(calls, r.call)
+			items = append(items, r.item)
 			live = append(live, r)
 		}
-		if len(calls) == 0 {
+		if len(items) == 0 {
 			continue
 		}
 		ctx, cancel := batchContext(live)
-		err := d.runPiped(ctx, calls)
+		err := d.runAddItems(ctx, items)
 		cancel()
 		for _, r := range live {
 			r.done <- err
 		}
 	}
+}
+
+// runAddItems stores items in one pipeline: the items of each queue, in
+// their order, in addmany calls of at most maxAddBatch jobs and about
+// maxAddBytes of arguments (an item alone in its call uses add). It
+// returns an error when the pipeline failed as a whole; otherwise each
+// item has its reply entry or its own error.
+func (d *Driver) runAddItems(ctx context.Context, items []*addItem) error {
+	type group struct {
+		call  *pipedCall
+		items []*addItem
+		bytes int
+	}
+	var groups []*group
+	open := map[string]*group{} // the queue's call being filled
+	for _, it := range items {
+		n := argBytes(it.args)
+		g := open[it.queue]
+		if g == nil || len(g.items) >= maxAddBatch || g.bytes+n > maxAddBytes {
+			g = &group{}
+			groups = append(groups, g)
+			open[it.queue] = g
+		}
+		g.items = append(g.items, it)
+		g.bytes += n
+	}
+	calls := make([]*pipedCall, len(groups))
+	for i, g := range groups {
+		q := g.items[0].queue
+		if len(g.items) == 1 {
+			g.call = &pipedCall{name: "add", queue: q, args: g.items[0].args}
+		} else {
+			args := make([]any, 0, 1+13*len(g.items))
+			args = append(args, strconv.Itoa(len(g.items)))
+			for _, it := range g.items {
+				args = append(args, it.args...)
+			}
+			g.call = &pipedCall{name: "addmany", queue: q, args: args}
+		}
+		calls[i] = g.call
+	}
+	if err := d.runPiped(ctx, calls); err != nil {
+		return err
+	}
+	for _, g := range groups {
+		// add replies {code, id, dedupBy}; addmany those three per job
+		v, err := g.call.cmd.Slice()
+		if err == nil && len(v) != 3*len(g.items) {
+			err = fmt.Errorf("%s returned %d replies for %d jobs", g.call.name, len(v), len(g.items))
+		}
+		for i, it := range g.items {
+			if err != nil {
+				it.err = err
+				continue
+			}
+			it.reply = v[3*i : 3*i+3]
+		}
+	}
+	return nil
+}
+
+// argBytes is the size of a job's string arguments.
+func argBytes(args []any) int {
+	n := 0
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			n += len(s)
+		}
+	}
+	return n
 }
 
 // closeAdds stops the runners after their batches in flight.

@@ -20,7 +20,7 @@ type scriptSet map[string]*redis.Script
 
 // scriptNames lists the operation scripts under lua/.
 var scriptNames = []string{
-	"add", "addflow", "fetch", "finish", "retry", "delay", "release",
+	"add", "addmany", "addflow", "fetch", "finish", "retry", "delay", "release",
 	"extendlocks", "stalled", "progress", "addlog", "state", "pause",
 	"promote", "reprocess", "remove", "clean", "drain", "obliterate",
 	"scheduler_upsert", "scheduler_next", "scheduler_remove",

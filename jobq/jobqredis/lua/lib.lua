@@ -251,21 +251,62 @@ local function registerChild(parentKey, childKey, now, defer)
   end
 end
 
+-- addBatch is the state of one addmany call (nil otherwise): the queue's
+-- id counter, pause state and wait-list pushes are read and written once
+-- per call instead of once per job (see addmany.lua). Fields: counter,
+-- blocked (nil until read), push ("LPUSH"/"RPUSH" of the pending ids),
+-- ids (pending pushes, in order), wake (the "0" marker is due), opts
+-- (cjson encodings by opts string).
+local function batchPush(b, id, pushCmd)
+  if b.push ~= pushCmd or #b.ids >= 1000 then
+    if #b.ids > 0 then rcall(b.push, kWait, unpack(b.ids)) end
+    b.push, b.ids = pushCmd, {}
+  end
+  b.ids[#b.ids + 1] = id
+end
+
+-- batchEnqueue is enqueueIn for a job of this script's queue inside an
+-- addmany call: the same lists, the same order, fewer commands.
+local function batchEnqueue(b, jobId, priority, pushCmd)
+  if b.blocked == nil then b.blocked = pausedOrMaxedOf(kMeta, kActive) end
+  if priority > 0 then
+    local c = rcall("INCR", kPc)
+    rcall("ZADD", kPrio, priority * PRIO_SHIFT + c % PRIO_SHIFT, jobId)
+  else
+    batchPush(b, jobId, pushCmd)
+  end
+  if not b.blocked then b.wake = true end
+end
+
 -- addJob stores one job of the queue at qkey and routes it. j holds:
 -- id, name, ts, data, opts, delay, priority, lifo, parentKey, parent, rjk,
--- deid, dettl, waitChildren. It returns code, id, dedupBy where code is 0
--- (added), 1 (duplicate id), 2 (deduplicated) or -5 (parent missing).
-local function addJob(qkey, j)
+-- deid, dettl, waitChildren. b is the addmany state (see batchPush) or
+-- nil. It returns code, id, dedupBy where code is 0 (added), 1 (duplicate
+-- id), 2 (deduplicated) or -5 (parent missing).
+local function addJob(qkey, j, b)
   local pfx = qkey .. ":"
   if j.parentKey ~= "" and rcall("EXISTS", j.parentKey) == 0 then return -5, "", "" end
-  local counter = rcall("INCR", qk(qkey, "id"))
+  local counter
+  if b then
+    b.counter = b.counter + 1
+    counter = b.counter
+  else
+    counter = rcall("INCR", qk(qkey, "id"))
+  end
   -- opts is stored as Redis's cjson encodes it, as BullMQ's add does (key
   -- order, number form, "\/"), so equal options give equal bytes
   -- (j.optsTable, when given, is opts decoded already: encoding twice could
-  -- change the order)
+  -- change the order); an addmany call encodes each distinct opts once
   local okj, o = true, j.optsTable
-  if not o then okj, o = pcall(cjson.decode, j.opts) end
-  if okj and type(o) == "table" then j.opts = cjson.encode(o) else o = nil end
+  local cached = b and not o and b.opts[j.opts]
+  if cached then
+    j.opts, o = cached[1], cached[2]
+  else
+    local raw = j.opts
+    if not o then okj, o = pcall(cjson.decode, j.opts) end
+    if okj and type(o) == "table" then j.opts = cjson.encode(o) else o = nil end
+    if b and not j.optsTable then b.opts[raw] = {j.opts, o} end
+  end
   local id = j.id
   if id == "" then id = tostring(counter) end
   local jk = pfx .. id
@@ -333,7 +374,11 @@ local function addJob(qkey, j)
   else
     local push = "LPUSH"
     if j.lifo then push = "RPUSH" end
-    enqueueIn(qkey, id, tonumber(j.priority), push)
+    if b then
+      batchEnqueue(b, id, tonumber(j.priority), push)
+    else
+      enqueueIn(qkey, id, tonumber(j.priority), push)
+    end
     emitTo(qkey, "waiting", "jobId", id)
   end
   if j.parentKey ~= "" then rcall("SADD", j.parentKey .. ":dependencies", jk) end

@@ -4,4 +4,6 @@
 -- Returns {{id, fields, token}..., limiter ttl, next delayed, paused}.
 local tokens = {}
 for i = 7, #ARGV do tokens[#tokens + 1] = ARGV[i] end
-return fetchMany(ARGV[2], tokens, ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+local r = fetchMany(ARGV[2], tokens, ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+trimEvents()
+return r

@@ -8,22 +8,53 @@
 -- Returns {{code per job}, fetch result or 0}; code 0 ok, -1 missing job,
 -- -2/-6 lock, -3 not active, -4 pending children, -9 failed children.
 
+-- Writes that no later step of this call reads are gathered and sent
+-- once per call: the deleted keys (locks; a removed job's keys), the ids
+-- leaving the stalled set and, for sets without a retention policy, the
+-- ZADDs to completed/failed.
+local dels, unstall, zadds = {}, {}, {}
+
+local function flushDeferred()
+  for i = 1, #dels, 1000 do
+    rcall("DEL", unpack(dels, i, math.min(i + 999, #dels)))
+  end
+  dels = {}
+  for i = 1, #unstall, 1000 do
+    rcall("SREM", kStalled, unpack(unstall, i, math.min(i + 999, #unstall)))
+  end
+  unstall = {}
+  for setKey, z in pairs(zadds) do
+    for i = 1, #z, 1000 do
+      rcall("ZADD", setKey, unpack(z, i, math.min(i + 999, #z)))
+    end
+  end
+  zadds = {}
+end
+
 local function finishOne(id, token, now, target, value, st, keepCount, keepAge, exhausted, mp)
   local jk = prefix .. id
   -- every stored job has a name field; EXISTS only tells an odd hash apart
-  local a = rcall("HMGET", jk, "parentKey", "parent", "deid", "name")
+  local a = rcall("HMGET", jk, "parentKey", "parent", "deid", "name", "atm")
   if not a[4] and rcall("EXISTS", jk) == 0 then return -1 end
   if target == "completed" and rcall("EXISTS", jk .. ":dependencies", jk .. ":unsuccessful") > 0 then
     if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
     if rcall("ZCARD", jk .. ":unsuccessful") > 0 then return -9 end
   end
-  local code = removeLockChecked(jk, id, token)
-  if code ~= 0 then return code end
+  local lk = jk .. ":lock"
+  local cur = rcall("GET", lk)
+  if cur ~= token then
+    if cur then return -6 end
+    return -2
+  end
+  -- the lock goes and the job leaves stalled (at the end of this call)
+  dels[#dels + 1] = lk
+  unstall[#unstall + 1] = id
   if rcall("LREM", kActive, -1, id) == 0 then return -3 end
   if a[3] then
     local dk = prefix .. "de:" .. a[3]
     local ttl = rcall("PTTL", dk)
     if ttl == 0 or (ttl == -1 and rcall("GET", dk) == id) then rcall("DEL", dk) end
+    flushDeferred()
     requeueDedupNext(a[3], now)
   end
   if a[1] then
@@ -42,24 +73,48 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
   local atm
   if keepCount == 0 then
     if target == "failed" and exhausted == "1" then atm = rcall("HINCRBY", jk, "atm", 1) end
-    removeJobKeys(jk)
+    dels[#dels + 1] = jk
+    dels[#dels + 1] = jk .. ":logs"
+    dels[#dels + 1] = jk .. ":dependencies"
+    dels[#dels + 1] = jk .. ":processed"
+    dels[#dels + 1] = jk .. ":failed"
+    dels[#dels + 1] = jk .. ":unsuccessful"
     if a[1] and rcall("SREM", a[1] .. ":dependencies", jk) == 1 then releaseParentIfReady(a[1], now) end
   else
-    atm = rcall("HINCRBY", jk, "atm", 1)
-    rcall("ZADD", setKey, now, id)
+    atm = (tonumber(a[5]) or 0) + 1
     if target == "failed" then
       if st ~= "" then
-        rcall("HSET", jk, field, value, "finishedOn", now, "stacktrace", st)
+        rcall("HSET", jk, "atm", atm, field, value, "finishedOn", now, "stacktrace", st)
       else
-        rcall("HSET", jk, field, value, "finishedOn", now)
+        rcall("HSET", jk, "atm", atm, field, value, "finishedOn", now)
       end
       rcall("HDEL", jk, "defa")
     else
-      rcall("HSET", jk, field, value, "finishedOn", now)
+      rcall("HSET", jk, "atm", atm, field, value, "finishedOn", now)
     end
-    trimFinished(setKey, now, keepCount, keepAge)
+    if keepCount == nil and keepAge == nil then
+      local z = zadds[setKey]
+      if not z then
+        z = {}
+        zadds[setKey] = z
+      end
+      z[#z + 1] = now
+      z[#z + 1] = id
+    else
+      -- a policy trims the set as it is after this job: earlier jobs of
+      -- this call go in first
+      local z = zadds[setKey]
+      if z then
+        zadds[setKey] = nil
+        for i = 1, #z, 1000 do
+          rcall("ZADD", setKey, unpack(z, i, math.min(i + 999, #z)))
+        end
+      end
+      rcall("ZADD", setKey, now, id)
+      trimFinished(setKey, now, keepCount, keepAge)
+    end
   end
-  emit(target, "jobId", id, field, value, "prev", "active")
+  emitFast(target, "jobId", id, field, value, "prev", "active")
   if target == "failed" and exhausted == "1" then
     emit("retries-exhausted", "jobId", id, "attemptsMade", atm)
   end
@@ -83,6 +138,7 @@ for i = 0, n - 1 do
   codes[i + 1] = code
   if code == 0 then anyOK = true end
 end
+flushDeferred()
 local f = 3 + n * 10
 local fetched = 0
 local got = 0
@@ -111,4 +167,5 @@ if anyOK and got == 0 and rcall("LLEN", kWait) == 0 and rcall("LLEN", kActive) =
   end
   if not held then emit("drained") end
 end
+trimEvents()
 return {codes, fetched}

@@ -42,6 +42,22 @@ local function emit(name, ...)
   rcall("XADD", kEvents, "MAXLEN", "~", maxEventsOf(kMeta), "*", "event", name, ...)
 end
 
+-- evTrim records that emitFast appended without trimming.
+local evTrim = false
+
+-- emitFast appends an event to this queue's stream without trimming it:
+-- a script that emits one event per job (fetch, finish) calls trimEvents
+-- once at its end instead, which leaves the stream within the same bound.
+local function emitFast(name, ...)
+  rcall("XADD", kEvents, "*", "event", name, ...)
+  evTrim = true
+end
+
+-- trimEvents trims this queue's stream once after emitFast calls.
+local function trimEvents()
+  if evTrim then rcall("XTRIM", kEvents, "MAXLEN", "~", maxEventsOf(kMeta)) end
+end
+
 local function pausedOrMaxedOf(metaKey, activeKey)
   local a = rcall("HMGET", metaKey, "paused", "concurrency")
   if a[1] then return true end
@@ -209,14 +225,31 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
       end
     end
     rcall("SET", jk .. ":lock", tokens[i], "PX", lockMs)
-    if worker ~= "" then
-      rcall("HSET", jk, "processedOn", now, "pb", worker)
-    else
-      rcall("HSET", jk, "processedOn", now)
+    -- read the job, then set processedOn, pb and ats (one more) in one
+    -- HSET, and return the fields as they now are
+    local h = rcall("HGETALL", jk)
+    local ats, iAts, iPo, iPb = 0, nil, nil, nil
+    for k = 1, #h, 2 do
+      local f = h[k]
+      if f == "ats" then
+        iAts, ats = k + 1, tonumber(h[k + 1]) or 0
+      elseif f == "processedOn" then
+        iPo = k + 1
+      elseif f == "pb" then
+        iPb = k + 1
+      end
     end
-    rcall("HINCRBY", jk, "ats", 1)
-    emit("active", "jobId", id, "prev", "waiting")
-    jobs[#jobs + 1] = {id, rcall("HGETALL", jk), tokens[i]}
+    ats = ats + 1
+    if worker ~= "" then
+      rcall("HSET", jk, "processedOn", now, "pb", worker, "ats", ats)
+      if iPb then h[iPb] = worker else h[#h + 1] = "pb"; h[#h + 1] = worker end
+    else
+      rcall("HSET", jk, "processedOn", now, "ats", ats)
+    end
+    if iPo then h[iPo] = now else h[#h + 1] = "processedOn"; h[#h + 1] = now end
+    if iAts then h[iAts] = tostring(ats) else h[#h + 1] = "ats"; h[#h + 1] = tostring(ats) end
+    emitFast("active", "jobId", id, "prev", "waiting")
+    jobs[#jobs + 1] = {id, h, tokens[i]}
   end
   -- A fetch that took jobs wakes another worker only when ready jobs
   -- remain (BullMQ 6.7 re-adds the "0" marker after every activation, and

@@ -212,10 +212,12 @@ func (w *Worker) complete(job *Job, result []byte) {
 	if keep == nil {
 		keep = w.cfg.RemoveOnComplete
 	}
-	err := w.finishOne(jobqdriver.FinishParams{
+	p := jobqdriver.FinishParams{
 		Queue: w.queue, ID: job.ID, Token: job.token, ReturnValue: result,
 		Keep: keep, MetricsMaxDataPoints: w.cfg.MetricsMaxDataPoints, Now: w.now(),
-	}, job.slot)
+	}
+	plainHint(&p, job)
+	err := w.finishOne(p, job.slot)
 	if errors.Is(err, ErrPendingChildren) {
 		// A parent started early (a child failed with ChildFailureContinue)
 		// may not complete while other children are pending: this attempt
@@ -269,16 +271,28 @@ func (w *Worker) fail(ctx context.Context, job *Job, cause error, mayRetry bool)
 	if keep == nil {
 		keep = w.cfg.RemoveOnFail
 	}
-	err := w.finishOne(jobqdriver.FinishParams{
+	p := jobqdriver.FinishParams{
 		Queue: w.queue, ID: job.ID, Token: job.token, Failed: true,
 		FailedReason: reason, Stacktrace: stack, Keep: keep,
 		RetriesExhausted:     mayRetry && job.AttemptsMade+1 >= attempts,
 		MetricsMaxDataPoints: w.cfg.MetricsMaxDataPoints, Now: w.now(),
-	}, job.slot)
+	}
+	plainHint(&p, job)
+	err := w.finishOne(p, job.slot)
 	if err != nil {
 		w.reportErr(fmt.Errorf("jobq: fail job %s: %w", job.ID, err))
 	}
 	w.onFailed(job, cause)
+}
+
+// plainHint fills p.Plain and p.AttemptsMade from the job as fetched (not
+// from its exported fields, which the processor may have changed).
+func plainHint(p *jobqdriver.FinishParams, job *Job) {
+	r := job.raw
+	if r == nil || r.ParentKey != "" || r.Parent != nil || r.DeduplicationID != "" {
+		return
+	}
+	p.Plain, p.AttemptsMade = true, r.AttemptsMade
 }
 
 func (w *Worker) onFailed(job *Job, err error) {

@@ -224,6 +224,12 @@ type FinishParams struct {
 	// MetricsMaxDataPoints > 0 records per-minute metrics.
 	MetricsMaxDataPoints int
 	Now                  int64
+	// Plain, set by the worker that fetched the job, says the job has no
+	// parent and no deduplication id, and AttemptsMade is its attempts
+	// made as fetched. Neither can change while the worker holds the
+	// lock, so a backend may use them instead of reading the job again.
+	Plain        bool
+	AttemptsMade int
 }
 
 // RetryParams moves a failed attempt back for another one.

@@ -125,7 +125,7 @@ func (d *Driver) Finish(ctx context.Context, items []jobqdriver.FinishParams, ne
 	calls := make([]*pipedCall, 0, len(groups)+1)
 	fetchInFinish := false
 	for _, g := range groups {
-		args := make([]any, 0, 1+10*len(g.idx)+6+len(items))
+		args := make([]any, 0, 1+11*len(g.idx)+6+len(items))
 		args = append(args, strconv.Itoa(len(g.idx)))
 		for _, i := range g.idx {
 			var err error
@@ -201,7 +201,7 @@ func arrAt(a []any, i int) any {
 	return nil
 }
 
-// appendFinishArgv appends one job's 10 entries of finish.lua's ARGV.
+// appendFinishArgv appends one job's 11 entries of finish.lua's ARGV.
 func appendFinishArgv(args []any, it *jobqdriver.FinishParams) ([]any, error) {
 	target, value := "completed", string(it.ReturnValue)
 	if it.Failed {
@@ -233,8 +233,12 @@ func appendFinishArgv(args []any, it *jobqdriver.FinishParams) ([]any, error) {
 	if it.RetriesExhausted {
 		exhausted = "1"
 	}
+	plain := ""
+	if it.Plain {
+		plain = strconv.Itoa(it.AttemptsMade)
+	}
 	return append(args,
 		it.ID, it.Token, strconv.FormatInt(it.Now, 10), target, value, st, count, age,
-		exhausted, strconv.Itoa(it.MetricsMaxDataPoints),
+		exhausted, strconv.Itoa(it.MetricsMaxDataPoints), plain,
 	), nil
 }

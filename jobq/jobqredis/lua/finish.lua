@@ -1,9 +1,11 @@
 -- finish: moves active jobs to completed or failed, then optionally
--- fetches, in one call. ARGV: [2] number of jobs n, then 10 entries per
+-- fetches, in one call. ARGV: [2] number of jobs n, then 11 entries per
 -- job from [3]: id, token, now, "completed"/"failed", return value JSON /
 -- failed reason, stacktrace JSON or "", keep count ("" = unlimited), keep
 -- age s ("" = unlimited), "1" = retries exhausted, metrics max points
--- ("0" = off); then at f = 3 + 10n: "1" = fetch next, lock ms, worker,
+-- ("0" = off), attempts made as fetched when the job has no parent and
+-- no deduplication id (else ""); then at f = 3 + 11n: "1" = fetch next,
+-- lock ms, worker,
 -- limiter max, limiter duration, tokens...
 -- Returns {{code per job}, fetch result or 0}; code 0 ok, -1 missing job,
 -- -2/-6 lock, -3 not active, -4 pending children, -9 failed children.
@@ -31,14 +33,27 @@ local function flushDeferred()
   zadds = {}
 end
 
-local function finishOne(id, token, now, target, value, st, keepCount, keepAge, exhausted, mp)
+local function finishOne(id, token, now, target, value, st, keepCount, keepAge, exhausted, mp, plain)
   local jk = prefix .. id
-  -- every stored job has a name field; EXISTS only tells an odd hash apart
-  local a = rcall("HMGET", jk, "parentKey", "parent", "deid", "name", "atm")
-  if not a[4] and rcall("EXISTS", jk) == 0 then return -1 end
-  if target == "completed" and rcall("EXISTS", jk .. ":dependencies", jk .. ":unsuccessful") > 0 then
-    if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
-    if rcall("ZCARD", jk .. ":unsuccessful") > 0 then return -9 end
+  local a
+  if plain ~= "" then
+    -- the worker fetched the job: no parent, no deduplication id, and its
+    -- attempts made; one EXISTS tells whether it exists and has children
+    local c = rcall("EXISTS", jk, jk .. ":dependencies", jk .. ":unsuccessful")
+    if c == 0 then return -1 end
+    if c > 1 and target == "completed" then
+      if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
+      if rcall("ZCARD", jk .. ":unsuccessful") > 0 then return -9 end
+    end
+    a = {false, false, false, true, plain}
+  else
+    -- every stored job has a name field; EXISTS only tells an odd hash apart
+    a = rcall("HMGET", jk, "parentKey", "parent", "deid", "name", "atm")
+    if not a[4] and rcall("EXISTS", jk) == 0 then return -1 end
+    if target == "completed" and rcall("EXISTS", jk .. ":dependencies", jk .. ":unsuccessful") > 0 then
+      if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
+      if rcall("ZCARD", jk .. ":unsuccessful") > 0 then return -9 end
+    end
   end
   local lk = jk .. ":lock"
   local cur = rcall("GET", lk)
@@ -131,15 +146,15 @@ local codes = {}
 local anyOK = false
 local now = "0"
 for i = 0, n - 1 do
-  local b = 3 + i * 10
+  local b = 3 + i * 11
   now = ARGV[b + 2]
   local code = finishOne(ARGV[b], ARGV[b + 1], now, ARGV[b + 3], ARGV[b + 4], ARGV[b + 5],
-    tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7]), ARGV[b + 8], tonumber(ARGV[b + 9]) or 0)
+    tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7]), ARGV[b + 8], tonumber(ARGV[b + 9]) or 0, ARGV[b + 10])
   codes[i + 1] = code
   if code == 0 then anyOK = true end
 end
 flushDeferred()
-local f = 3 + n * 10
+local f = 3 + n * 11
 local fetched = 0
 local got = 0
 if ARGV[f] == "1" then

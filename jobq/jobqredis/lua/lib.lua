@@ -194,6 +194,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
   local jobs = {}
   local ttl = 0
   local empty = false -- wait and prioritized ran out
+  local pre, preI -- ids taken from wait in one go, in pop order; the next
   for i = 1, #tokens do
     if checkLimiter then
       local used = tonumber(rcall("GET", kLimiter))
@@ -207,7 +208,27 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
     end
     if meta[1] then break end
     if conc and rcall("LLEN", kActive) >= conc then break end
-    local id = rcall("RPOPLPUSH", kWait, kActive)
+    local id
+    if not checkLimiter and not conc then
+      -- nothing limits this fetch: take from wait at once what the
+      -- tokens left ask for, as that many RPOPLPUSHes would (same order
+      -- in active), in three commands
+      if not pre then
+        local got = rcall("LRANGE", kWait, -(#tokens - i + 1), -1)
+        pre, preI = {}, 0
+        for k = #got, 1, -1 do pre[#pre + 1] = got[k] end
+        if #got > 0 then
+          rcall("LTRIM", kWait, 0, -(#got + 1))
+          for k = 1, #pre, 1000 do
+            rcall("LPUSH", kActive, unpack(pre, k, math.min(k + 999, #pre)))
+          end
+        end
+      end
+      preI = preI + 1
+      id = pre[preI]
+    else
+      id = rcall("RPOPLPUSH", kWait, kActive)
+    end
     if not id then
       local p = rcall("ZPOPMIN", kPrio)
       if not p[1] then

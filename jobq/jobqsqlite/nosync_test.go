@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -26,8 +27,8 @@ func syncProbe(got *int) func(t *wtx) error {
 }
 
 // TestNoSyncBatches: with FULL, a batch made only of no-sync ops commits
-// at NORMAL; a batch holding any other op (alone, or queued together with
-// no-sync ops) commits at FULL, even right after a no-sync batch.
+// at NORMAL; any other op commits at FULL, even right after a no-sync
+// batch; a batch mixing both is split in two transactions, no-sync first.
 func TestNoSyncBatches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -48,36 +49,52 @@ func TestNoSyncBatches(t *testing.T) {
 		t.Fatalf("write after a no-sync batch: synchronous = %d, want %d", got, syncFull)
 	}
 
-	// A no-sync probe, a Fetch and an Add queued together: one batch, at
-	// FULL, because the Add must be fsynced.
+	// A no-sync probe, a Fetch, an Add and a probe queued together: the
+	// writer splits the batch; the no-sync ops commit first at NORMAL,
+	// then the others at FULL, the Add's transaction.
+	mustAdd(t, d, "q", 2, &jobqdriver.Job{ID: "x0"})
 	before, beforeNS := d.commits.Load(), d.noSyncCommits.Load()
 	release := hold(t, d)
 	var wg sync.WaitGroup
-	var mixed int
+	var first, withAdd int
+	var fetched jobqdriver.FetchResult
 	wg.Go(func() {
-		if err := d.writeNoSync(ctx, 1, syncProbe(&mixed)); err != nil {
+		if err := d.writeNoSync(ctx, 1, syncProbe(&first)); err != nil {
 			t.Error(err)
 		}
 	})
 	waitQueued(t, d, 1)
+	wg.Go(func() { mustAdd(t, d, "q", 2, &jobqdriver.Job{ID: "x"}) })
+	waitQueued(t, d, 2)
 	wg.Go(func() {
-		if _, err := d.Fetch(ctx, jobqdriver.FetchParams{Queue: "q", WorkerName: "w", Tokens: []string{"t1"}, LockDuration: 30000, Now: 2}); err != nil {
+		var err error
+		fetched, err = d.Fetch(ctx, jobqdriver.FetchParams{Queue: "q", WorkerName: "w", Tokens: []string{"t1", "t0"}, LockDuration: 30000, Now: 2})
+		if err != nil {
 			t.Error(err)
 		}
 	})
-	waitQueued(t, d, 2)
-	wg.Go(func() { mustAdd(t, d, "q", 2, &jobqdriver.Job{ID: "x"}) })
 	waitQueued(t, d, 3)
+	wg.Go(func() {
+		if err := d.write(ctx, syncProbe(&withAdd)); err != nil {
+			t.Error(err)
+		}
+	})
+	waitQueued(t, d, 4)
 	release()
 	wg.Wait()
-	if n := d.commits.Load() - before; n != 2 { // the hold, then the batch
-		t.Fatalf("%d commits, want 2", n)
+	if n := d.commits.Load() - before; n != 3 { // the hold, then the two halves
+		t.Fatalf("%d commits, want 3", n)
 	}
-	if mixed != syncFull {
-		t.Fatalf("batch with an Add: synchronous = %d, want %d", mixed, syncFull)
+	if n := d.noSyncCommits.Load() - beforeNS; n != 1 {
+		t.Fatalf("%d no-sync commits, want 1", n)
 	}
-	if n := d.noSyncCommits.Load() - beforeNS; n != 0 {
-		t.Fatalf("%d no-sync commits, want 0", n)
+	if first != syncNormal || withAdd != syncFull {
+		t.Fatalf("split batch: synchronous %d (no-sync half), %d (Add's half), want %d, %d", first, withAdd, syncNormal, syncFull)
+	}
+	// The Fetch ran before the Add queued ahead of it: it took the jobs
+	// already waiting, not x.
+	if got := ids(fetched.Jobs); !slices.Equal(got, []string{"seed", "x0"}) {
+		t.Fatalf("fetched %v, want [seed x0]", got)
 	}
 
 	// Each driver method alone: which ones skip the fsync.

@@ -177,9 +177,37 @@ func (d *Driver) writeLoop() {
 				}
 				break
 			}
-			d.runBatch(batch)
+			d.runSplit(batch)
 			clear(batch)
 		}
+	}
+}
+
+// runSplit runs a batch that mixes no-sync and other operations as two
+// transactions when the configured mode is FULL: the no-sync ones first,
+// committed without an fsync, so that their callers (workers' fetches)
+// do not wait for the other ones' fsync, then the others. Every
+// operation of the batch was pending at once, so running the no-sync
+// ones first is as valid an order as the queue's.
+func (d *Driver) runSplit(ops []*writeOp) {
+	if d.cfg.Synchronous != "FULL" {
+		d.runBatch(ops)
+		return
+	}
+	noSync, n := make([]*writeOp, 0, len(ops)), 0
+	for _, o := range ops {
+		if o.noSync {
+			noSync = append(noSync, o)
+		} else {
+			ops[n] = o
+			n++
+		}
+	}
+	if len(noSync) > 0 {
+		d.runBatch(noSync)
+	}
+	if n > 0 {
+		d.runBatch(ops[:n])
 	}
 }
 

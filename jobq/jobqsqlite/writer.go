@@ -28,6 +28,12 @@ import (
 // write is durable when it returns, as before, but concurrent writers
 // (several workers' Fetch and Finish, producers' Add) share a commit.
 //
+// Under synchronous=FULL, operations submitted with writeNoSync (Fetch,
+// ExtendLocks) are the exception: a batch of them alone commits at
+// synchronous=NORMAL, without an fsync, and a batch that mixes them with
+// other operations runs as two transactions, the no-sync ones first (see
+// runSplit, and "Durability" in the package doc for why this is safe).
+//
 // When the batch has to be retried (SQLITE_BUSY from another process),
 // every operation runs again from scratch in a new transaction, so an
 // operation must be a function of the database state and its arguments

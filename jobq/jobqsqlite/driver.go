@@ -53,11 +53,13 @@ type Driver struct {
 
 	// wconn and stmts belong to the writer goroutine (writer.go), and to
 	// Close once it has stopped.
-	wconn *sql.Conn
-	stmts map[string]*sql.Stmt
-	wq    writeQueue
+	wconn   *sql.Conn
+	stmts   map[string]*sql.Stmt
+	wNoSync bool // wconn is at synchronous=NORMAL for a no-sync batch
+	wq      writeQueue
 
 	commits, committedOps atomic.Int64 // group commit statistics
+	noSyncCommits         atomic.Int64 // commits without fsync (writeNoSync)
 	beforeCommit          func() error // test hook: fails a COMMIT
 
 	closed  atomic.Bool

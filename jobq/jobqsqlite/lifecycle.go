@@ -122,9 +122,11 @@ func (d *Driver) RateLimit(ctx context.Context, queue string, dur time.Duration)
 
 // ExtendLocks renews the locks held by the given tokens until now+duration
 // and clears their stalled marks; it returns the ids whose lock was lost.
+// It commits without an fsync when it can (writeNoSync): a lock matters
+// only while its worker runs, and a power failure stops the worker too.
 func (d *Driver) ExtendLocks(ctx context.Context, queue string, locks []jobqdriver.Lock, duration int64, now int64) ([]string, error) {
 	var lost []string
-	err := d.write(ctx, func(t *wtx) error {
+	err := d.writeNoSync(ctx, len(locks), func(t *wtx) error {
 		lost = lost[:0]
 		for _, l := range locks {
 			n, err := t.execN(`UPDATE jobs SET lock_until = ?, stalled = 0

@@ -16,7 +16,8 @@ import (
 // each) to a worker of concurrency 100 and reports the enqueue→start
 // latency percentiles (start of the handler minus the moment Add was
 // called), and the Add call's own latency (its commit), which separates
-// the commit from the wake-up and fetch. One iteration is the whole run:
+// the commit from the wake-up and fetch, the operations per commit and
+// the share of commits made without an fsync. One iteration is the whole run:
 // ATLAS_BENCH_STEADY_SECS seconds (default 5).
 //
 //	go test ./jobq/jobqsqlite -run '^$' -bench Steady -benchtime 1x
@@ -108,5 +109,7 @@ func runSteady(b *testing.B, d *Driver, rate int, secs float64) {
 	}
 	report(startLat, "start-ms")
 	report(addLat, "add-ms")
-	b.ReportMetric(float64(d.committedOps.Load())/float64(max(d.commits.Load(), 1)), "ops/commit")
+	commits := float64(max(d.commits.Load(), 1))
+	b.ReportMetric(float64(d.committedOps.Load())/commits, "ops/commit")
+	b.ReportMetric(float64(d.noSyncCommits.Load())/commits, "nosync/commit")
 }

@@ -56,6 +56,7 @@ func (d *Driver) checkConn(err error) {
 	}
 	d.stmts = map[string]*sql.Stmt{}
 	d.wconn.Close()
+	d.wNoSync = false // a new connection starts in the configured mode
 	c, cerr := d.wdb.Conn(context.Background())
 	if cerr != nil {
 		d.log.Error("jobqsqlite: reopen write connection", "err", cerr)

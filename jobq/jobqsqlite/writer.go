@@ -28,6 +28,12 @@ import (
 // write is durable when it returns, as before, but concurrent writers
 // (several workers' Fetch and Finish, producers' Add) share a commit.
 //
+// Under synchronous=FULL, operations submitted with writeNoSync (Fetch,
+// ExtendLocks) are the exception: a batch of them alone commits at
+// synchronous=NORMAL, without an fsync, and a batch that mixes them with
+// other operations runs as two transactions, the no-sync ones first (see
+// runSplit, and "Durability" in the package doc for why this is safe).
+//
 // When the batch has to be retried (SQLITE_BUSY from another process),
 // every operation runs again from scratch in a new transaction, so an
 // operation must be a function of the database state and its arguments
@@ -56,7 +62,8 @@ const maxBusyRetries = 20
 // writeOp is one caller's operation.
 type writeOp struct {
 	ctx      context.Context
-	weight   int // items the op handles, for maxBatchWeight
+	weight   int  // items the op handles, for maxBatchWeight
+	noSync   bool // the op may commit without an fsync (see writeNoSync)
 	fn       func(t *wtx) error
 	err      error
 	panicked any // a panic raised by fn, re-raised in the caller
@@ -112,13 +119,26 @@ func (d *Driver) write(ctx context.Context, fn func(t *wtx) error) error {
 
 // writeN is write for an operation that handles n items.
 func (d *Driver) writeN(ctx context.Context, n int, fn func(t *wtx) error) error {
+	return d.submit(ctx, &writeOp{ctx: ctx, weight: max(n, 1), fn: fn, done: make(chan struct{})})
+}
+
+// writeNoSync is writeN for an operation whose loss in a power failure
+// or OS crash is harmless (see "Durability" in the package doc): a batch
+// made only of such operations commits with synchronous=NORMAL, so
+// without an fsync, even when Config.Synchronous is FULL. It is as
+// durable as any other write against a process crash.
+func (d *Driver) writeNoSync(ctx context.Context, n int, fn func(t *wtx) error) error {
+	return d.submit(ctx, &writeOp{ctx: ctx, weight: max(n, 1), noSync: true, fn: fn, done: make(chan struct{})})
+}
+
+// submit queues o for the writer goroutine and waits for its result.
+func (d *Driver) submit(ctx context.Context, o *writeOp) error {
 	if d.closed.Load() {
 		return jobqdriver.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &writeOp{ctx: ctx, weight: max(n, 1), fn: fn, done: make(chan struct{})}
 	q := &d.wq
 	q.mu.Lock()
 	if q.stopped {
@@ -163,9 +183,37 @@ func (d *Driver) writeLoop() {
 				}
 				break
 			}
-			d.runBatch(batch)
+			d.runSplit(batch)
 			clear(batch)
 		}
+	}
+}
+
+// runSplit runs a batch that mixes no-sync and other operations as two
+// transactions when the configured mode is FULL: the no-sync ones first,
+// committed without an fsync, so that their callers (workers' fetches)
+// do not wait for the other ones' fsync, then the others. Every
+// operation of the batch was pending at once, so running the no-sync
+// ones first is as valid an order as the queue's.
+func (d *Driver) runSplit(ops []*writeOp) {
+	if d.cfg.Synchronous != "FULL" {
+		d.runBatch(ops)
+		return
+	}
+	noSync, n := make([]*writeOp, 0, len(ops)), 0
+	for _, o := range ops {
+		if o.noSync {
+			noSync = append(noSync, o)
+		} else {
+			ops[n] = o
+			n++
+		}
+	}
+	if len(noSync) > 0 {
+		d.runBatch(noSync)
+	}
+	if n > 0 {
+		d.runBatch(ops[:n])
 	}
 }
 
@@ -241,6 +289,13 @@ func fatal(err error) bool { return isBusy(err) || errors.Is(err, sql.ErrConnDon
 // committed is false when nothing was committed (a single op failed).
 func (d *Driver) runAttempt(ops []*writeOp) (t *wtx, committed bool, poisoned int, err error) {
 	t = &wtx{d: d, ctx: context.Background()}
+	noSync := d.cfg.Synchronous == "FULL"
+	for _, o := range ops {
+		noSync = noSync && o.noSync
+	}
+	if err := d.setNoSync(t, noSync); err != nil {
+		return t, false, -1, err
+	}
 	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
 		d.checkConn(err)
 		return t, false, -1, fmt.Errorf("jobqsqlite: begin: %w", err)
@@ -307,7 +362,31 @@ func (d *Driver) runAttempt(ops []*writeOp) (t *wtx, committed bool, poisoned in
 	}
 	d.commits.Add(1)
 	d.committedOps.Add(int64(len(ops)))
+	if noSync {
+		d.noSyncCommits.Add(1)
+	}
 	return t, true, -1, nil
+}
+
+// setNoSync switches the write connection to synchronous=NORMAL for a
+// batch that may skip the fsync (on), or back to the configured mode.
+// PRAGMA synchronous applies to the connection's next commits; it is set
+// between transactions, never inside one. d.wNoSync remembers the mode,
+// so the pragma runs only when the mode changes.
+func (d *Driver) setNoSync(t *wtx, on bool) error {
+	if on == d.wNoSync {
+		return nil
+	}
+	mode := d.cfg.Synchronous
+	if on {
+		mode = "NORMAL"
+	}
+	if _, err := t.exec("PRAGMA synchronous = " + mode); err != nil {
+		d.checkConn(err)
+		return fmt.Errorf("jobqsqlite: synchronous %s: %w", mode, err)
+	}
+	d.wNoSync = on
+	return nil
 }
 
 // runOp runs one op, turning a panic into an error (re-raised in the

@@ -204,8 +204,15 @@ func (w *Worker) Start(ctx context.Context) error {
 
 	w.fetchWG.Add(1)
 	go func() { defer w.fetchWG.Done(); w.fetchLoop(fetchCtx) }()
-	w.bgWG.Add(3)
-	go func() { defer w.bgWG.Done(); w.completeLoop(fetchCtx) }()
+	// Two completers when jobs can run side by side: while one batch of
+	// completions (with its fetch of the next jobs) is in the backend, the
+	// other gathers the completions that arrive meanwhile, so the worker's
+	// and the backend's work overlap instead of taking turns.
+	completers := min(2, w.cfg.Concurrency)
+	w.bgWG.Add(2 + completers)
+	for range completers {
+		go func() { defer w.bgWG.Done(); w.completeLoop(fetchCtx) }()
+	}
 	go func() { defer w.bgWG.Done(); w.heartbeatLoop(bgCtx) }()
 	go func() { defer w.bgWG.Done(); w.renewLoop(bgCtx) }()
 	if !w.cfg.SkipStalledCheck {

@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +53,7 @@ func main() {
 	flag.StringVar(&cfg.JSON, "json", "", "write raw results as JSON to this file")
 	flag.StringVar(&cfg.Profile, "profile", "", "directory for CPU profiles of the jobq children (burn c=max, steady)")
 	flag.Float64Var(&cfg.Timeout, "timeout", 0, "per-run timeout, seconds (default 300, smoke 60)")
+	flag.IntVar(&cfg.Rounds, "rounds", 1, "runs of each contender per scenario, interleaved; the table shows per row the run with the median jobs/s, with client and server CPU the medians over the rounds")
 	flag.Parse()
 	if cfg.Smoke {
 		cfg.applySmoke()
@@ -79,6 +82,7 @@ type Config struct {
 	Redis, PG, Out, JSON, Profile string
 	DelayMin, DelayMax            int
 	Attempts, BackoffMS, Batch    int
+	Rounds                        int
 	smokeFlags                    string
 }
 
@@ -125,6 +129,9 @@ type Run struct {
 	Cmds      int64            `json:"redisCmds"` // Redis command calls in the phase; -1 = n/a
 	CmdStats  map[string]int64 `json:"redisCmdStats,omitempty"`
 	LoadAvg   string           `json:"loadavg"`
+	// Rates holds the jobs/s of every round when the run has several
+	// rounds (this Run is then the median one).
+	Rates []float64 `json:"rates,omitempty"`
 }
 
 func (r *Run) rate() float64 {
@@ -202,16 +209,25 @@ func run(cfg *Config) error {
 		concs = append(concs, n)
 	}
 	maxConc := concs[len(concs)-1]
+	rounds := max(cfg.Rounds, 1)
 	for _, sc := range splitList(cfg.Scenarios) {
 		for _, spec := range e.plan(sc, concs, maxConc) {
-			for _, c := range contenders {
-				if c == "river-pg" && !e.pgOK {
-					continue
+			// rounds interleave the contenders: A B C A B C ...
+			all := map[string][]*Run{}
+			for range rounds {
+				for _, c := range contenders {
+					if c == "river-pg" && !e.pgOK {
+						continue
+					}
+					s := spec
+					s.Contender = c
+					all[c] = append(all[c], e.runOne(s))
 				}
-				s := spec
-				s.Contender = c
-				r := e.runOne(s)
-				e.runs = append(e.runs, r)
+			}
+			for _, c := range contenders {
+				if rs := all[c]; len(rs) > 0 {
+					e.runs = append(e.runs, medianRun(rs))
+				}
 			}
 		}
 	}
@@ -237,6 +253,42 @@ func run(cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// medianRun returns the run with the median jobs/s of rs (the lower
+// middle one for an even count), with its client and server CPU replaced
+// by their medians over rs and the rates of all rounds attached. A
+// failed round makes the result that failed run, so failures show.
+func medianRun(rs []*Run) *Run {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	for _, r := range rs {
+		if r.Res.Err != "" {
+			return r
+		}
+	}
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b *Run) int { return cmp.Compare(a.rate(), b.rate()) })
+	m := *sorted[(len(sorted)-1)/2]
+	med := func(f func(r *Run) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	m.ChildCPU = med(func(r *Run) float64 { return r.ChildCPU })
+	m.ServerCPU = med(func(r *Run) float64 { return r.ServerCPU })
+	m.Rates = nil
+	for _, r := range rs {
+		m.Rates = append(m.Rates, r.rate())
+	}
+	return &m
 }
 
 func countFailed(runs []*Run) int {

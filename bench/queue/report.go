@@ -315,6 +315,25 @@ func (e *env) report(contenders []string, loadEnd string) string {
 			r.rate(), r.ChildCPU*per, srv, r.MaxRSSKB/1024, cmds, lua, luaUS, load)
 	}
 	w("\n")
+	if e.cfg.Rounds > 1 {
+		w("Rounds: %d per contender and scenario, the contenders interleaved (A B C A B C …). Each row above is the round with the median jobs/s; its client and server CPU are the medians over the rounds (so the whole-life row is a sum of medians). Jobs/s of every round:\n\n", e.cfg.Rounds)
+		w("| scenario | c | retention | contender | jobs/s per round |\n|---|---:|---|---|---|\n")
+		for _, r := range e.runs {
+			if len(r.Rates) == 0 {
+				continue
+			}
+			ret := "removed"
+			if r.Keep || strings.HasPrefix(r.Contender, "river") {
+				ret = "kept"
+			}
+			rates := make([]string, len(r.Rates))
+			for i, v := range r.Rates {
+				rates[i] = fmt.Sprintf("%.0f", v)
+			}
+			w("| %s | %d | %s | %s | %s |\n", r.Scenario, r.Conc, ret, displayName[r.Contender], strings.Join(rates, ", "))
+		}
+		w("\n")
+	}
 	return b.String()
 }
 

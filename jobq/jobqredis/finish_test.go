@@ -79,3 +79,56 @@ func TestFinishPlainHint(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsStayBounded: batched adds, fetches and finishes trim the
+// events stream once per call, so it stays near opts.maxLenEvents
+// (approximate trimming keeps whole stream nodes of 100 entries) instead
+// of growing with every event: checked after every call but the last
+// (whose "drained" event trims it anyway), 800 events in all.
+func TestEventsStayBounded(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	const q = "bounded"
+	checkLen := func(after string) {
+		t.Helper()
+		if n := d.client.XLen(ctx, d.QueueKey(q)+":events").Val(); n > 300 {
+			t.Fatalf("after %s: events stream holds %d entries with maxLenEvents 50", after, n)
+		}
+	}
+	mustAdd(t, d, q, now, job("", "seed"))
+	d.client.HSet(ctx, d.QueueKey(q)+":meta", "opts.maxLenEvents", 50)
+	for range 4 {
+		jobs := make([]*jobqdriver.Job, 50)
+		for i := range jobs {
+			jobs[i] = job("", "n")
+		}
+		mustAdd(t, d, q, now, jobs...)
+		checkLen("add")
+	}
+	for {
+		f := fetchN(t, d, q, 20, now)
+		if len(f.Jobs) == 0 {
+			break
+		}
+		items := make([]jobqdriver.FinishParams, len(f.Jobs))
+		for i, j := range f.Jobs {
+			items[i] = jobqdriver.FinishParams{Queue: q, ID: j.ID, Token: j.Token, Now: now,
+				Keep: &jobqdriver.Keep{Count: 0}, Plain: true, AttemptsMade: j.AttemptsMade}
+		}
+		errs, _, err := d.Finish(ctx, items, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range errs {
+			if e != nil {
+				t.Fatal(e)
+			}
+		}
+		checkLen("fetch and finish")
+	}
+	if n := d.client.LLen(ctx, d.QueueKey(q)+":active").Val(); n != 0 {
+		t.Fatalf("%d jobs left active", n)
+	}
+}

@@ -2,8 +2,9 @@
 -- stores it (see addJob), in order. The queue's id counter is read once
 -- and written once, its pause state and event-stream length read once,
 -- consecutive pushes to wait go in one command, the "0" marker is set
--- once and the events stream trimmed once. ARGV[2] is n, then 13 entries
--- per job (see jobArgs) from ARGV[3].
+-- once and the events stream trimmed once (by the call's first event, as
+-- emitFast does). ARGV[2] is n, then 13 entries per job (see jobArgs)
+-- from ARGV[3].
 -- A job without parent or deduplication takes a lean path written out
 -- here (the glue of a general add costs more Redis CPU than its
 -- commands); any other job goes through addJob.
@@ -15,7 +16,7 @@ local start = b.counter
 local n = tonumber(ARGV[2])
 local maxEv = maxEventsOf(kMeta)
 local optsOf = b.opts
-local trim = false
+local trimmed = false
 
 -- leanAdd stores the job whose arguments start at ARGV[a]: no parent,
 -- no deduplication. It returns code, id.
@@ -39,7 +40,6 @@ local function leanAdd(a)
     if ok and type(o) == "table" then opts = cjson.encode(o) else opts, o = raw, nil end
     optsOf[raw] = {opts, o}
   end
-  trim = true
   local name, ts, delay, prio, rjk = ARGV[a + 1], ARGV[a + 2], ARGV[a + 5], ARGV[a + 6], ARGV[a + 10]
   if rjk == "" then
     rcall("HSET", jk, "name", name, "data", ARGV[a + 3], "opts", opts, "timestamp", ts,
@@ -48,7 +48,12 @@ local function leanAdd(a)
     rcall("HSET", jk, "name", name, "data", ARGV[a + 3], "opts", opts, "timestamp", ts,
       "delay", delay, "priority", prio, "rjk", rjk)
   end
-  rcall("XADD", kEvents, "*", "event", "added", "jobId", id, "name", name)
+  if trimmed then
+    rcall("XADD", kEvents, "*", "event", "added", "jobId", id, "name", name)
+  else
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEv, "*", "event", "added", "jobId", id, "name", name)
+    trimmed = true
+  end
   if delay ~= "0" and tonumber(delay) > 0 then
     delayIn(qkey, id, tonumber(ts) + tonumber(delay))
     return 0, id
@@ -83,6 +88,4 @@ end
 if b.counter ~= start then rcall("SET", kId, b.counter) end
 if #b.ids > 0 then rcall(b.push, kWait, unpack(b.ids)) end
 if b.wake then rcall("ZADD", kMarker, 0, "0") end
--- the lean path's events are trimmed once, here, to the same bound
-if trim then rcall("XTRIM", kEvents, "MAXLEN", "~", maxEv) end
 return out

@@ -5,5 +5,4 @@
 local tokens = {}
 for i = 7, #ARGV do tokens[#tokens + 1] = ARGV[i] end
 local r = fetchMany(ARGV[2], tokens, ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
-trimEvents()
 return r

@@ -182,5 +182,4 @@ if anyOK and got == 0 and rcall("LLEN", kWait) == 0 and rcall("LLEN", kActive) =
   end
   if not held then emit("drained") end
 end
-trimEvents()
 return {codes, fetched}

@@ -42,20 +42,20 @@ local function emit(name, ...)
   rcall("XADD", kEvents, "MAXLEN", "~", maxEventsOf(kMeta), "*", "event", name, ...)
 end
 
--- evTrim records that emitFast appended without trimming.
-local evTrim = false
+-- evTrimmed records that emitFast trimmed the stream in this call.
+local evTrimmed = false
 
--- emitFast appends an event to this queue's stream without trimming it:
--- a script that emits one event per job (fetch, finish) calls trimEvents
--- once at its end instead, which leaves the stream within the same bound.
+-- emitFast appends an event to this queue's stream, trimming it (as emit
+-- does) only on the call's first event: a script that emits one event
+-- per job (fetch, finish) trims once, so the stream exceeds its
+-- approximate bound by at most one call's events until the next call.
 local function emitFast(name, ...)
-  rcall("XADD", kEvents, "*", "event", name, ...)
-  evTrim = true
-end
-
--- trimEvents trims this queue's stream once after emitFast calls.
-local function trimEvents()
-  if evTrim then rcall("XTRIM", kEvents, "MAXLEN", "~", maxEventsOf(kMeta)) end
+  if evTrimmed then
+    rcall("XADD", kEvents, "*", "event", name, ...)
+  else
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEventsOf(kMeta), "*", "event", name, ...)
+    evTrimmed = true
+  end
 end
 
 local function pausedOrMaxedOf(metaKey, activeKey)
@@ -184,8 +184,20 @@ end
 -- rate limit stores 2^53-1 and applies without a configured max).
 -- It returns {{{id, fields, token}...}, limiterTTL, nextDelayed, paused}.
 local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
-  promoteDue(now)
-  local meta = rcall("HMGET", kMeta, "paused", "concurrency", "max", "duration")
+  -- the first delayed job tells whether any is due; when none is, it is
+  -- also the next delayed time reported below
+  local first = rcall("ZRANGE", kDelayed, 0, 0, "WITHSCORES")
+  local nd, ndKnown = nil, true
+  if first[2] then
+    if tonumber(first[2]) <= (tonumber(now) + 1) * DELAY_SHIFT - 1 then
+      promoteDue(now)
+      ndKnown = false
+    else
+      nd = tonumber(first[2]) / DELAY_SHIFT
+    end
+  end
+  local meta = rcall("HMGET", kMeta, "paused", "concurrency", "max", "duration", "opts.maxLenEvents")
+  if meta[5] then maxEventsCache[kMeta] = meta[5] end
   local maxJobs = tonumber(meta[3]) or limMax
   local dur = tonumber(meta[4]) or limDur
   local limited = maxJobs and maxJobs > 0
@@ -278,7 +290,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
   -- run a fetch for nothing); else it clears the "0" marker and hands the
   -- next delayed time to an idle worker (a "1" marker), as this worker is
   -- now busy: one idle worker then arms a timer for it.
-  local nd = nextDelayedOf(kDelayed)
+  if not ndKnown then nd = nextDelayedOf(kDelayed) end
   if #jobs > 0 then
     if not empty and (rcall("LLEN", kWait) > 0 or rcall("ZCARD", kPrio) > 0) then
       rcall("ZADD", kMarker, 0, "0")

@@ -141,6 +141,8 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
   return 0
 end
 
+-- the meta once, for the fetch and the events' bound
+local meta = readMeta()
 local n = tonumber(ARGV[2])
 local codes = {}
 local anyOK = false
@@ -160,7 +162,7 @@ local got = 0
 if ARGV[f] == "1" then
   local tokens = {}
   for i = f + 5, #ARGV do tokens[#tokens + 1] = ARGV[i] end
-  fetched = fetchMany(now, tokens, ARGV[f + 1], ARGV[f + 2], tonumber(ARGV[f + 3]), tonumber(ARGV[f + 4]))
+  fetched = fetchMany(now, tokens, ARGV[f + 1], ARGV[f + 2], tonumber(ARGV[f + 3]), tonumber(ARGV[f + 4]), meta)
   got = #fetched[1]
 end
 -- "drained" as BullMQ 6.7's finish with fetch-next (which its workers ask
@@ -176,7 +178,7 @@ if anyOK and got == 0 and rcall("LLEN", kWait) == 0 and rcall("LLEN", kActive) =
     held = rcall("ZCARD", kDelayed) > 0
   end
   if not held then
-    local m = rcall("HMGET", kMeta, "paused", "concurrency")
+    local m = meta
     local conc = tonumber(m[2])
     held = m[1] ~= false or (conc ~= nil and conc <= 0)
   end

@@ -178,12 +178,21 @@ local function removeLockChecked(jobKey, jobId, token)
   return -2
 end
 
+-- readMeta reads the fields of the queue's meta a fetch needs, and
+-- primes the event bound for emit and emitFast.
+local function readMeta()
+  local meta = rcall("HMGET", kMeta, "paused", "concurrency", "max", "duration", "opts.maxLenEvents")
+  if meta[5] then maxEventsCache[kMeta] = meta[5] end
+  return meta
+end
+
 -- fetchMany activates up to #tokens ready jobs after promoting due delayed
--- ones, locking each with its token. The queue's meta is read once; the
--- limiter key is read before each job while a limit may apply (a manual
--- rate limit stores 2^53-1 and applies without a configured max).
+-- ones, locking each with its token. The queue's meta is read once (meta,
+-- when the caller read it already with readMeta); the limiter key is read
+-- before each job while a limit may apply (a manual rate limit stores
+-- 2^53-1 and applies without a configured max).
 -- It returns {{{id, fields, token}...}, limiterTTL, nextDelayed, paused}.
-local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
+local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
   -- the first delayed job tells whether any is due; when none is, it is
   -- also the next delayed time reported below
   local first = rcall("ZRANGE", kDelayed, 0, 0, "WITHSCORES")
@@ -196,8 +205,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur)
       nd = tonumber(first[2]) / DELAY_SHIFT
     end
   end
-  local meta = rcall("HMGET", kMeta, "paused", "concurrency", "max", "duration", "opts.maxLenEvents")
-  if meta[5] then maxEventsCache[kMeta] = meta[5] end
+  meta = meta or readMeta()
   local maxJobs = tonumber(meta[3]) or limMax
   local dur = tonumber(meta[4]) or limDur
   local limited = maxJobs and maxJobs > 0

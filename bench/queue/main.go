@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&cfg.PG, "pg", "postgres://postgres@127.0.0.1:5432/atlas_bench", "PostgreSQL URL for River (database created if missing; empty skips river-pg)")
 	flag.StringVar(&cfg.Out, "out", "", "markdown file whose Queue section receives the results (e.g. ../../docs/BENCHMARKS.md)")
 	flag.StringVar(&cfg.JSON, "json", "", "write raw results as JSON to this file")
-	flag.StringVar(&cfg.Profile, "profile", "", "directory for CPU profiles of the jobq children (burn c=max, steady)")
+	flag.StringVar(&cfg.Profile, "profile", "", "directory for CPU profiles of the jobq children (burn removed, steady)")
 	flag.Float64Var(&cfg.Timeout, "timeout", 0, "per-run timeout, seconds (default 300, smoke 60)")
 	flag.IntVar(&cfg.Rounds, "rounds", 1, "runs of each contender per scenario, interleaved; the table shows per row the run with the median jobs/s, with client and server CPU the medians over the rounds")
 	flag.Parse()
@@ -402,7 +402,7 @@ func (e *env) runOne(s Spec) *Run {
 		s.SQLite = filepath.Join(e.tmp, fmt.Sprintf("%s-%d.db", s.Contender, len(e.runs)))
 	}
 	if e.cfg.Profile != "" && strings.HasPrefix(s.Contender, "jobq") &&
-		((s.Scenario == "burn" && s.Conc >= 100 && !s.Keep) || s.Scenario == "steady") {
+		((s.Scenario == "burn" && !s.Keep) || s.Scenario == "steady") {
 		_ = os.MkdirAll(e.cfg.Profile, 0o755)
 		s.Profile, _ = filepath.Abs(filepath.Join(e.cfg.Profile, fmt.Sprintf("%s-%s-c%d-r%d.pprof", s.Contender, s.Scenario, s.Conc, s.Rate)))
 	}

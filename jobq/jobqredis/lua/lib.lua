@@ -215,6 +215,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
   local ttl = 0
   local empty = false -- wait and prioritized ran out
   local pre, preI -- ids taken from wait in one go, in pop order; the next
+  local waitLeft -- after taking pre: whether wait holds more (nil: unknown)
   for i = 1, #tokens do
     if checkLimiter then
       local used = tonumber(rcall("GET", kLimiter))
@@ -229,16 +230,24 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
     if meta[1] then break end
     if conc and rcall("LLEN", kActive) >= conc then break end
     local id
-    if not checkLimiter and not conc then
-      -- nothing limits this fetch: take from wait at once what the
-      -- tokens left ask for, as that many RPOPLPUSHes would (same order
-      -- in active), in three commands
+    if pre or (not checkLimiter and not conc and #tokens - i >= 1) then
+      -- nothing limits this fetch of two or more: take from wait at once
+      -- what the tokens left ask for, as that many RPOPLPUSHes would (same
+      -- order in active), in three commands; reading one more than that
+      -- tells whether wait still holds jobs afterwards
       if not pre then
-        local got = rcall("LRANGE", kWait, -(#tokens - i + 1), -1)
+        local want = #tokens - i + 1
+        local got = rcall("LRANGE", kWait, -(want + 1), -1)
+        local from = 1
+        if #got > want then
+          from, waitLeft = 2, true
+        else
+          waitLeft = false
+        end
         pre, preI = {}, 0
-        for k = #got, 1, -1 do pre[#pre + 1] = got[k] end
-        if #got > 0 then
-          rcall("LTRIM", kWait, 0, -(#got + 1))
+        for k = #got, from, -1 do pre[#pre + 1] = got[k] end
+        if #pre > 0 then
+          rcall("LTRIM", kWait, 0, -(#pre + 1))
           for k = 1, #pre, 1000 do
             rcall("LPUSH", kActive, unpack(pre, k, math.min(k + 999, #pre)))
           end
@@ -300,7 +309,9 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
   -- now busy: one idle worker then arms a timer for it.
   if not ndKnown then nd = nextDelayedOf(kDelayed) end
   if #jobs > 0 then
-    if not empty and (rcall("LLEN", kWait) > 0 or rcall("ZCARD", kPrio) > 0) then
+    local more = waitLeft
+    if more == nil then more = rcall("LLEN", kWait) > 0 end
+    if not empty and (more or rcall("ZCARD", kPrio) > 0) then
       rcall("ZADD", kMarker, 0, "0")
     else
       rcall("ZREM", kMarker, "0")

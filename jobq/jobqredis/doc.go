@@ -34,6 +34,12 @@
 // paraphrased. lua/lib.lua holds shared helpers and is prepended to every
 // operation script.
 //
+// Adds from many goroutines are batched: the single adds queued while the
+// driver's add runners are busy go, per queue, into one addmany script
+// call that stores each job exactly as the add script would, each with its
+// own result. A worker's completions likewise go in one finish call per
+// batch, which also fetches the next jobs.
+//
 // Every queue-level key a script touches is passed in KEYS. Per-job keys
 // are derived inside the scripts from the queue prefix (ARGV[1]), and a
 // parent's queue keys from its stored parent key, as BullMQ itself does. On

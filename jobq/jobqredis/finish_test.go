@@ -132,3 +132,39 @@ func TestEventsStayBounded(t *testing.T) {
 		t.Fatalf("%d jobs left active", n)
 	}
 }
+
+// TestFinishRemovesEveryKey: a job removed on completion leaves no key
+// behind, with and without the worker's hint, whether it has only its
+// hash and lock or also logs (read back with EXISTS).
+func TestFinishRemovesEveryKey(t *testing.T) {
+	t.Parallel()
+	d := newTestDriver(t)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	const q = "rm"
+	for _, plain := range []bool{true, false} {
+		for _, logs := range []bool{false, true} {
+			mustAdd(t, d, q, now, job("", "n"))
+			j := fetchN(t, d, q, 1, now).Jobs[0]
+			if logs {
+				if _, err := d.AddLog(ctx, q, j.ID, "a line", 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			jk := d.jobKey(q, j.ID)
+			if logs && d.client.Exists(ctx, jk+":logs").Val() != 1 {
+				t.Fatalf("no logs key after AddLog")
+			}
+			errs, _, err := d.Finish(ctx, []jobqdriver.FinishParams{{
+				Queue: q, ID: j.ID, Token: j.Token, Now: now, Keep: &jobqdriver.Keep{Count: 0},
+				Plain: plain, AttemptsMade: j.AttemptsMade,
+			}}, nil)
+			if err != nil || errs[0] != nil {
+				t.Fatalf("Finish: %v %v", err, errs)
+			}
+			if n := d.client.Exists(ctx, jk, jk+":lock", jk+":logs").Val(); n != 0 {
+				t.Errorf("plain=%v logs=%v: %d of the job's keys left", plain, logs, n)
+			}
+		}
+	}
+}

@@ -36,10 +36,19 @@ end
 local function finishOne(id, token, now, target, value, st, keepCount, keepAge, exhausted, mp, plain)
   local jk = prefix .. id
   local a
+  local bare = false -- the job's hash is its only key (besides the lock)
   if plain ~= "" then
     -- the worker fetched the job: no parent, no deduplication id, and its
     -- attempts made; one EXISTS tells whether it exists and has children
-    local c = rcall("EXISTS", jk, jk .. ":dependencies", jk .. ":unsuccessful")
+    -- (and, when it is to be removed, whether it has other keys at all)
+    local c
+    if keepCount == 0 then
+      c = rcall("EXISTS", jk, jk .. ":dependencies", jk .. ":unsuccessful", jk .. ":logs",
+        jk .. ":processed", jk .. ":failed")
+      bare = c == 1
+    else
+      c = rcall("EXISTS", jk, jk .. ":dependencies", jk .. ":unsuccessful")
+    end
     if c == 0 then return -1 end
     if c > 1 and target == "completed" then
       if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
@@ -89,11 +98,13 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
   if keepCount == 0 then
     if target == "failed" and exhausted == "1" then atm = rcall("HINCRBY", jk, "atm", 1) end
     dels[#dels + 1] = jk
-    dels[#dels + 1] = jk .. ":logs"
-    dels[#dels + 1] = jk .. ":dependencies"
-    dels[#dels + 1] = jk .. ":processed"
-    dels[#dels + 1] = jk .. ":failed"
-    dels[#dels + 1] = jk .. ":unsuccessful"
+    if not bare then
+      dels[#dels + 1] = jk .. ":logs"
+      dels[#dels + 1] = jk .. ":dependencies"
+      dels[#dels + 1] = jk .. ":processed"
+      dels[#dels + 1] = jk .. ":failed"
+      dels[#dels + 1] = jk .. ":unsuccessful"
+    end
     if a[1] and rcall("SREM", a[1] .. ":dependencies", jk) == 1 then releaseParentIfReady(a[1], now) end
   else
     atm = (tonumber(a[5]) or 0) + 1

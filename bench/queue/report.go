@@ -201,8 +201,9 @@ func (e *env) report(contenders []string, loadEnd string) string {
 	}
 	w("### Results: %s, %s\n\n", mode, e.started.UTC().Format("2006-01-02 15:04 UTC"))
 	if maxLoad > 1.5 {
-		w("**Run on a shared, loaded machine:** the 1-minute load average reached %.2f on 2 cores during the run "+
-			"(other engineers' builds and tests), so absolute figures are noisy; ratios come from the same run, "+
+		w("**Load:** the 1-minute load average reached %.2f on 2 cores during the run "+
+			"(the contender and its server count toward it, and any other work on the machine adds to it), "+
+			"so absolute figures are noisy; ratios come from the same run, "+
 			"with contenders interleaved scenario by scenario.\n\n", maxLoad)
 	}
 	w("Command: `cd bench/queue && (cd node && npm ci) && go run . %s`; took %s; load average (1/5/15 min) %s at start, %s at end.\n\n",

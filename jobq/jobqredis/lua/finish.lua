@@ -16,6 +16,13 @@
 -- ZADDs to completed/failed.
 local dels, unstall, zadds = {}, {}, {}
 
+-- zaddAll adds z's score-member pairs to setKey, 500 pairs a command.
+local function zaddAll(setKey, z)
+  for i = 1, #z, 1000 do
+    rcall("ZADD", setKey, unpack(z, i, math.min(i + 999, #z)))
+  end
+end
+
 local function flushDeferred()
   for i = 1, #dels, 1000 do
     rcall("DEL", unpack(dels, i, math.min(i + 999, #dels)))
@@ -25,11 +32,7 @@ local function flushDeferred()
     rcall("SREM", kStalled, unpack(unstall, i, math.min(i + 999, #unstall)))
   end
   unstall = {}
-  for setKey, z in pairs(zadds) do
-    for i = 1, #z, 1000 do
-      rcall("ZADD", setKey, unpack(z, i, math.min(i + 999, #z)))
-    end
-  end
+  for setKey, z in pairs(zadds) do zaddAll(setKey, z) end
   zadds = {}
 end
 
@@ -132,9 +135,7 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
       local z = zadds[setKey]
       if z then
         zadds[setKey] = nil
-        for i = 1, #z, 1000 do
-          rcall("ZADD", setKey, unpack(z, i, math.min(i + 999, #z)))
-        end
+        zaddAll(setKey, z)
       end
       rcall("ZADD", setKey, now, id)
       trimFinished(setKey, now, keepCount, keepAge)

@@ -48,43 +48,51 @@
 // (about 5,000 jobs/s at concurrency 10, 13,000 at 100). Run the package
 // benchmarks to measure.
 //
-// Two methods skip the fsync even under FULL: Fetch (moving jobs from
-// waiting to active, and promoting due delayed jobs) and ExtendLocks.
-// The writer commits them in a transaction of their own at
-// synchronous=NORMAL (PRAGMA synchronous, switched between transactions
-// on the write connection); when a batch also holds other writes, those
-// follow in a second, fsynced transaction. This is safe because:
+// Under FULL the fsync is pipelined: the writer commits every transaction
+// at synchronous=NORMAL (the frames reach the WAL file, no fsync) and goes
+// on with the next one, while a syncer goroutine fdatasyncs the WAL file
+// and then releases the callers of every transaction committed before
+// that fsync. So a caller still returns only once its commit is on disk,
+// but the writer never waits for the disk, and one fsync covers every
+// transaction committed while the previous one ran. A commit is visible
+// (to readers, to the next transaction, to a worker's Fetch) before it is
+// fsynced: a job can start before its Add returns. The WAL is one
+// append-only file whose frames carry a running checksum, so after a
+// power loss SQLite recovers a prefix of the commits, and an fsync covers
+// every frame written before it; a power loss can therefore undo only
+// commits whose callers had not returned, with whatever was committed
+// after them (the fetch of such a job). The Add had not succeeded, and the
+// producer's process, on the same machine, died with it; a job that ran
+// and runs again is what at-least-once delivery allows. A process crash,
+// as opposed to a power loss or OS crash, loses nothing: the commit is in
+// the WAL file (the OS page cache) when it becomes visible.
 //
-//   - The WAL is one append-only file whose frames carry a running
-//     checksum, so after a power loss SQLite recovers a prefix of the
-//     commits, and an fsync covers every frame written before it. Every
-//     other commit, of any process, is fsynced, so the only commits a
-//     power loss can undo are fetches and lock renewals made since the
-//     last fsync; a checkpoint also fsyncs the WAL first.
-//   - Such a loss only undoes work whose owners died with the machine:
-//     the fetched jobs are waiting again (with their attempt count and
-//     limiter slots as before the fetch), and run again after the
-//     restart, as the at-least-once contract allows; a lost lock renewal
-//     protected a worker that is gone. A process crash, as opposed to a
-//     power loss or OS crash, loses nothing: the commit is in the WAL
-//     file when the call returns.
-//   - Adds, completions and failures, retries, moves, removals and every
-//     other change stay fsynced before they return: they are results
-//     someone relies on. A completion is kept durable although losing it
-//     would also only run the job again, because its return value and
-//     "completed" event may already have been read and acted on.
+// Two methods do not wait for an fsync even under FULL: Fetch (moving
+// jobs from waiting to active, and promoting due delayed jobs) and
+// ExtendLocks. Their callers are released right after the commit. This is
+// safe because such a loss only undoes work whose owners died with the
+// machine: the fetched jobs are waiting again (with their attempt count
+// and limiter slots as before the fetch), and run again after the
+// restart, as the at-least-once contract allows; a lost lock renewal
+// protected a worker that is gone. Adds, completions and failures,
+// retries, moves, removals and every other change wait for their fsync
+// before they return: they are results someone relies on.
 //
-// Until the next fsync, other processes can read a fetch's effects (the
-// job active, its "active" event) that a power loss would undo; the ids
-// of such lost events are reused by later events.
+// When an fsync fails, the syncer fails the callers it covered and every
+// later write with that error (fail-stop: the kernel may have dropped the
+// pages it could not write); reopen the database to recover what reached
+// the disk. If the WAL file cannot be opened for the syncer, the driver
+// logs a warning and falls back to SQLite's fsync inside COMMIT, where
+// Fetch and ExtendLocks commit in a transaction of their own at
+// synchronous=NORMAL and the other writes of a batch follow in a second,
+// fsynced one.
 //
-// Fetch is on the path from enqueue to start. In BenchmarkSteady (FULL,
-// 1,000 jobs/s, 10 s runs on a shared 2-core machine) the p999 of
-// enqueue→start exceeded the p999 of Add by 3 to 32 ms when fetches were
-// fsynced, and by 0.1 to 4 ms since: what remains is the Add itself, its
-// fsync and its wait for the writer, whose tail follows the disk's fsync
-// tail (p999 4 to 10 ms, single fsyncs up to 27 ms, 8 KB at 1 kHz) and
-// CPU contention.
+// Fetch is on the path from enqueue to start. In BenchmarkSteady (1,000
+// jobs/s, 10 s runs on a shared 2-core machine) the p999 of
+// enqueue→start with the fsync inside COMMIT followed the disk's fsync
+// tail (7.5 to 61 ms in runs on an idle machine, 35 ms under a CPU and
+// disk hog); with the pipelined fsync it is 1.6 to 2.6 ms idle and 19.5
+// ms under the same hog, below the Add's own p999 (docs/BENCHMARKS.md).
 //
 // # Several processes
 //

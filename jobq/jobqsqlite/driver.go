@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,13 @@ type Config struct {
 	Synchronous string
 	// ReadConns is the size of the read connection pool. Default: 4.
 	ReadConns int
+
+	// inlineSync (tests) keeps SQLite's own fsync inside COMMIT under
+	// FULL instead of the pipelined fsync (walsync.go).
+	inlineSync bool
+	// syncHook (tests) runs before each pipelined fsync; its error fails
+	// the fsync.
+	syncHook func() error
 }
 
 // Driver is the SQLite jobq backend. It is safe for concurrent use, and
@@ -57,9 +65,13 @@ type Driver struct {
 	stmts   map[string]*sql.Stmt
 	wNoSync bool // wconn is at synchronous=NORMAL for a no-sync batch
 	wq      writeQueue
+	dbPath  string   // absolute path of the database file
+	ws      *walSync // pipelined fsync under FULL; nil until the first commit, or if unavailable
+	wsTried bool     // the writer has tried to start ws
 
 	commits, committedOps atomic.Int64 // group commit statistics
-	noSyncCommits         atomic.Int64 // commits without fsync (writeNoSync)
+	noSyncCommits         atomic.Int64 // commits without fsync in COMMIT
+	fsyncs                atomic.Int64 // fsyncs of the pipelined syncer
 	beforeCommit          func() error // test hook: fails a COMMIT
 
 	closed  atomic.Bool
@@ -112,6 +124,9 @@ func Open(ctx context.Context, path string, cfg *Config) (*Driver, error) {
 	if c.ReadConns <= 0 {
 		c.ReadConns = 4
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	dsn := buildDSN(path, c)
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -132,6 +147,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*Driver, error) {
 	d := &Driver{
 		cfg:      c,
 		log:      c.Logger,
+		dbPath:   path,
 		wdb:      wdb,
 		rdb:      rdb,
 		stmts:    map[string]*sql.Stmt{},

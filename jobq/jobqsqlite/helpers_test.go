@@ -12,8 +12,15 @@ import (
 
 func openTest(t testing.TB) (*Driver, string) {
 	t.Helper()
+	return openTestConfig(t, Config{})
+}
+
+// openTestConfig is openTest with cfg (its Logger is replaced).
+func openTestConfig(t testing.TB, cfg Config) (*Driver, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "q.db")
-	d, err := Open(context.Background(), path, &Config{Logger: slog.New(slog.DiscardHandler)})
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	d, err := Open(context.Background(), path, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,13 +26,18 @@ func syncProbe(got *int) func(t *wtx) error {
 	}
 }
 
-// TestNoSyncBatches: with FULL, a batch made only of no-sync ops commits
-// at NORMAL; any other op commits at FULL, even right after a no-sync
-// batch; a batch mixing both is split in two transactions, no-sync first.
-func TestNoSyncBatches(t *testing.T) {
+// TestNoSyncBatchesInline: with FULL and SQLite's fsync inside COMMIT
+// (the fallback when the WAL file cannot be opened for the pipelined
+// fsync), a batch made only of no-sync ops commits at NORMAL; any other
+// op commits at FULL, even right after a no-sync batch; a batch mixing
+// both is split in two transactions, no-sync first.
+func TestNoSyncBatchesInline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d, _ := openTest(t)
+	d, _ := openTestConfig(t, Config{inlineSync: true})
+	if d.ws != nil {
+		t.Fatal("inlineSync: the pipelined fsync was started")
+	}
 	mustAdd(t, d, "q", 1, &jobqdriver.Job{ID: "seed"})
 
 	var got int

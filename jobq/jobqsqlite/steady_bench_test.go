@@ -2,7 +2,9 @@ package jobqsqlite
 
 import (
 	"context"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -17,7 +19,9 @@ import (
 // latency percentiles (start of the handler minus the moment Add was
 // called), and the Add call's own latency (its commit), which separates
 // the commit from the wake-up and fetch, the operations per commit and
-// the share of commits made without an fsync. One iteration is the whole run:
+// the share of commits made without an fsync in COMMIT, and the disk
+// flushes per commit. FULL-inline is FULL with SQLite's fsync inside
+// COMMIT (the pipelined fsync off), for comparison. One iteration is the whole run:
 // ATLAS_BENCH_STEADY_SECS seconds (default 5).
 //
 //	go test ./jobq/jobqsqlite -run '^$' -bench Steady -benchtime 1x
@@ -26,10 +30,27 @@ func BenchmarkSteady(b *testing.B) {
 	if v, err := strconv.ParseFloat(os.Getenv("ATLAS_BENCH_STEADY_SECS"), 64); err == nil && v > 0 {
 		secs = v
 	}
-	for _, sync := range []string{"FULL", "NORMAL"} {
-		b.Run(sync, func(b *testing.B) {
+	modes := []struct {
+		name string
+		cfg  Config
+	}{
+		{"FULL", Config{Synchronous: "FULL"}},
+		// SQLite's own fsync inside COMMIT, on the writer: the fallback
+		// when the pipelined fsync (walsync.go) cannot start.
+		{"FULL-inline", Config{Synchronous: "FULL", inlineSync: true}},
+		{"NORMAL", Config{Synchronous: "NORMAL"}},
+	}
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
 			for b.Loop() {
-				runSteady(b, openBench(b, sync), 1000, secs)
+				cfg := m.cfg
+				cfg.Logger = slog.New(slog.DiscardHandler)
+				d, err := Open(context.Background(), filepath.Join(b.TempDir(), "q.db"), &cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runSteady(b, d, 1000, secs)
+				d.Close()
 			}
 		})
 	}
@@ -112,4 +133,8 @@ func runSteady(b *testing.B, d *Driver, rate int, secs float64) {
 	commits := float64(max(d.commits.Load(), 1))
 	b.ReportMetric(float64(d.committedOps.Load())/commits, "ops/commit")
 	b.ReportMetric(float64(d.noSyncCommits.Load())/commits, "nosync/commit")
+	if d.cfg.Synchronous == "FULL" {
+		// Disk flushes: SQLite's own in COMMIT plus the syncer's.
+		b.ReportMetric(float64(d.commits.Load()-d.noSyncCommits.Load()+d.fsyncs.Load())/commits, "fsyncs/commit")
+	}
 }

@@ -162,6 +162,11 @@ func (d *Driver) submit(ctx context.Context, o *writeOp) error {
 func (d *Driver) writeLoop() {
 	q := &d.wq
 	defer close(q.exited)
+	defer func() {
+		if d.ws != nil {
+			d.ws.stop()
+		}
+	}()
 	var batch []*writeOp
 	for range q.kick {
 		for {
@@ -196,7 +201,7 @@ func (d *Driver) writeLoop() {
 // operation of the batch was pending at once, so running the no-sync
 // ones first is as valid an order as the queue's.
 func (d *Driver) runSplit(ops []*writeOp) {
-	if d.cfg.Synchronous != "FULL" {
+	if d.cfg.Synchronous != "FULL" || d.ws != nil {
 		d.runBatch(ops)
 		return
 	}
@@ -228,6 +233,12 @@ func (d *Driver) runBatch(ops []*writeOp) {
 		}
 		live = append(live, o)
 	}
+	if d.ws != nil {
+		if err := d.ws.err(); err != nil {
+			finishAll(live, err)
+			return
+		}
+	}
 	for attempt := 0; len(live) > 0; {
 		if d.closed.Load() {
 			finishAll(live, jobqdriver.ErrClosed)
@@ -236,11 +247,21 @@ func (d *Driver) runBatch(ops []*writeOp) {
 		t, committed, poisoned, err := d.runAttempt(live)
 		switch {
 		case err == nil:
+			ws := d.ws // nil: this commit ran SQLite's own fsync
 			if committed {
 				d.afterCommit(t)
+				if !d.wsTried {
+					d.trySync()
+				}
 			}
-			for _, o := range live {
-				o.finish(o.err)
+			if committed && ws != nil {
+				// Committed without an fsync: the syncer releases the
+				// callers that need one (walsync.go).
+				ws.release(live)
+			} else {
+				for _, o := range live {
+					o.finish(o.err)
+				}
 			}
 			return
 		case poisoned >= 0:
@@ -293,6 +314,7 @@ func (d *Driver) runAttempt(ops []*writeOp) (t *wtx, committed bool, poisoned in
 	for _, o := range ops {
 		noSync = noSync && o.noSync
 	}
+	noSync = noSync || d.ws != nil
 	if err := d.setNoSync(t, noSync); err != nil {
 		return t, false, -1, err
 	}
@@ -366,6 +388,22 @@ func (d *Driver) runAttempt(ops []*writeOp) (t *wtx, committed bool, poisoned in
 		d.noSyncCommits.Add(1)
 	}
 	return t, true, -1, nil
+}
+
+// trySync starts the pipelined fsync (walsync.go) after the first
+// commit, which created the WAL file, when the mode is FULL. If the WAL
+// file cannot be opened, commits keep SQLite's fsync inside COMMIT.
+func (d *Driver) trySync() {
+	d.wsTried = true
+	if d.cfg.Synchronous != "FULL" || d.cfg.inlineSync {
+		return
+	}
+	ws, err := d.startSync(d.dbPath)
+	if err != nil {
+		d.log.Warn("jobqsqlite: commits fsync inline", "err", err)
+		return
+	}
+	d.ws = ws
 }
 
 // setNoSync switches the write connection to synchronous=NORMAL for a

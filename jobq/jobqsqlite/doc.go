@@ -25,9 +25,10 @@
 // and Finish, producers' Add) are merged into one transaction: the writer
 // takes whatever is queued when it becomes free (it never waits for more),
 // runs each method inside its own SAVEPOINT, so that a method's error
-// rolls back that method only, and commits once (twice when fetches share
-// the batch with other writes under FULL, see Durability). Callers return after
-// that commit, each with its own result; waiters are woken after it. A
+// rolls back that method only, and commits once. Callers return after
+// that commit (under FULL, after the fsync that covers it, see
+// Durability), each with its own result; waiters are woken right after
+// the commit. A
 // transaction that has to be retried because another process holds the
 // lock re-runs every method from scratch.
 //

@@ -102,9 +102,14 @@ type Worker struct {
 	slots   chan struct{}
 	fetchWG sync.WaitGroup
 	jobsWG  sync.WaitGroup
-	bgWG    sync.WaitGroup
-	finish  chan finishReq
-	waiter  jobqdriver.Waiter
+	// tasks hands launched jobs to idle runner goroutines (worker_loop.go);
+	// runnersStop, closed by Close, ends the idle ones.
+	tasks       chan jobTask
+	runnersStop chan struct{}
+	runnersWG   sync.WaitGroup
+	bgWG        sync.WaitGroup
+	finish      chan finishReq
+	waiter      jobqdriver.Waiter
 	// emptyFetch is the result of the last completion's fetch-next that
 	// got fewer jobs than it asked for: the queue had no ready job then.
 	// The fetch loop, on taking the slots that completion freed, uses it
@@ -201,6 +206,8 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.stop, w.stopAll = stop, stopAll
 	w.slots = make(chan struct{}, w.cfg.Concurrency)
 	w.finish = make(chan finishReq, w.cfg.Concurrency)
+	w.tasks = make(chan jobTask)
+	w.runnersStop = make(chan struct{})
 
 	w.fetchWG.Add(1)
 	go func() { defer w.fetchWG.Done(); w.fetchLoop(fetchCtx) }()
@@ -252,6 +259,9 @@ func (w *Worker) Close(ctx context.Context) error {
 	close(w.finish)
 	w.stopAll()
 	w.bgWG.Wait()
+	// Every job has returned and nothing launches any more.
+	close(w.runnersStop)
+	w.runnersWG.Wait()
 	w.killJob(errClosing)
 	if cerr := w.waiter.Close(); cerr != nil && err == nil {
 		err = cerr

@@ -117,36 +117,87 @@ func (w *Worker) release(n int) {
 
 func (w *Worker) startJob(rj *jobqdriver.Job) { w.launch(rj, false) }
 
-// launch runs a fetched job in a goroutine. The job either already holds a
-// slot (taken by the fetch loop, or handed over by a finished job) or, with
-// acquire, waits for one first.
+// jobTask is a job handed to a runner goroutine.
+type jobTask struct {
+	rj      *jobqdriver.Job
+	acquire bool
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+}
+
+// runnerIdle is how long a runner goroutine waits for its next job before
+// it exits.
+const runnerIdle = 10 * time.Second
+
+// launch runs a fetched job on a runner goroutine. The job either already
+// holds a slot (taken by the fetch loop, or handed over by a finished job)
+// or, with acquire, waits for one first.
+//
+// Runners outlive their job: a runner that finished one waits up to
+// runnerIdle for the next, and launch hands the job to a waiting runner
+// before it starts a new one. A processor that decodes JSON or calls a
+// database driver grows its goroutine's stack to several KB; a fresh
+// goroutine per job paid that growth (a stack copy) on every job, about
+// a sixth of the worker's CPU in the queue benchmark's burn-down. There
+// are never more runners than jobs launched at once plus those idle, and
+// idle ones are at most the peak of jobs in flight (Concurrency, plus jobs
+// waiting for a slot).
 func (w *Worker) launch(rj *jobqdriver.Job, acquire bool) {
 	jctx, cancel := context.WithCancelCause(w.jobsCtx)
 	w.mu.Lock()
 	w.active[rj.ID] = &activeJob{token: rj.Token, cancel: cancel}
 	w.mu.Unlock()
 	w.jobsWG.Add(1)
-	go func() {
-		defer w.jobsWG.Done()
-		if acquire {
-			w.slots <- struct{}{}
+	t := jobTask{rj: rj, acquire: acquire, ctx: jctx, cancel: cancel}
+	select {
+	case w.tasks <- t:
+	default:
+		w.runnersWG.Add(1)
+		go w.runner(t)
+	}
+}
+
+// runner runs t, then the jobs launch hands it, until it has been idle
+// for runnerIdle or the worker has stopped (Close closes runnersStop once
+// no job can be launched any more).
+func (w *Worker) runner(t jobTask) {
+	defer w.runnersWG.Done()
+	idle := time.NewTimer(runnerIdle)
+	defer idle.Stop()
+	for {
+		w.runTask(t)
+		idle.Reset(runnerIdle)
+		select {
+		case t = <-w.tasks:
+		case <-idle.C:
+			return
+		case <-w.runnersStop:
+			return
 		}
-		slot := &jobSlot{}
-		defer func() {
-			if !slot.handedOver.Load() {
-				<-w.slots
-			}
-		}()
-		defer func() {
-			w.mu.Lock()
-			delete(w.active, rj.ID)
-			w.mu.Unlock()
-			cancel(nil)
-		}()
-		job := fromDriver(w.drv, rj)
-		job.slot = slot
-		w.run(jctx, job)
+	}
+}
+
+// runTask processes one launched job and frees what it held.
+func (w *Worker) runTask(t jobTask) {
+	defer w.jobsWG.Done()
+	if t.acquire {
+		w.slots <- struct{}{}
+	}
+	slot := &jobSlot{}
+	defer func() {
+		if !slot.handedOver.Load() {
+			<-w.slots
+		}
 	}()
+	defer func() {
+		w.mu.Lock()
+		delete(w.active, t.rj.ID)
+		w.mu.Unlock()
+		t.cancel(nil)
+	}()
+	job := fromDriver(w.drv, t.rj)
+	job.slot = slot
+	w.run(t.ctx, job)
 }
 
 // run processes one job and records its outcome.

@@ -326,7 +326,8 @@ var (
 // hashes as sorted "field=value" lines, lists and streams in order (a
 // stream entry without its id), sets sorted, sorted sets in order with
 // scores, strings as is; " (ttl)" marks a key with an expiry. Timestamps
-// (ms since 2020 or so) become <T>; a delayed score becomes <T>*4096+seq.
+// (ms since 2020 or so) become <T>; a delayed score becomes <T>*4096+seq
+// (see diffScore).
 func dumpQueue(ctx context.Context, c redis.UniversalClient, qualified string) (map[string]string, error) {
 	norm := func(s string) string {
 		return diffTimestamp.ReplaceAllString(strings.ReplaceAll(s, qualified, "<Q>"), "<T>")
@@ -389,11 +390,15 @@ func dumpQueue(ctx context.Context, c redis.UniversalClient, qualified string) (
 	return out, nil
 }
 
-// diffScore renders a sorted-set score, a delayed score as <T>*4096+seq.
+// diffScore renders a sorted-set score, a delayed score as <T>*4096+seq
+// with the per-millisecond sequence as "seq": it counts the jobs that got
+// the same due millisecond before, which depends on how fast the
+// sequence ran (BullMQ and jobq alike), not on the implementation. The
+// members' order in the dump still shows the sequence's effect.
 func diffScore(s float64) string {
 	if s >= 1<<44 && s < 1<<53 {
 		ms := math.Floor(s / 4096)
-		return fmt.Sprintf("%s*4096+%d", strconv.FormatFloat(ms, 'f', -1, 64), int64(s-ms*4096))
+		return strconv.FormatFloat(ms, 'f', -1, 64) + "*4096+seq"
 	}
 	return strconv.FormatFloat(s, 'f', -1, 64)
 }

@@ -24,7 +24,8 @@ local function leanAdd(a)
   local counter = b.counter + 1
   b.counter = counter
   local id = ARGV[a]
-  if id == "" then id = tostring(counter) end
+  -- "%d": tostring formats numbers as floats ("%.14g"), several times slower
+  if id == "" then id = string.format("%d", counter) end
   local jk = prefix .. id
   if rcall("EXISTS", jk) == 1 then
     rcall("XADD", kEvents, "MAXLEN", "~", maxEv, "*", "event", "duplicated", "jobId", id)

@@ -110,7 +110,7 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
     end
     if a[1] and rcall("SREM", a[1] .. ":dependencies", jk) == 1 then releaseParentIfReady(a[1], now) end
   else
-    atm = (tonumber(a[5]) or 0) + 1
+    atm = string.format("%d", (tonumber(a[5]) or 0) + 1)
     if target == "failed" then
       if st ~= "" then
         rcall("HSET", jk, "atm", atm, field, value, "finishedOn", now, "stacktrace", st)

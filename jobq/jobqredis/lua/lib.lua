@@ -289,7 +289,9 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
         iPb = k + 1
       end
     end
-    ats = ats + 1
+    -- a string made once: a number argument would be formatted by
+    -- redis.call as a float, and again by tostring
+    ats = string.format("%d", ats + 1)
     if worker ~= "" then
       rcall("HSET", jk, "processedOn", now, "pb", worker, "ats", ats)
       if iPb then h[iPb] = worker else h[#h + 1] = "pb"; h[#h + 1] = worker end
@@ -297,7 +299,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
       rcall("HSET", jk, "processedOn", now, "ats", ats)
     end
     if iPo then h[iPo] = now else h[#h + 1] = "processedOn"; h[#h + 1] = now end
-    if iAts then h[iAts] = tostring(ats) else h[#h + 1] = "ats"; h[#h + 1] = tostring(ats) end
+    if iAts then h[iAts] = ats else h[#h + 1] = "ats"; h[#h + 1] = ats end
     emitFast("active", "jobId", id, "prev", "waiting")
     jobs[#jobs + 1] = {id, h, tokens[i]}
   end
@@ -393,7 +395,7 @@ local function addJob(qkey, j, b)
     if b and not j.optsTable then b.opts[raw] = {j.opts, o} end
   end
   local id = j.id
-  if id == "" then id = tostring(counter) end
+  if id == "" then id = string.format("%d", counter) end
   local jk = pfx .. id
   if rcall("EXISTS", jk) == 1 then
     if j.parentKey ~= "" then registerChild(j.parentKey, jk, j.ts, j.inFlow) end

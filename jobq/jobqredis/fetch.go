@@ -3,6 +3,7 @@ package jobqredis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/sevra/atlas/jobq/jobqdriver"
@@ -125,13 +126,9 @@ func (d *Driver) Finish(ctx context.Context, items []jobqdriver.FinishParams, ne
 	calls := make([]*pipedCall, 0, len(groups)+1)
 	fetchInFinish := false
 	for _, g := range groups {
-		args := make([]any, 0, 1+11*len(g.idx)+6+len(items))
-		args = append(args, strconv.Itoa(len(g.idx)))
-		for _, i := range g.idx {
-			var err error
-			if args, err = appendFinishArgv(args, &items[i]); err != nil {
-				return nil, jobqdriver.FetchResult{}, err
-			}
+		args, err := finishArgv(items, g.idx, 6+len(items))
+		if err != nil {
+			return nil, jobqdriver.FetchResult{}, err
 		}
 		if next != nil && next.Queue == g.queue && !fetchInFinish {
 			g.fetch, fetchInFinish = true, true
@@ -201,44 +198,66 @@ func arrAt(a []any, i int) any {
 	return nil
 }
 
-// appendFinishArgv appends one job's 11 entries of finish.lua's ARGV.
-func appendFinishArgv(args []any, it *jobqdriver.FinishParams) ([]any, error) {
-	target, value := "completed", string(it.ReturnValue)
-	if it.Failed {
-		target, value = "failed", it.FailedReason
-	} else if value == "" {
-		value = "null"
-	}
-	st := ""
-	if it.Failed && it.Stacktrace != nil {
-		b, err := jobqdriver.MarshalJSON(it.Stacktrace)
-		if err != nil {
-			return nil, fmt.Errorf("jobqredis: encode stacktrace: %w", err)
+// finishArgv returns finish.lua's ARGV from [2] for the items at idx,
+// with room for extra more entries: the number of jobs n, the number of
+// profiles m, m profiles of 5 entries (target, keep count, keep age,
+// retries exhausted, metrics max points), then 7 entries per job (id,
+// token, now, return value or failed reason, stacktrace, attempts made
+// when plain, profile number). The entries that are the same for most
+// jobs of a batch go once per call in a profile: a script argument costs
+// Redis an object and a Lua string each.
+func finishArgv(items []jobqdriver.FinishParams, idx []int, extra int) ([]any, error) {
+	type profile struct{ target, count, age, exhausted, mp string }
+	var profs []profile
+	jobs := make([]any, 0, 7*len(idx))
+	for _, i := range idx {
+		it := &items[i]
+		target, value := "completed", string(it.ReturnValue)
+		if it.Failed {
+			target, value = "failed", it.FailedReason
+		} else if value == "" {
+			value = "null"
 		}
-		st = string(b)
-	}
-	count, age := "", ""
-	if k := it.Keep; k != nil {
-		if k.Count >= 0 {
-			count = strconv.Itoa(k.Count)
+		st := ""
+		if it.Failed && it.Stacktrace != nil {
+			b, err := jobqdriver.MarshalJSON(it.Stacktrace)
+			if err != nil {
+				return nil, fmt.Errorf("jobqredis: encode stacktrace: %w", err)
+			}
+			st = string(b)
 		}
-		if k.Age > 0 {
-			age = strconv.FormatInt(k.Age, 10)
+		count, age := "", ""
+		if k := it.Keep; k != nil {
+			if k.Count >= 0 {
+				count = strconv.Itoa(k.Count)
+			}
+			if k.Age > 0 {
+				age = strconv.FormatInt(k.Age, 10)
+			}
+			if k.Count == 0 && k.Age > 0 {
+				count = "" // {age} only: keep by age
+			}
 		}
-		if k.Count == 0 && k.Age > 0 {
-			count = "" // {age} only: keep by age
+		exhausted := "0"
+		if it.RetriesExhausted {
+			exhausted = "1"
 		}
+		plain := ""
+		if it.Plain {
+			plain = strconv.Itoa(it.AttemptsMade)
+		}
+		p := profile{target, count, age, exhausted, strconv.Itoa(it.MetricsMaxDataPoints)}
+		n := slices.Index(profs, p)
+		if n < 0 {
+			n = len(profs)
+			profs = append(profs, p)
+		}
+		jobs = append(jobs, it.ID, it.Token, strconv.FormatInt(it.Now, 10), value, st, plain, strconv.Itoa(n+1))
 	}
-	exhausted := "0"
-	if it.RetriesExhausted {
-		exhausted = "1"
+	args := make([]any, 0, 2+5*len(profs)+len(jobs)+extra)
+	args = append(args, strconv.Itoa(len(idx)), strconv.Itoa(len(profs)))
+	for _, p := range profs {
+		args = append(args, p.target, p.count, p.age, p.exhausted, p.mp)
 	}
-	plain := ""
-	if it.Plain {
-		plain = strconv.Itoa(it.AttemptsMade)
-	}
-	return append(args,
-		it.ID, it.Token, strconv.FormatInt(it.Now, 10), target, value, st, count, age,
-		exhausted, strconv.Itoa(it.MetricsMaxDataPoints), plain,
-	), nil
+	return append(args, jobs...), nil
 }

@@ -88,5 +88,5 @@ end
 -- handed out are never handed out again, whatever follows
 if b.counter ~= start then rcall("SET", kId, b.counter) end
 if #b.ids > 0 then rcall(b.push, kWait, unpack(b.ids)) end
-if b.wake then rcall("ZADD", kMarker, 0, "0") end
+if b.wake then rcall("ZADD", kMarker, "0", "0") end
 return out

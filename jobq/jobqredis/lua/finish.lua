@@ -1,12 +1,13 @@
 -- finish: moves active jobs to completed or failed, then optionally
--- fetches, in one call. ARGV: [2] number of jobs n, then 11 entries per
--- job from [3]: id, token, now, "completed"/"failed", return value JSON /
--- failed reason, stacktrace JSON or "", keep count ("" = unlimited), keep
--- age s ("" = unlimited), "1" = retries exhausted, metrics max points
--- ("0" = off), attempts made as fetched when the job has no parent and
--- no deduplication id (else ""); then at f = 3 + 11n: "1" = fetch next,
--- lock ms, worker,
--- limiter max, limiter duration, tokens...
+-- fetches, in one call. ARGV: [2] number of jobs n, [3] number of
+-- profiles m, then m profiles of 5 entries from [4]: "completed"/"failed",
+-- keep count ("" = unlimited), keep age s ("" = unlimited), "1" = retries
+-- exhausted, metrics max points ("0" = off); then 7 entries per job: id,
+-- token, now, return value JSON / failed reason, stacktrace JSON or "",
+-- attempts made as fetched when the job has no parent and no
+-- deduplication id (else ""), its profile's number (1-based); then at
+-- f (after the jobs): "1" = fetch next, lock ms, worker, limiter max,
+-- limiter duration, tokens...
 -- Returns {{code per job}, fetch result or 0}; code 0 ok, -1 missing job,
 -- -2/-6 lock, -3 not active, -4 pending children, -9 failed children.
 
@@ -38,7 +39,8 @@ end
 
 local function finishOne(id, token, now, target, value, st, keepCount, keepAge, exhausted, mp, plain)
   local jk = prefix .. id
-  local a
+  -- the job's parentKey, parent, deduplication id and attempts made
+  local pk, par, deid, atmPrev
   local bare = false -- the job's hash is its only key (besides the lock)
   if plain ~= "" then
     -- the worker fetched the job: no parent, no deduplication id, and its
@@ -57,11 +59,12 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
       if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
       if rcall("ZCARD", jk .. ":unsuccessful") > 0 then return -9 end
     end
-    a = {false, false, false, true, plain}
+    atmPrev = plain
   else
     -- every stored job has a name field; EXISTS only tells an odd hash apart
-    a = rcall("HMGET", jk, "parentKey", "parent", "deid", "name", "atm")
+    local a = rcall("HMGET", jk, "parentKey", "parent", "deid", "name", "atm")
     if not a[4] and rcall("EXISTS", jk) == 0 then return -1 end
+    pk, par, deid, atmPrev = a[1], a[2], a[3], a[5]
     if target == "completed" and rcall("EXISTS", jk .. ":dependencies", jk .. ":unsuccessful") > 0 then
       if rcall("SCARD", jk .. ":dependencies") > 0 then return -4 end
       if rcall("ZCARD", jk .. ":unsuccessful") > 0 then return -9 end
@@ -76,22 +79,22 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
   -- the lock goes and the job leaves stalled (at the end of this call)
   dels[#dels + 1] = lk
   unstall[#unstall + 1] = id
-  if rcall("LREM", kActive, -1, id) == 0 then return -3 end
-  if a[3] then
-    local dk = prefix .. "de:" .. a[3]
+  if rcall("LREM", kActive, "-1", id) == 0 then return -3 end
+  if deid then
+    local dk = prefix .. "de:" .. deid
     local ttl = rcall("PTTL", dk)
     if ttl == 0 or (ttl == -1 and rcall("GET", dk) == id) then rcall("DEL", dk) end
     flushDeferred()
-    requeueDedupNext(a[3], now)
+    requeueDedupNext(deid, now)
   end
-  if a[1] then
+  if pk then
     if target == "completed" then
-      if rcall("SREM", a[1] .. ":dependencies", jk) == 1 then
-        rcall("HSET", a[1] .. ":processed", jk, value)
-        releaseParentIfReady(a[1], now)
+      if rcall("SREM", pk .. ":dependencies", jk) == 1 then
+        rcall("HSET", pk .. ":processed", jk, value)
+        releaseParentIfReady(pk, now)
       end
-    elseif a[2] then
-      failChild(a[2], jk, value, now)
+    elseif par then
+      failChild(par, jk, value, now)
     end
   end
   local setKey = kCompleted
@@ -108,9 +111,9 @@ local function finishOne(id, token, now, target, value, st, keepCount, keepAge, 
       dels[#dels + 1] = jk .. ":failed"
       dels[#dels + 1] = jk .. ":unsuccessful"
     end
-    if a[1] and rcall("SREM", a[1] .. ":dependencies", jk) == 1 then releaseParentIfReady(a[1], now) end
+    if pk and rcall("SREM", pk .. ":dependencies", jk) == 1 then releaseParentIfReady(pk, now) end
   else
-    atm = string.format("%d", (tonumber(a[5]) or 0) + 1)
+    atm = string.format("%d", (tonumber(atmPrev) or 0) + 1)
     if target == "failed" then
       if st ~= "" then
         rcall("HSET", jk, "atm", atm, field, value, "finishedOn", now, "stacktrace", st)
@@ -156,19 +159,25 @@ end
 -- the meta once, for the fetch and the events' bound
 local meta = readMeta()
 local n = tonumber(ARGV[2])
+local profs = {}
+local jb = 4 + tonumber(ARGV[3]) * 5 -- the first job's entries
+for p = 4, jb - 1, 5 do
+  profs[#profs + 1] = {ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 3], tonumber(ARGV[p + 4]) or 0}
+end
 local codes = {}
 local anyOK = false
 local now = "0"
 for i = 0, n - 1 do
-  local b = 3 + i * 11
+  local b = jb + i * 7
   now = ARGV[b + 2]
-  local code = finishOne(ARGV[b], ARGV[b + 1], now, ARGV[b + 3], ARGV[b + 4], ARGV[b + 5],
-    tonumber(ARGV[b + 6]), tonumber(ARGV[b + 7]), ARGV[b + 8], tonumber(ARGV[b + 9]) or 0, ARGV[b + 10])
+  local p = profs[tonumber(ARGV[b + 6])]
+  local code = finishOne(ARGV[b], ARGV[b + 1], now, p[1], ARGV[b + 3], ARGV[b + 4],
+    p[2], p[3], p[4], p[5], ARGV[b + 5])
   codes[i + 1] = code
   if code == 0 then anyOK = true end
 end
 flushDeferred()
-local f = 3 + n * 11
+local f = jb + n * 7
 local fetched = 0
 local got = 0
 if ARGV[f] == "1" then

@@ -2,6 +2,8 @@
 -- each operation's script at load time, so every script sees the same
 -- queue key set in KEYS and the queue's key prefix ("bull:Q:") in ARGV[1].
 -- Written for jobqredis from the BullMQ 6.7.0 layout facts (clean room).
+-- Arguments to redis.call on hot paths are strings ("-1", not -1): a Lua
+-- number argument is formatted as a float through printf on every call.
 local rcall = redis.call
 
 local kWait, kActive, kPrio, kDelayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -80,7 +82,7 @@ local function delayedScoreIn(delayedKey, dueMs)
 end
 
 local function nextDelayedOf(delayedKey)
-  local r = rcall("ZRANGE", delayedKey, 0, 0, "WITHSCORES")
+  local r = rcall("ZRANGE", delayedKey, "0", "0", "WITHSCORES")
   if r[2] then return tonumber(r[2]) / DELAY_SHIFT end
   return nil
 end
@@ -195,7 +197,7 @@ end
 local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
   -- the first delayed job tells whether any is due; when none is, it is
   -- also the next delayed time reported below
-  local first = rcall("ZRANGE", kDelayed, 0, 0, "WITHSCORES")
+  local first = rcall("ZRANGE", kDelayed, "0", "0", "WITHSCORES")
   local nd, ndKnown = nil, true
   if first[2] then
     if tonumber(first[2]) <= (tonumber(now) + 1) * DELAY_SHIFT - 1 then
@@ -314,7 +316,7 @@ local function fetchMany(now, tokens, lockMs, worker, limMax, limDur, meta)
     local more = waitLeft
     if more == nil then more = rcall("LLEN", kWait) > 0 end
     if not empty and (more or rcall("ZCARD", kPrio) > 0) then
-      rcall("ZADD", kMarker, 0, "0")
+      rcall("ZADD", kMarker, "0", "0")
     else
       rcall("ZREM", kMarker, "0")
       if nd then rcall("ZADD", kMarker, nd, "1") end

@@ -5,7 +5,7 @@ if ARGV[2] == "1" then
   emit("paused")
 else
   rcall("HDEL", kMeta, "paused")
-  if rcall("LLEN", kWait) > 0 or rcall("ZCARD", kPrio) > 0 then rcall("ZADD", kMarker, 0, "0") end
+  if rcall("LLEN", kWait) > 0 or rcall("ZCARD", kPrio) > 0 then rcall("ZADD", kMarker, "0", "0") end
   delayMarkerIn(kMarker, kDelayed)
   emit("resumed")
 end

@@ -7,7 +7,7 @@ promoteDue(now)
 if rcall("EXISTS", jk) == 0 then return -1 end
 local code = removeLockChecked(jk, id, ARGV[3])
 if code ~= 0 then return code end
-if rcall("LREM", kActive, -1, id) == 0 then return -3 end
+if rcall("LREM", kActive, "-1", id) == 0 then return -3 end
 rcall("HSET", jk, "failedReason", ARGV[6])
 if ARGV[7] ~= "" then rcall("HSET", jk, "stacktrace", ARGV[7]) end
 rcall("HINCRBY", jk, "atm", 1)

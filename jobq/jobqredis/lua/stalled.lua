@@ -21,7 +21,7 @@ if #marked > 0 then
       end
       local blocked = pausedOrMaxedOf(kMeta, kActive)
       rcall("RPUSH", kWait, id)
-      if not blocked then rcall("ZADD", kMarker, 0, "0") end
+      if not blocked then rcall("ZADD", kMarker, "0", "0") end
       emit("waiting", "jobId", id, "prev", "active")
       emit("stalled", "jobId", id)
     end

@@ -2,9 +2,12 @@ package jobqredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sevra/atlas/jobq/jobqdriver"
 )
@@ -40,23 +43,44 @@ func (d *Driver) Fetch(ctx context.Context, p jobqdriver.FetchParams) (jobqdrive
 	if err != nil {
 		return jobqdriver.FetchResult{}, err
 	}
-	return decodeFetch(p.Queue, v)
+	return d.decodeFetch(ctx, p.Queue, v)
 }
 
-// decodeFetch reads fetchMany's reply.
-func decodeFetch(queue string, v any) (jobqdriver.FetchResult, error) {
+// decodeFetch reads fetchMany's reply. A fetch of LAZY_READ_MIN jobs or
+// more (lib.lua) returns 0 in place of each job's fields: their hashes
+// are read here, in one pipeline. The jobs are locked by then, so only
+// this worker changes them; a hash gone meanwhile (a forced obliterate)
+// leaves its job out of the result.
+func (d *Driver) decodeFetch(ctx context.Context, queue string, v any) (jobqdriver.FetchResult, error) {
 	var r jobqdriver.FetchResult
 	arr, ok := v.([]any)
 	if !ok || len(arr) < 4 {
 		return r, fmt.Errorf("jobqredis: fetch from %q: unexpected reply %T", queue, v)
 	}
 	jobs, _ := arr[0].([]any)
+	// The script has run: the jobs are this worker's now, so their read is
+	// not cut short by ctx (a lost read would leave them to the stalled
+	// check, as stalled).
+	ctx = context.WithoutCancel(ctx)
+	var lazy []*redis.MapStringStringCmd
+	var pipe redis.Pipeliner
 	for _, jv := range jobs {
 		ja, _ := jv.([]any)
 		if len(ja) < 3 {
 			continue
 		}
 		id, _ := ja[0].(string)
+		if _, isInt := ja[1].(int64); isInt {
+			if pipe == nil {
+				pipe = d.client.Pipeline()
+				lazy = make([]*redis.MapStringStringCmd, len(jobs))
+			}
+			lazy[len(r.Jobs)] = pipe.HGetAll(ctx, d.jobKey(queue, id))
+			j := &jobqdriver.Job{Queue: queue, ID: id}
+			j.Token, _ = ja[2].(string)
+			r.Jobs = append(r.Jobs, j)
+			continue
+		}
 		j, err := decodeJob(queue, id, pairsToMap(ja[1]))
 		if err != nil {
 			return r, err
@@ -64,6 +88,31 @@ func decodeFetch(queue string, v any) (jobqdriver.FetchResult, error) {
 		j.Token, _ = ja[2].(string)
 		j.State = jobqdriver.StateActive
 		r.Jobs = append(r.Jobs, j)
+	}
+	if pipe != nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return jobqdriver.FetchResult{}, fmt.Errorf("jobqredis: fetch from %q: read jobs: %w", queue, err)
+		}
+		kept := r.Jobs[:0]
+		for i, j := range r.Jobs {
+			if lazy[i] == nil {
+				kept = append(kept, j)
+				continue
+			}
+			h := lazy[i].Val()
+			if len(h) == 0 {
+				d.log.Warn("jobqredis: fetched job vanished before it was read", "queue", queue, "id", j.ID)
+				continue
+			}
+			full, err := decodeJob(queue, j.ID, h)
+			if err != nil {
+				return jobqdriver.FetchResult{}, err
+			}
+			full.Token, full.State = j.Token, jobqdriver.StateActive
+			kept = append(kept, full)
+		}
+		clear(r.Jobs[len(kept):])
+		r.Jobs = kept
 	}
 	r.RateLimitDelay = toInt64(arr[1])
 	if s, ok := arr[2].(string); ok {
@@ -174,7 +223,7 @@ func (d *Driver) Finish(ctx context.Context, items []jobqdriver.FinishParams, ne
 			errs[i] = finishErr(toInt64(codes[k]), g.queue, items[i].ID)
 		}
 		if g.fetch {
-			if fetched, err = decodeFetch(g.queue, arr[1]); err != nil {
+			if fetched, err = d.decodeFetch(ctx, g.queue, arr[1]); err != nil {
 				return errs, fetched, err
 			}
 		}
@@ -184,7 +233,7 @@ func (d *Driver) Finish(ctx context.Context, items []jobqdriver.FinishParams, ne
 		if err != nil {
 			return errs, fetched, fmt.Errorf("jobqredis: fetch from %q: %w", fetchCall.queue, err)
 		}
-		if fetched, err = decodeFetch(fetchCall.queue, v); err != nil {
+		if fetched, err = d.decodeFetch(ctx, fetchCall.queue, v); err != nil {
 			return errs, fetched, err
 		}
 	}

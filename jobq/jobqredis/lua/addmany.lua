@@ -24,10 +24,12 @@ local function leanAdd(a)
   local counter = b.counter + 1
   b.counter = counter
   local id = ARGV[a]
+  local custom = id ~= ""
   -- "%d": tostring formats numbers as floats ("%.14g"), several times slower
-  if id == "" then id = string.format("%d", counter) end
+  if not custom then id = string.format("%d", counter) end
   local jk = prefix .. id
-  if rcall("EXISTS", jk) == 1 then
+  -- only a custom id can be a duplicate (see addJob)
+  if custom and rcall("EXISTS", jk) == 1 then
     rcall("XADD", kEvents, "MAXLEN", "~", maxEv, "*", "event", "duplicated", "jobId", id)
     return 1, id
   end

@@ -420,7 +420,9 @@ local function addJob(qkey, j, b)
   local id = j.id
   if id == "" then id = string.format("%d", counter) end
   local jk = pfx .. id
-  if rcall("EXISTS", jk) == 1 then
+  -- only a custom id can be a duplicate: a counter id is new (an integer
+  -- custom id is refused), and BullMQ 6.7 does not look either
+  if j.id ~= "" and rcall("EXISTS", jk) == 1 then
     if j.parentKey ~= "" then registerChild(j.parentKey, jk, j.ts, j.inFlow) end
     emitTo(qkey, "duplicated", "jobId", id)
     return 1, id, ""

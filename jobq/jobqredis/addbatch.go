@@ -170,12 +170,7 @@ func (d *Driver) runAddItems(ctx context.Context, items []*addItem) error {
 		if len(g.items) == 1 {
 			g.call = &pipedCall{name: "add", queue: q, args: g.items[0].args}
 		} else {
-			args := make([]any, 0, 1+13*len(g.items))
-			args = append(args, strconv.Itoa(len(g.items)))
-			for _, it := range g.items {
-				args = append(args, it.args...)
-			}
-			g.call = &pipedCall{name: "addmany", queue: q, args: args}
+			g.call = &pipedCall{name: "addmany", queue: q, args: addManyArgv(g.items)}
 		}
 		calls[i] = g.call
 	}
@@ -247,4 +242,39 @@ func batchContext(batch []*addReq) (context.Context, context.CancelFunc) {
 		}
 	}
 	return context.WithDeadline(context.Background(), latest)
+}
+
+// addManyArgv returns addmany.lua's ARGV from [2] for items (13 jobArgv
+// entries each): the number of jobs, the number of profiles m, m
+// profiles (name, opts, delay, priority, LIFO, repeat job key), then per
+// job without parent or deduplication its profile's number, id,
+// timestamp and data, and per other job "0" and its 13 entries. The jobs
+// of a batch mostly share a profile, which then goes once per call: a
+// script argument costs Redis an object and a Lua string each.
+func addManyArgv(items []*addItem) []any {
+	type profile struct{ name, opts, delay, prio, lifo, rjk any }
+	var profs []profile
+	index := map[profile]int{}
+	jobs := make([]any, 0, 4*len(items))
+	for _, it := range items {
+		a := it.args
+		if a[8] != "" || a[11] != "" { // parentKey, deduplication id
+			jobs = append(append(jobs, "0"), a...)
+			continue
+		}
+		p := profile{a[1], a[4], a[5], a[6], a[7], a[10]}
+		n, ok := index[p]
+		if !ok {
+			n = len(profs) + 1
+			index[p] = n
+			profs = append(profs, p)
+		}
+		jobs = append(jobs, strconv.Itoa(n), a[0], a[2], a[3])
+	}
+	args := make([]any, 0, 2+6*len(profs)+len(jobs))
+	args = append(args, strconv.Itoa(len(items)), strconv.Itoa(len(profs)))
+	for _, p := range profs {
+		args = append(args, p.name, p.opts, p.delay, p.prio, p.lifo, p.rjk)
+	}
+	return append(args, jobs...)
 }

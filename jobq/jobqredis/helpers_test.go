@@ -42,8 +42,14 @@ func newTestDriver(t testing.TB) *Driver {
 
 func newTestDriverPrefix(t testing.TB, prefix string) *Driver {
 	t.Helper()
+	return newTestDriverAt(t, testURL(t), prefix)
+}
+
+// newTestDriverAt is newTestDriverPrefix for the server at url.
+func newTestDriverAt(t testing.TB, url, prefix string) *Driver {
+	t.Helper()
 	ctx := context.Background()
-	d, err := Open(ctx, testURL(t), &Config{Prefix: prefix})
+	d, err := Open(ctx, url, &Config{Prefix: prefix})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

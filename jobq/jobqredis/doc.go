@@ -38,7 +38,12 @@
 // driver's add runners are busy go, per queue, into one addmany script
 // call that stores each job exactly as the add script would, each with its
 // own result. A worker's completions likewise go in one finish call per
-// batch, which also fetches the next jobs.
+// batch, which also fetches the next jobs; when a fetch takes 8 jobs or
+// more, the script returns their ids and the driver reads the job hashes
+// in one pipeline after it (a hash read through Lua costs Redis twice).
+//
+// Open and Dial speak RESP2 unless the URL sets "protocol"; New accepts a
+// client speaking either.
 //
 // Every queue-level key a script touches is passed in KEYS. Per-job keys
 // are derived inside the scripts from the queue prefix (ARGV[1]), and a

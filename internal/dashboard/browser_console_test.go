@@ -175,6 +175,9 @@ func runConsole(t *testing.T, name string, env consoleEnv) {
 	b := env.backend
 	media := jobq.NewQueue(queues.QueueMedia, b.Driver, nil)
 	maint := jobq.NewQueue(queues.QueueMaintenance, b.Driver, nil)
+	// An hourly scheduler runs at the next whole hour: a run that spans one
+	// sees that tick too.
+	schedFrom := time.Now()
 	if _, err := maint.UpsertJobScheduler(ctx, consoleScheduler, jobq.Repeat{Every: time.Hour}, &jobq.JobTemplate{Name: "tick"}); err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +343,17 @@ func runConsole(t *testing.T, name string, env consoleEnv) {
 		t.Errorf("scheduler run-now: %q, completed %d -> %d", got.SchedulerNotice, got.SchedulerCompletedBefore, got.SchedulerCompletedAfter)
 	}
 	ticks, err := maint.GetJobs(ctx, []jobq.State{jobq.StateCompleted}, 0, -1, false)
-	if err != nil || len(ticks) != 1 || ticks[0].Name != "tick" {
-		t.Errorf("maintenance completed jobs %v %v, want the one tick", ticks, err)
+	most := 1 // the run-now
+	if time.Now().Truncate(time.Hour).After(schedFrom) {
+		most = 2 // and the hour's own run, if it has finished by now
+	}
+	if err != nil || len(ticks) < 1 || len(ticks) > most {
+		t.Errorf("maintenance completed jobs %v %v, want the run-now tick (at most %d)", ticks, err, most)
+	}
+	for _, tk := range ticks {
+		if tk.Name != "tick" {
+			t.Errorf("maintenance completed job %s is %q, want tick", tk.ID, tk.Name)
+		}
 	}
 	if env.extraWorkers != nil {
 		// The Node worker took part: some completed jobs carry its result.

@@ -26,6 +26,21 @@ func syncProbe(got *int) func(t *wtx) error {
 	}
 }
 
+// probeSync runs a write op (a no-sync one with noSync) and returns the
+// write connection's synchronous mode inside its transaction.
+func probeSync(t *testing.T, d *Driver, noSync bool) int {
+	t.Helper()
+	var got int
+	write := d.write
+	if noSync {
+		write = func(ctx context.Context, fn func(*wtx) error) error { return d.writeNoSync(ctx, 1, fn) }
+	}
+	if err := write(context.Background(), syncProbe(&got)); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // TestNoSyncBatchesInline: with FULL and SQLite's fsync inside COMMIT
 // (the fallback when the WAL file cannot be opened for the pipelined
 // fsync), a batch made only of no-sync ops commits at NORMAL; any other
@@ -160,15 +175,7 @@ func TestNoSyncUnderNormal(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Close() })
 	for _, noSync := range []bool{true, false, true} {
-		var got int
-		write := d.write
-		if noSync {
-			write = func(ctx context.Context, fn func(*wtx) error) error { return d.writeNoSync(ctx, 1, fn) }
-		}
-		if err := write(ctx, syncProbe(&got)); err != nil {
-			t.Fatal(err)
-		}
-		if got != syncNormal {
+		if got := probeSync(t, d, noSync); got != syncNormal {
 			t.Fatalf("noSync=%v: synchronous = %d, want %d", noSync, got, syncNormal)
 		}
 	}

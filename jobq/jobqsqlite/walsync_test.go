@@ -36,15 +36,7 @@ func TestPipelinedSyncDefault(t *testing.T) {
 		t.Fatal("the syncer's file is not the database's WAL file")
 	}
 	for _, noSync := range []bool{false, true} {
-		var got int
-		write := d.write
-		if noSync {
-			write = func(ctx context.Context, fn func(*wtx) error) error { return d.writeNoSync(ctx, 1, fn) }
-		}
-		if err := write(ctx, syncProbe(&got)); err != nil {
-			t.Fatal(err)
-		}
-		if got != syncNormal {
+		if got := probeSync(t, d, noSync); got != syncNormal {
 			t.Fatalf("noSync=%v: synchronous = %d, want %d (the syncer fsyncs)", noSync, got, syncNormal)
 		}
 	}

@@ -285,7 +285,7 @@ func (e *env) report(contenders []string, loadEnd string) string {
 	}
 
 	// Cost table.
-	w("Cost of each run: CPU seconds per 10,000 jobs of the contender's process (worker, plus the producer where the scenario has one) and of the Redis or PostgreSQL server (— for the in-process SQLite contenders), the contender process's max RSS, Redis commands per job (INFO commandstats, all calls including those made inside Lua scripts ÷ jobs), Lua script calls (EVALSHA/EVAL, i.e. roughly the round trips) per job, and the microseconds Redis spent inside scripts per job.\n\n")
+	w("Cost of each run: CPU seconds per 10,000 jobs of the contender's process (worker, plus the producer where the scenario has one) and of the Redis or PostgreSQL server (— for the in-process SQLite contenders), the contender process's max RSS, Redis commands per job (INFO commandstats, all calls including those made inside Lua scripts ÷ jobs), Lua script calls (EVALSHA/EVAL/FCALL, i.e. roughly the round trips) per job, and the microseconds Redis spent inside scripts per job.\n\n")
 	w("| scenario | c | retention | contender | jobs/s | client CPU s/10k | server CPU s/10k | max RSS MB | Redis cmds/job | Lua calls/job | µs in Lua/job | load 1m |\n")
 	w("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range e.runs {

@@ -274,3 +274,33 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestFailedAuthCountedAcrossNodes: failed authentications are counted in
+// Redis, so the budget is one for all API nodes, not one per node: after
+// 20 wrong tokens through node 1, the first wrong token through node 2 is
+// refused (429), and so is the right one, unchecked.
+func TestFailedAuthCountedAcrossNodes(t *testing.T) {
+	t.Parallel()
+	redisURL, prefix := testRedisPrefix(t)
+	dbURL := storetest.IsolatedPostgresURL(t)
+	const token = "nodes-admin-token"
+	var nodes [2]node
+	for i := range nodes {
+		a := apptest.Start(t, app.Config{DataDir: t.TempDir(), DatabaseURL: dbURL, HTTP: true, AdminToken: token,
+			Redis: app.RedisConfig{URL: redisURL, Prefix: prefix, AllowUnsafe: true}}, nil, false)
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(srv.Close)
+		nodes[i] = node{app: a, srv: srv}
+	}
+	for i := range 20 {
+		if code, body, _ := nodes[0].do(t, http.MethodPost, "/api/v1/salons/rose/reviews", "wrong-"+token, `{"rating":4}`); code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d through node 1: %d %v, want 401", i+1, code, body)
+		}
+	}
+	if code, body, _ := nodes[1].do(t, http.MethodPost, "/api/v1/salons/rose/reviews", "wrong-"+token, `{"rating":4}`); code != http.StatusTooManyRequests {
+		t.Fatalf("21st wrong token, through node 2: %d %v, want 429 (the count is shared)", code, body)
+	}
+	if code, _, _ := nodes[1].do(t, http.MethodPost, "/api/v1/salons/rose/reviews", token, `{"rating":4}`); code != http.StatusTooManyRequests {
+		t.Fatalf("right token from the blocked address through node 2: %d, want 429", code)
+	}
+}

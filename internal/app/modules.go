@@ -256,7 +256,12 @@ func (a *App) newHandler() (http.Handler, error) {
 	deps := httpapi.Deps{Logger: a.log, Store: a.st, Registry: a.metrics, Checks: a.checks, AdminToken: a.cfg.AdminToken,
 		Users: a.st, Reviews: m.reviews, SEO: m.seoHTTP, Media: m.media, MediaFiles: m.mediaFiles,
 		Sessions: m.sessions, OTP: m.otp, Logout: m.sessions, TrustedProxies: a.cfg.OTP.TrustedProxies, Cache: m.cache,
-		Views: m.views, LongTimeout: a.cfg.Server.withDefaults().LongTimeout}
+		Views: m.views, LongTimeout: a.cfg.Server.withDefaults().LongTimeout,
+		// failed authentications are counted across nodes: a per-process
+		// count would give a guesser one budget per API node
+		AuthLimiter: a.sharedLimiter("", a.limiterFallbacks("atlas_auth_limiter_fallbacks_total",
+			"Failed-authentication counts made in this process because the shared (Redis) limiter did not answer.",
+			"auth: redis failed-authentication limiter unavailable; counting in this process only"))}
 	if a.cfg.CacheTTL != 0 {
 		ttl := max(a.cfg.CacheTTL, 0) // 0: httpapi reads without the cache
 		deps.CacheTTL = &ttl

@@ -30,12 +30,9 @@ func (a *App) wireOTP(shadow rollout.Comparer) error {
 		return err
 	}
 	a.mods.sessions = auth.NewSessions(a.st, cfg.SessionTTL, nil)
-	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryConfig{})
-	if c := a.backend.RedisClient(); c != nil {
-		fallbacks := a.otpFallbacks()
-		shared := boundedLimiter{ratelimit.NewRedis(c, a.cfg.Redis.Prefix+":atlas:ratelimit").InSlot("otp"), 150 * time.Millisecond}
-		limiter = ratelimit.Fallback(shared, limiter, func(error) { fallbacks() })
-	}
+	limiter := a.sharedLimiter("otp", a.limiterFallbacks("atlas_otp_rate_limiter_fallbacks_total",
+		"OTP rate limit checks made in this process because the shared (Redis) limiter did not answer.",
+		"otp: redis rate limiter unavailable; limiting in this process only"))
 	svc, err := otp.New(otp.Config{Store: a.st, Outbox: a.outbox, Sessions: a.mods.sessions, Provider: provider,
 		Secret: secret, TTL: cfg.TTL, Countries: cfg.Countries, Limits: cfg.Limits, Limiter: limiter,
 		Mode: a.cfg.Modes.Mode(otp.Module), Shadow: shadow, Logger: a.log, Registry: a.metrics})
@@ -68,19 +65,34 @@ func (b boundedLimiter) AllowAll(ctx context.Context, checks ...ratelimit.Check)
 	return b.l.AllowAll(ctx, checks...)
 }
 
-// otpFallbacks counts rate limiter fallbacks from Redis to the process
-// (atlas_otp_rate_limiter_fallbacks_total) and logs at most one line a
-// minute about them.
-func (a *App) otpFallbacks() func() {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "atlas_otp_rate_limiter_fallbacks_total",
-		Help: "OTP rate limit checks made in this process because the shared (Redis) limiter did not answer."})
+// sharedLimiter is the rate limiter every node shares, in Redis (its keys
+// under the hash tag slot when not empty), with this process's memory as the
+// fallback while Redis does not answer (each fallback calls fallbacks);
+// without Redis (single node) it is the memory limiter.
+func (a *App) sharedLimiter(slot string, fallbacks func()) ratelimit.Limiter {
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(ratelimit.MemoryConfig{})
+	if c := a.backend.RedisClient(); c != nil {
+		r := ratelimit.NewRedis(c, a.cfg.Redis.Prefix+":atlas:ratelimit")
+		if slot != "" {
+			r = r.InSlot(slot)
+		}
+		shared := boundedLimiter{r, 150 * time.Millisecond}
+		limiter = ratelimit.Fallback(shared, limiter, func(error) { fallbacks() })
+	}
+	return limiter
+}
+
+// limiterFallbacks counts a shared limiter's fallbacks from Redis to the
+// process in the counter name and logs msg at most once a minute.
+func (a *App) limiterFallbacks(name, help, msg string) func() {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	a.metrics.MustRegister(c)
 	var last atomic.Int64
 	return func() {
 		c.Inc()
 		now := time.Now().Unix()
 		if prev := last.Load(); now-prev >= 60 && last.CompareAndSwap(prev, now) {
-			a.log.Warn("otp: redis rate limiter unavailable; limiting in this process only")
+			a.log.Warn(msg)
 		}
 	}
 }

@@ -27,16 +27,12 @@
 //
 // # Scripts and the clean-room rule
 //
-// Each operation is one atomic Lua script under lua/, embedded with go:embed.
-// The scripts were written for this package from facts about BullMQ's
-// layout (key names, field encodings, scores, event names); no BullMQ Lua
-// or TypeScript was copied or paraphrased. lua/lib.lua holds shared
-// helpers. On Redis 7 the driver loads every operation and lib.lua once as
-// one function library, "jobq_" and a hash of its code (FUNCTION LOAD,
-// again whenever Redis lost it), and runs operations with FCALL; on Redis
-// 6.2, on Redis Cluster, where an ACL denies FCALL or FUNCTION LOAD, or
-// with Config.NoFunctions, each operation runs as a script carrying the
-// helpers it uses, with EVALSHA (falling back to EVAL).
+// Each operation is one atomic Lua script under lua/, embedded with go:embed
+// and run with EVALSHA (falling back to EVAL). The scripts were written for
+// this package from facts about BullMQ's layout (key names, field
+// encodings, scores, event names); no BullMQ Lua or TypeScript was copied or
+// paraphrased. lua/lib.lua holds shared helpers and is prepended to every
+// operation script.
 //
 // Adds from many goroutines are batched: the single adds queued while the
 // driver's add runners are busy go, per queue, into one addmany script

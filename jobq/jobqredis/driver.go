@@ -31,14 +31,6 @@ type Config struct {
 	// > 0 it is written to meta "opts.maxLenEvents"; when 0 an existing
 	// value is kept, else BullMQ's default 10000 applies.
 	MaxLenEvents int
-	// NoFunctions makes the driver run its operations as EVAL scripts
-	// (EVALSHA) even where Redis 7's functions are available. By default
-	// it loads one function library (FUNCTION LOAD, named "jobq_" and a
-	// hash of its code) and calls FCALL, which spares Redis re-creating
-	// the scripts' shared definitions on every call; it falls back to
-	// scripts by itself on Redis 6 or when an ACL denies FCALL or
-	// FUNCTION LOAD. Redis Cluster always uses scripts.
-	NoFunctions bool
 }
 
 // ErrQueueName reports a queue name that is empty or contains a colon,
@@ -52,11 +44,8 @@ type Driver struct {
 	prefix  string
 	maxLen  int
 	log     *slog.Logger
-	scripts *scriptSet
+	scripts scriptSet
 	closed  atomic.Bool
-	// noFunctions: operations run as EVAL scripts, not FCALL (see
-	// Config.NoFunctions).
-	noFunctions atomic.Bool
 	// failover is set when Open built a Sentinel client; waiters then get
 	// their own Sentinel-aware connection.
 	failover *redis.FailoverOptions
@@ -96,18 +85,14 @@ func New(client redis.UniversalClient, cfg *Config) (*Driver, error) {
 		c.Logger.Warn("jobqredis: on Redis Cluster the prefix needs a hash tag such as {bull}, "+
 			"unless every queue name carries its own; scripts will fail with CROSSSLOT otherwise", "prefix", c.Prefix)
 	}
-	d := &Driver{
+	return &Driver{
 		client:   client,
 		prefix:   c.Prefix,
 		maxLen:   c.MaxLenEvents,
 		log:      c.Logger,
 		scripts:  scripts,
 		metaDone: map[string]bool{},
-	}
-	if _, ok := client.(*redis.ClusterClient); ok || c.NoFunctions {
-		d.noFunctions.Store(true)
-	}
-	return d, nil
+	}, nil
 }
 
 // Open connects to Redis as url says (see ParseURL: a single server,

@@ -48,15 +48,8 @@ func newTestDriverPrefix(t testing.TB, prefix string) *Driver {
 // newTestDriverAt is newTestDriverPrefix for the server at url.
 func newTestDriverAt(t testing.TB, url, prefix string) *Driver {
 	t.Helper()
-	return newTestDriverCfg(t, url, &Config{Prefix: prefix})
-}
-
-// newTestDriverCfg opens a driver for url with cfg (cfg.Prefix set); the
-// keys under the prefix are deleted when the test ends.
-func newTestDriverCfg(t testing.TB, url string, cfg *Config) *Driver {
-	t.Helper()
-	prefix := cfg.Prefix
-	d, err := Open(context.Background(), url, cfg)
+	ctx := context.Background()
+	d, err := Open(ctx, url, &Config{Prefix: prefix})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -19,7 +19,7 @@ import (
 // with the other Redis tests (ATLAS_TEST_REDIS_URL set) when the binaries
 // are on PATH, skip otherwise, and fail under ATLAS_TEST_REQUIRE_SERVICES=1
 // when a binary is missing.
-func needBinaries(t testing.TB, bins ...string) {
+func needBinaries(t *testing.T, bins ...string) {
 	t.Helper()
 	testURL(t)
 	for _, b := range bins {
@@ -34,7 +34,7 @@ func needBinaries(t testing.TB, bins ...string) {
 
 // freePort returns a loopback TCP port that is free now; with bus it also
 // checks port+10000 (the cluster bus port).
-func freePort(t testing.TB, bus bool) int {
+func freePort(t *testing.T, bus bool) int {
 	t.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -65,7 +65,7 @@ func freePort(t testing.TB, bus bool) int {
 // redisProc is a redis-server this test started on a loopback port, with
 // its own working directory. Cleanup kills it.
 type redisProc struct {
-	t    testing.TB
+	t    *testing.T
 	port int
 	dir  string
 	args []string
@@ -75,7 +75,7 @@ type redisProc struct {
 
 // startRedisProc starts redis-server on a free port in dir (a new temp dir
 // when empty) with extra arguments, and waits until it answers PING.
-func startRedisProc(t testing.TB, dir string, bus bool, extra ...string) *redisProc {
+func startRedisProc(t *testing.T, dir string, bus bool, extra ...string) *redisProc {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()

@@ -1,41 +1,17 @@
 -- lib.lua: helpers shared by every jobqredis script. It is prepended to
--- each operation's script at load time (or goes once into the function
--- library, see scripts.go), so every script sees the same queue key set
--- in KEYS and the queue's key prefix ("bull:Q:") in ARGV[1].
+-- each operation's script at load time, so every script sees the same
+-- queue key set in KEYS and the queue's key prefix ("bull:Q:") in ARGV[1].
 -- Written for jobqredis from the BullMQ 6.7.0 layout facts (clean room).
 -- Arguments to redis.call on hot paths are strings ("-1", not -1): a Lua
 -- number argument is formatted as a float through printf on every call.
+local rcall = redis.call
 
--- The call's state: redis.call (a function library may not touch it
--- while it loads), the queue's keys, its prefix and per-call caches.
--- bind sets them at the start of every call. An EVAL script runs all of
--- this file on each call, a function library (FCALL) only once when it is
--- loaded, so no definition below may capture a call's state in its own
--- initialiser.
-local rcall
-local kWait, kActive, kPrio, kDelayed
-local kCompleted, kFailed, kWaitChildren
-local kMarker, kMeta, kId, kEvents
-local kStalled, kStalledCheck, kLimiter, kPc
-local kRepeat, kMetricsCompleted, kMetricsFailed
-local prefix
-local maxEventsCache -- meta key -> the stream's max length, this call
-local evTrimmed -- emitFast trimmed the stream in this call
-local basePrefix -- set on first use by splitJobKey
-
-local function bind(keys, argv)
-  rcall = redis.call
-  kWait, kActive, kPrio, kDelayed = keys[1], keys[2], keys[3], keys[4]
-  kCompleted, kFailed, kWaitChildren = keys[5], keys[6], keys[7]
-  kMarker, kMeta, kId, kEvents = keys[8], keys[9], keys[10], keys[11]
-  kStalled, kStalledCheck, kLimiter, kPc = keys[12], keys[13], keys[14], keys[15]
-  kRepeat, kMetricsCompleted, kMetricsFailed = keys[16], keys[17], keys[18]
-  prefix = argv[1]
-  maxEventsCache, evTrimmed, basePrefix = {}, false, nil
-end
-
--- @definitions: everything below is a definition a script carries only
--- when it uses it (scripts.go).
+local kWait, kActive, kPrio, kDelayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local kCompleted, kFailed, kWaitChildren = KEYS[5], KEYS[6], KEYS[7]
+local kMarker, kMeta, kId, kEvents = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local kStalled, kStalledCheck, kLimiter, kPc = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local kRepeat, kMetricsCompleted, kMetricsFailed = KEYS[16], KEYS[17], KEYS[18]
+local prefix = ARGV[1]
 
 local DELAY_SHIFT = 0x1000
 -- A fetch asking for this many jobs or more returns 0 in place of each
@@ -52,6 +28,7 @@ local PRIO_SHIFT = 0x100000000
 -- Redis Cluster).
 local function qk(queueKey, suffix) return queueKey .. ":" .. suffix end
 
+local maxEventsCache = {}
 local function maxEventsOf(metaKey)
   local m = maxEventsCache[metaKey]
   if m then return m end
@@ -73,6 +50,9 @@ end
 local function emit(name, ...)
   rcall("XADD", kEvents, "MAXLEN", "~", maxEventsOf(kMeta), "*", "event", name, ...)
 end
+
+-- evTrimmed records that emitFast trimmed the stream in this call.
+local evTrimmed = false
 
 -- emitFast appends an event to this queue's stream, trimming it (as emit
 -- does) only on the call's first event: a script that emits one event
@@ -145,13 +125,14 @@ local function removeJobKeys(jobKey)
     jobKey .. ":failed", jobKey .. ":unsuccessful", jobKey .. ":lock")
 end
 
+-- basePrefix is the driver's key prefix ("bull" of "bull:Q:"); queue
+-- names contain no colon.
+local basePrefix = string.match(prefix, "^(.*):[^:]*:$") or ""
+
 -- splitJobKey splits "<basePrefix>:<queue>:<id>" after the queue name, as
 -- ids may contain colons; a key under another prefix splits at its last
 -- colon.
 local function splitJobKey(jobKey)
-  -- the driver's key prefix ("bull" of "bull:Q:"); queue names contain no
-  -- colon
-  if not basePrefix then basePrefix = string.match(prefix, "^(.*):[^:]*:$") or "" end
   local bp = basePrefix .. ":"
   if basePrefix ~= "" and string.sub(jobKey, 1, #bp) == bp then
     local q, id = string.match(string.sub(jobKey, #bp + 1), "^([^:]+):(.+)$")
@@ -380,7 +361,7 @@ local function registerChild(parentKey, childKey, now, defer)
   end
 end
 
--- b (batchPush, addJob) is the state of one addmany call (nil otherwise): the queue's
+-- addBatch is the state of one addmany call (nil otherwise): the queue's
 -- id counter, pause state and wait-list pushes are read and written once
 -- per call instead of once per job (see addmany.lua). Fields: counter,
 -- blocked (nil until read), push ("LPUSH"/"RPUSH" of the pending ids),

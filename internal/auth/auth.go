@@ -14,10 +14,11 @@
 //     bought by typing the admin token into /admin/login. Sessions are
 //     kept server-side (CookieStore), so logout ends them at once.
 //
-// Authenticator.Middleware is the one authenticate middleware: it puts the
-// request's Identity in its context, where handlers find it with
-// FromContext. It refuses nothing itself; routes that need an identity (or
-// an admin one) check for it.
+// The HTTP layer's authenticate middleware (internal/httpapi) calls
+// Authenticate and puts the request's Identity in its context
+// (NewContext), where handlers find it with FromContext. It refuses
+// nothing for missing credentials; routes that need an identity (or an
+// admin one) check for it.
 //
 // # Adding user sessions (OTP login)
 //
@@ -175,29 +176,6 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 	return id, nil
 }
 
-// Middleware authenticates every request (Authenticate) and serves it with
-// the Identity in its context (FromContext). Requests that do not
-// authenticate go on without one; the routes that need one refuse them. If
-// the SessionLookup fails, fail answers the request instead (nil: a plain
-// 500).
-func (a *Authenticator) Middleware(next http.Handler, fail func(w http.ResponseWriter, r *http.Request, err error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := a.Authenticate(r)
-		switch {
-		case err == nil:
-			r = r.WithContext(NewContext(r.Context(), id))
-		case errors.Is(err, ErrUnauthenticated):
-		case fail != nil:
-			fail(w, r, err)
-			return
-		default:
-			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 type ctxKey struct{}
 
 // NewContext returns ctx carrying id.
@@ -205,7 +183,7 @@ func NewContext(ctx context.Context, id Identity) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
-// FromContext returns the Identity Middleware put in ctx; false for an
+// FromContext returns the Identity NewContext put in ctx; false for an
 // unauthenticated request.
 func FromContext(ctx context.Context) (Identity, bool) {
 	id, ok := ctx.Value(ctxKey{}).(Identity)
